@@ -1,0 +1,123 @@
+"""The Litestar application: routes, dependencies, errors, OpenAPI, and start-up.
+
+At start-up the app connects to PostgreSQL, refuses to run on an outdated
+schema, applies the definition files under ``campaigns/`` (validated; a bad
+file stops start-up with file, field and reason) and loads the catalogue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from upscale_api import db, migrations
+from upscale_api.actions.routes import ActionController
+from upscale_api.actions.service import Policy
+from upscale_api.auth import TokenVerifier, provide_identity
+from upscale_api.body import StrictRequest
+from upscale_api.catalogue.routes import CatalogueController
+from upscale_api.catalogue.service import Catalogue
+from upscale_api.definitions.files import read_definitions
+from upscale_api.definitions.service import apply_definitions
+from upscale_api.errors import EXCEPTION_HANDLERS
+from upscale_api.health.routes import HealthController
+from upscale_api.impact.routes import ImpactController
+from upscale_api.residents.routes import ResidentController
+from upscale_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROUTES = [CatalogueController, ResidentController, ActionController, ImpactController, HealthController]
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says why and what to do."""
+
+
+def create_app(settings: Settings, database_url: str | None = None) -> Litestar:
+    """Build the app. ``database_url`` overrides the one derived from ``settings``."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        url = database_url or await db.resolve_database_url(settings)
+        pool = await db.create_pool(url, settings)
+        try:
+            async with pool.acquire() as conn:
+                todo = await migrations.pending(conn)
+            if todo:
+                raise StartupError(f"the database schema is behind by {len(todo)} migration(s): run `upscale migrate`")
+            definitions = read_definitions(settings.upscale_campaigns_dir)
+            await apply_definitions(pool, definitions)
+            catalogue = Catalogue(pool)
+            await catalogue.reload()
+            app.state.pool = pool
+            app.state.catalogue = catalogue
+            yield
+        finally:
+            await pool.close()
+
+    policy = Policy(
+        backdate=timedelta(days=settings.upscale_backdate_days),
+        delete_grace=timedelta(hours=settings.upscale_delete_grace_hours),
+    )
+    app = Litestar(
+        route_handlers=ROUTES,
+        lifespan=[lifespan],
+        request_class=StrictRequest,
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.upscale_max_body_bytes,
+        dependencies={
+            "pool": Provide(_provide_pool, sync_to_thread=False),
+            "catalogue": Provide(_provide_catalogue, sync_to_thread=False),
+            "policy": Provide(lambda: policy, sync_to_thread=False, use_cache=True),
+            "identity": Provide(provide_identity),
+        },
+        openapi_config=OpenAPIConfig(
+            title="upscale-api",
+            version="1",
+            description="Residents log sustainable actions and see what they saved; cities run campaigns. "
+            "Errors are RFC 9457 problem+json. Sign in with a Firebase ID token as a Bearer token.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "firebase": SecurityScheme(type="http", scheme="bearer", bearer_format="Firebase ID token")
+                }
+            ),
+        ),
+        debug=False,
+    )
+    app.state.token_verifier = TokenVerifier(settings)
+    app.state.settings = settings
+    _declare_security(app)
+    return app
+
+
+def _provide_pool(state: State) -> db.Pool:
+    pool: db.Pool = state.pool
+    return pool
+
+
+def _provide_catalogue(state: State) -> Catalogue:
+    catalogue: Catalogue = state.catalogue
+    return catalogue
+
+
+def _declare_security(app: Litestar) -> None:
+    """Mark signed-in routes in the OpenAPI document (their guard says who may call)."""
+    from upscale_api.auth import Access
+
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            access = [g for g in handler.resolve_guards() if isinstance(g, Access)]
+            if access and access[0].signed_in:
+                handler.security = [{"firebase": []}]

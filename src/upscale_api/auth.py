@@ -1,0 +1,246 @@
+"""Who is calling: Firebase ID tokens, roles from the database, and route access.
+
+Every route declares who may call it with exactly one access guard from this
+module (``PUBLIC``, ``SIGNED_IN``, or a role); a test checks that none is missing.
+
+Tokens are verified by firebase-admin's ``auth.verify_id_token`` in a worker
+thread (it is synchronous and may fetch Google's certificates), and verified
+tokens are cached until they expire. Expiry, issue time and issuer are checked
+here too, because in Auth-emulator mode the SDK checks neither expiry nor
+signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import firebase_admin
+import msgspec
+from firebase_admin import auth as firebase_auth
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from upscale_api.db import Pool
+from upscale_api.errors import Problem
+from upscale_api.settings import Settings
+
+Role = Literal["coordinator", "researcher", "admin"]
+CLOCK_SKEW_SECONDS = 30
+_CACHE_SIZE = 50_000
+
+
+class Identity(msgspec.Struct, frozen=True):
+    """A verified caller. ``uid`` is the Firebase user id; roles are not in here."""
+
+    uid: str
+    sign_in_provider: str
+    expires_at: float
+
+
+class TokenVerifier:
+    """Verifies Firebase ID tokens for one Firebase project without blocking the loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.project_id = settings.firebase_project_id
+        self.issuer = f"https://securetoken.google.com/{self.project_id}"
+        self._app = _firebase_app(settings)
+        self._cache: OrderedDict[str, Identity] = OrderedDict()
+
+    async def verify(self, token: str) -> Identity:
+        """Return the caller, or raise ``NotAuthorizedException`` saying why not."""
+        now = time.time()
+        cached = self._cache.get(token)
+        if cached is not None and cached.expires_at > now - CLOCK_SKEW_SECONDS:
+            return cached
+        try:
+            claims = await asyncio.to_thread(firebase_auth.verify_id_token, token, self._app, False, CLOCK_SKEW_SECONDS)
+        except (ValueError, firebase_auth.InvalidIdTokenError) as exc:
+            raise NotAuthorizedException(f"Authorization: invalid ID token ({_first_sentence(exc)})") from None
+        except firebase_auth.CertificateFetchError:
+            raise Problem(503, "unavailable", "Authorization: cannot fetch Firebase certificates now") from None
+        identity = self._check_claims(claims, now)
+        self._cache[token] = identity
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return identity
+
+    def _check_claims(self, claims: dict[str, Any], now: float) -> Identity:
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+            raise NotAuthorizedException("Authorization: ID token lacks exp or iat")
+        if exp < now - CLOCK_SKEW_SECONDS:
+            raise NotAuthorizedException("Authorization: ID token has expired")
+        if iat > now + CLOCK_SKEW_SECONDS:
+            raise NotAuthorizedException("Authorization: ID token is issued in the future")
+        if claims.get("iss") != self.issuer or claims.get("aud") != self.project_id:
+            raise NotAuthorizedException("Authorization: ID token is for another Firebase project")
+        provider = claims.get("firebase", {}).get("sign_in_provider", "unknown")
+        return Identity(uid=str(claims["uid"]), sign_in_provider=str(provider), expires_at=float(exp))
+
+
+def _first_sentence(exc: Exception) -> str:
+    return str(exc).split(". ")[0].rstrip(".")
+
+
+def _firebase_app(settings: Settings) -> firebase_admin.App:
+    name = f"upscale-{settings.firebase_project_id}"
+    try:
+        return firebase_admin.get_app(name)
+    except ValueError:
+        pass
+    credential: Any
+    if settings.auth_emulated:
+        # No Google account needed: a fixed token, never sent anywhere for ID-token checks.
+        import google.oauth2.credentials
+
+        credential = _StaticCredential(google.oauth2.credentials.Credentials(token="emulator"))
+    else:
+        credential = firebase_admin.credentials.ApplicationDefault()
+    return firebase_admin.initialize_app(credential, {"projectId": settings.firebase_project_id}, name=name)
+
+
+class _StaticCredential(firebase_admin.credentials.Base):
+    def __init__(self, google_credential: Any) -> None:
+        self._g = google_credential
+
+    def get_credential(self) -> Any:
+        return self._g
+
+
+def dev_token(uid: str, project_id: str, *, lifetime_seconds: int = 3600, provider: str = "anonymous") -> str:
+    """An unsigned ID token, accepted only in Auth-emulator mode (development and tests)."""
+    now = int(time.time())
+    header = {"alg": "none", "typ": "JWT"}
+    payload = {
+        "iss": f"https://securetoken.google.com/{project_id}",
+        "aud": project_id,
+        "sub": uid,
+        "user_id": uid,
+        "iat": now,
+        "auth_time": now,
+        "exp": now + lifetime_seconds,
+        "firebase": {"sign_in_provider": provider, "identities": {}},
+    }
+    return f"{_b64(header)}.{_b64(payload)}."
+
+
+def _b64(part: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
+# --- Route access -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    """A route's access rule; used as its Litestar guard."""
+
+    name: str
+    signed_in: bool
+    role: Role | None = None
+
+    async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if not self.signed_in:
+            return
+        identity = await authenticate(connection)
+        if self.role is not None:
+            grants = await grants_of(connection.app.state.pool, identity.uid)
+            if not any(g.role in (self.role, "admin") for g in grants):
+                raise PermissionDeniedException(f"this needs the {self.role} role")
+            connection.state["grants"] = grants
+
+
+PUBLIC = Access("public", signed_in=False)
+SIGNED_IN = Access("signed-in", signed_in=True)
+COORDINATOR = Access("coordinator", signed_in=True, role="coordinator")
+RESEARCHER = Access("researcher", signed_in=True, role="researcher")
+ADMIN = Access("admin", signed_in=True, role="admin")
+
+
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """Verify the bearer token once per request and keep the caller on the request state."""
+    identity: Identity | None = connection.state.get("identity")
+    if identity is not None:
+        return identity
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorizedException("Authorization: a 'Bearer <Firebase ID token>' header is required")
+    verifier: TokenVerifier = connection.app.state.token_verifier
+    identity = await verifier.verify(token.strip())
+    connection.state["identity"] = identity
+    return identity
+
+
+async def provide_identity(request: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """Dependency: the verified caller of a ``SIGNED_IN`` (or role) route."""
+    return await authenticate(request)
+
+
+# --- Roles ------------------------------------------------------------------
+
+
+class Grant(msgspec.Struct, frozen=True):
+    """A role granted to a Firebase user; ``city`` is set for coordinators only."""
+
+    role: Role
+    city: str | None
+
+
+async def grants_of(pool: Pool, uid: str) -> list[Grant]:
+    rows = await pool.fetch(
+        """
+        SELECT g.role, c.code AS city
+        FROM role_grants g LEFT JOIN cities c ON c.id = g.city_id
+        WHERE g.firebase_uid = $1
+        ORDER BY g.role, c.code
+        """,
+        uid,
+    )
+    return [Grant(role=row["role"], city=row["city"]) for row in rows]
+
+
+async def grant_role(pool: Pool, uid: str, role: Role, city: str | None, granted_by: str) -> bool:
+    """Grant ``role`` (for ``city`` when coordinator); False when it was already granted."""
+    if (role == "coordinator") != (city is not None):
+        raise ValueError("a coordinator role needs a city; other roles take none")
+    async with pool.acquire() as conn:
+        city_id = None
+        if city is not None:
+            city_id = await conn.fetchval("SELECT id FROM cities WHERE code = $1", city)
+            if city_id is None:
+                raise ValueError(f"unknown city: {city}")
+        inserted = await conn.fetchval(
+            """
+            INSERT INTO role_grants (firebase_uid, role, city_id, granted_by)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (firebase_uid, role, coalesce(city_id, 0)) DO NOTHING
+            RETURNING true
+            """,
+            uid,
+            role,
+            city_id,
+            granted_by,
+        )
+    return bool(inserted)
+
+
+async def revoke_role(pool: Pool, uid: str, role: Role, city: str | None) -> bool:
+    status = await pool.execute(
+        """
+        DELETE FROM role_grants g
+        WHERE g.firebase_uid = $1 AND g.role = $2
+          AND g.city_id IS NOT DISTINCT FROM (SELECT id FROM cities WHERE code = $3)
+        """,
+        uid,
+        role,
+        city,
+    )
+    return status != "DELETE 0"

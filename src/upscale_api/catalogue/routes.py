@@ -1,0 +1,54 @@
+"""Public reference data: the cities and the action catalogue each offers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.params import Parameter
+
+from upscale_api.auth import PUBLIC
+from upscale_api.catalogue.service import Catalogue, City
+from upscale_api.catalogue.structs import ActionTypeOut, CityOut, ClimateTargetOut, DistrictOut
+from upscale_api.errors import Problem
+from upscale_api.i18n import negotiate, pick
+
+AcceptLanguage = Annotated[str | None, Parameter(header="Accept-Language", required=False)]
+
+
+def _city_out(city: City, language: str) -> CityOut:
+    return CityOut(
+        code=city.code,
+        name=pick(city.name, language),
+        country=city.country,
+        time_zone=city.time_zone,
+        languages=city.languages,
+        districts=[DistrictOut(d.code, pick(d.name, language)) for d in city.districts.values()],
+        climate_target=msgspec.convert(city.climate_target, ClimateTargetOut) if city.climate_target else None,
+    )
+
+
+class CatalogueController(Controller):
+    path = "/v1/cities"
+    tags = ["catalogue"]
+    guards = [PUBLIC]
+
+    @get("/", summary="Cities served, with their districts")
+    async def list_cities(self, catalogue: Catalogue, accept_language: AcceptLanguage) -> Response[list[CityOut]]:
+        language = negotiate(accept_language)
+        snapshot = await catalogue.current()
+        cities = [_city_out(city, language) for city in snapshot.cities.values()]
+        return Response(cities, headers={"Content-Language": language, "Cache-Control": "public, max-age=60"})
+
+    @get("/{city:str}/action-types", summary="The actions a resident of the city can log, with factors and sources")
+    async def list_action_types(
+        self, city: str, catalogue: Catalogue, accept_language: AcceptLanguage
+    ) -> Response[list[ActionTypeOut]]:
+        snapshot = await catalogue.current()
+        found = snapshot.cities.get(city)
+        if found is None:
+            raise Problem.field("city", f"no city with code {city!r}", status=404, kind="not-found")
+        language = negotiate(accept_language, found.languages + ["en"])
+        types = [t.localized(language) for t in snapshot.offered_in(found)]
+        return Response(types, headers={"Content-Language": language, "Cache-Control": "public, max-age=60"})

@@ -1,0 +1,249 @@
+"""The ``upscale`` command.
+
+    upscale dev                 embedded PostgreSQL, migrate, load definitions, seed demo, serve
+    upscale serve               serve the API (schema must be current)
+    upscale migrate             apply pending schema migrations
+    upscale token UID           print a development ID token (Auth-emulator mode only)
+    upscale campaigns validate  check the definition files under campaigns/
+    upscale campaigns apply     store them (idempotent); --dry-run shows what would change
+    upscale seed-demo           write the demo residents and actions (once)
+    upscale grant UID ROLE      grant coordinator (with --city), researcher or admin
+    upscale revoke UID ROLE     take a role back
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from upscale_api import db, migrations
+from upscale_api.settings import Settings, SettingsError, load_settings
+
+DEV_EMULATOR_HOST = "127.0.0.1:9099"
+
+
+class CommandError(Exception):
+    """Ends the command with this message and exit status 1."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    try:
+        if args.command == "dev":
+            os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", DEV_EMULATOR_HOST)
+        settings = load_settings()
+        args.run(settings, args)
+    except SettingsError as exc:
+        parser.exit(2, f"upscale: invalid setting {exc}\n")
+    except CommandError as exc:
+        parser.exit(1, f"upscale: {exc}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="upscale", description="upscale-api: climate action campaigns for cities")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="start with an embedded database and demo data")
+    dev.add_argument("--no-seed", action="store_true", help="do not write demo data")
+    dev.set_defaults(run=_dev)
+
+    serve = commands.add_parser("serve", help="serve the API")
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    serve.set_defaults(run=_serve)
+
+    commands.add_parser("migrate", help="apply pending schema migrations").set_defaults(run=_migrate)
+
+    token = commands.add_parser("token", help="print a development ID token for a uid")
+    token.add_argument("uid")
+    token.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
+    token.add_argument("--provider", default="anonymous", help="sign-in provider claim (default anonymous)")
+    token.set_defaults(run=_token)
+
+    campaigns = commands.add_parser("campaigns", help="definition files (campaigns as code)")
+    campaign_commands = campaigns.add_subparsers(dest="campaigns_command", required=True)
+    validate = campaign_commands.add_parser("validate", help="check the files; print every problem")
+    validate.add_argument("path", nargs="?", type=Path)
+    validate.set_defaults(run=_campaigns_validate)
+    apply = campaign_commands.add_parser("apply", help="store the files in the database")
+    apply.add_argument("path", nargs="?", type=Path)
+    apply.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    apply.set_defaults(run=_campaigns_apply)
+
+    commands.add_parser("seed-demo", help="write demo residents and actions once").set_defaults(run=_seed_demo)
+
+    for name, run in (("grant", _grant), ("revoke", _revoke)):
+        role = commands.add_parser(name, help=f"{name} a role")
+        role.add_argument("uid")
+        role.add_argument("role", choices=["coordinator", "researcher", "admin"])
+        role.add_argument("--city", help="the city of a coordinator")
+        role.set_defaults(run=run)
+    return parser
+
+
+def _async(fn: Callable[..., Awaitable[None]]) -> Callable[[Settings, argparse.Namespace], None]:
+    def run(settings: Settings, args: argparse.Namespace) -> None:
+        asyncio.run(fn(settings, args))
+
+    return run
+
+
+async def _with_pool(settings: Settings, work: Callable[[db.Pool], Awaitable[Any]]) -> Any:
+    url = await db.resolve_database_url(settings)
+    pool = await db.create_pool(url, settings)
+    try:
+        return await work(pool)
+    finally:
+        await pool.close()
+
+
+async def _apply_migrations(pool: db.Pool) -> None:
+    async with pool.acquire() as conn:
+        done = await migrations.migrate(conn)
+    for migration in done:
+        print(f"applied migration {migration.version:04d}_{migration.name}")
+    if not done:
+        print("schema is current")
+
+
+@_async
+async def _migrate(settings: Settings, args: argparse.Namespace) -> None:
+    await _with_pool(settings, _apply_migrations)
+
+
+def _read_definitions(path: Path) -> Any:
+    from upscale_api.definitions.files import InvalidDefinitions, read_definitions
+
+    try:
+        return read_definitions(path)
+    except InvalidDefinitions as exc:
+        for error in exc.errors:
+            print(f"{path / error.file}: {error.field or '(file)'}: {error.reason}", file=sys.stderr)
+        raise CommandError(f"{len(exc.errors)} problem(s) in {path}; nothing was applied") from None
+
+
+def _campaigns_validate(settings: Settings, args: argparse.Namespace) -> None:
+    path = args.path or settings.upscale_campaigns_dir
+    d = _read_definitions(path)
+    print(f"{path}: valid ({len(d.cities)} cities, {len(d.action_types)} action types, {len(d.factors)} factor versions)")
+
+
+@_async
+async def _campaigns_apply(settings: Settings, args: argparse.Namespace) -> None:
+    from upscale_api.definitions.files import InvalidDefinitions
+    from upscale_api.definitions.service import apply_definitions
+
+    path = args.path or settings.upscale_campaigns_dir
+    definitions = _read_definitions(path)
+
+    async def work(pool: db.Pool) -> None:
+        try:
+            result = await apply_definitions(pool, definitions, dry_run=args.dry_run)
+        except InvalidDefinitions as exc:
+            for error in exc.errors:
+                print(f"{path / error.file}: {error.field}: {error.reason}", file=sys.stderr)
+            raise CommandError("nothing was applied") from None
+        verb = "would change" if args.dry_run else "changed"
+        changes = [f"{name.replace('_', ' ')} {count}" for name, count in result.counts().items() if count]
+        print(f"{verb}: " + (", ".join(changes) or "nothing"))
+
+    await _with_pool(settings, work)
+
+
+@_async
+async def _seed_demo(settings: Settings, args: argparse.Namespace) -> None:
+    await _with_pool(settings, _load_and_seed)
+
+
+async def _load_and_seed(pool: db.Pool) -> None:
+    from upscale_api.catalogue.service import Catalogue
+    from upscale_api.demo.seed import seed_demo
+
+    snapshot = await Catalogue(pool).reload()
+    result = await seed_demo(pool, snapshot)
+    if result.residents:
+        print(f"demo data: {result.residents} residents, {result.actions} actions")
+    else:
+        print("demo data: already there, nothing written")
+
+
+@_async
+async def _grant(settings: Settings, args: argparse.Namespace) -> None:
+    from upscale_api.auth import grant_role
+
+    async def work(pool: db.Pool) -> None:
+        try:
+            added = await grant_role(pool, args.uid, args.role, args.city, granted_by=f"cli:{os.getenv('USER', '?')}")
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        print(f"{args.uid}: {args.role}{' of ' + args.city if args.city else ''} {'granted' if added else 'already granted'}")
+
+    await _with_pool(settings, work)
+
+
+@_async
+async def _revoke(settings: Settings, args: argparse.Namespace) -> None:
+    from upscale_api.auth import revoke_role
+
+    async def work(pool: db.Pool) -> None:
+        removed = await revoke_role(pool, args.uid, args.role, args.city)
+        print(f"{args.uid}: {args.role} {'revoked' if removed else 'was not granted'}")
+
+    await _with_pool(settings, work)
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> None:
+    from upscale_api.auth import dev_token
+
+    if settings.upscale_env == "production":
+        raise CommandError("development tokens do not exist in production")
+    print(dev_token(args.uid, settings.firebase_project_id, lifetime_seconds=int(args.hours * 3600), provider=args.provider))
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    if args.workers > 1:
+        uvicorn.run("upscale_api.asgi:app", host=settings.upscale_host, port=settings.upscale_port,
+                    workers=args.workers, log_level="info")
+        return
+    from upscale_api.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.upscale_host, port=settings.upscale_port, log_level="info")
+
+
+def _dev(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from upscale_api.app import create_app
+    from upscale_api.definitions.service import apply_definitions
+
+    async def prepare() -> None:
+        async def work(pool: db.Pool) -> None:
+            await _apply_migrations(pool)
+            await apply_definitions(pool, _read_definitions(settings.upscale_campaigns_dir))
+            if not args.no_seed:
+                await _load_and_seed(pool)
+
+        await _with_pool(settings, work)
+
+    asyncio.run(prepare())
+    base = f"http://{settings.upscale_host}:{settings.upscale_port}"
+    print(
+        f"\n  upscale-api (development) on {base}\n"
+        f"  API docs:        {base}/schema\n"
+        f"  OpenAPI:         {base}/schema/openapi.json\n"
+        f"  a dev token:     .venv/bin/upscale token demo-resident-0001\n"
+        f"  then:            curl -H \"Authorization: Bearer $TOKEN\" {base}/v1/me/impact\n"
+        f"  data folder:     {settings.upscale_data_dir / 'pgdata'} (kept across restarts)\n",
+        flush=True,
+    )
+    uvicorn.run(create_app(settings), host=settings.upscale_host, port=settings.upscale_port, log_level="info")

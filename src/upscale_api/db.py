@@ -1,0 +1,118 @@
+"""PostgreSQL plumbing: the embedded server, the connection pool, advisory lock keys.
+
+PostgreSQL is the one system of record. Without ``DATABASE_URL`` the service
+runs a real PostgreSQL from the ``pgserver`` package in a data folder of its own
+(kept across restarts, listening on a Unix socket only).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import msgspec
+
+from upscale_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record]
+else:  # asyncpg's classes are generic only in its type stubs
+    Pool = asyncpg.Pool
+    Connection = asyncpg.Connection
+Record = asyncpg.Record
+
+DEFAULT_DATABASE = "upscale"
+
+
+class AdvisoryLock(enum.IntEnum):
+    """Keys of the PostgreSQL advisory locks the service takes; one place so they never clash."""
+
+    MIGRATE = 7_401_001
+    LOAD_DEFINITIONS = 7_401_002
+    SEED_DEMO = 7_401_003
+
+
+def start_embedded_server(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL in ``data_dir/pgdata``; return its admin URL.
+
+    The server outlives this process only while another process still holds it
+    (pgserver counts its users); data stays in the folder.
+    """
+    import pgserver  # imported late: production never needs it
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+    return str(server.get_uri("postgres"))
+
+
+def with_database(url: str, database: str) -> str:
+    """Return ``url`` pointing at another database on the same server."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+async def ensure_database(admin_url: str, database: str) -> None:
+    """Create ``database`` on the server unless it exists."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            # CREATE DATABASE takes no parameters; the name is quoted as an identifier.
+            await conn.execute(f'CREATE DATABASE "{_identifier(database)}"')
+    finally:
+        await conn.close()
+
+
+async def drop_database(admin_url: str, database: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{_identifier(database)}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a plain database name: {name!r}")
+    return name
+
+
+async def resolve_database_url(settings: Settings) -> str:
+    """The URL the service connects to: ``DATABASE_URL``, or the embedded server's database."""
+    if settings.database_url:
+        return settings.database_url
+    admin_url = start_embedded_server(settings.upscale_data_dir)
+    await ensure_database(admin_url, DEFAULT_DATABASE)
+    return with_database(admin_url, DEFAULT_DATABASE)
+
+
+async def _init_connection(conn: Connection) -> None:
+    for json_type in ("json", "jsonb"):
+        await conn.set_type_codec(
+            json_type, schema="pg_catalog", encoder=_json_encode, decoder=msgspec.json.decode
+        )
+
+
+def _json_encode(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+async def create_pool(url: str, settings: Settings) -> Pool:
+    """Open the connection pool; jsonb values map to Python objects through msgspec."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=settings.upscale_db_pool_min,
+        max_size=settings.upscale_db_pool_max,
+        statement_cache_size=100 if settings.upscale_db_statement_cache else 0,
+        init=_init_connection,
+        server_settings={"application_name": "upscale-api", "timezone": "UTC"},
+    )
+    assert pool is not None
+    return pool

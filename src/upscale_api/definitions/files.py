@@ -1,0 +1,133 @@
+"""Reading and checking the definition files under ``campaigns/``.
+
+:func:`read_definitions` returns the whole set or raises
+:class:`InvalidDefinitions` listing every problem (file, field, reason); it
+never returns a partly valid set, so nothing is ever half-loaded.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections import Counter
+from pathlib import Path
+from typing import TypeVar
+
+import msgspec
+
+from upscale_api import validation
+from upscale_api.definitions.structs import (
+    REQUIRED_LANGUAGES,
+    ActionTypesFile,
+    City,
+    DefinitionError,
+    Definitions,
+    FactorsFile,
+)
+
+FACTORS_FILE = Path("catalogue/emission-factors.toml")
+ACTION_TYPES_FILE = Path("catalogue/action-types.toml")
+CITY_FILE = "city.toml"
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+
+class InvalidDefinitions(Exception):
+    def __init__(self, errors: list[DefinitionError]) -> None:
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def read_definitions(root: Path) -> Definitions:
+    """Read and check every definition file under ``root`` (the ``campaigns/`` folder)."""
+    errors: list[DefinitionError] = []
+    factors = _read(root, FACTORS_FILE, FactorsFile, errors)
+    action_types = _read(root, ACTION_TYPES_FILE, ActionTypesFile, errors)
+    cities: list[tuple[str, City]] = []
+    for path in sorted(root.glob(f"*/{CITY_FILE}")):
+        city = _read(root, path.relative_to(root), City, errors)
+        if city is not None:
+            cities.append((str(path.relative_to(root)), city))
+    if factors is None or action_types is None:
+        raise InvalidDefinitions(errors)
+    definitions = Definitions(factors.factor, action_types.action_type, [c for _, c in cities])
+    errors += _check_catalogue(definitions)
+    for file, city in cities:
+        errors += _check_city(file, city, definitions)
+    if errors:
+        raise InvalidDefinitions(errors)
+    return definitions
+
+
+def _read(root: Path, relative: Path, type_: type[T], errors: list[DefinitionError]) -> T | None:
+    name = str(relative)
+    try:
+        data = (root / relative).read_bytes()
+    except OSError as exc:
+        errors.append(DefinitionError(name, "", f"cannot read: {exc.strerror}"))
+        return None
+    try:
+        return validation.decode(data, type_, msgspec.toml.decode)
+    except validation.InvalidInput as exc:
+        errors += [DefinitionError(name, e.field, e.reason) for e in exc.errors]
+    except validation.MalformedInput as exc:
+        errors.append(DefinitionError(name, "", f"not valid TOML: {exc}"))
+    return None
+
+
+def _check_catalogue(d: Definitions) -> list[DefinitionError]:
+    factors_file, types_file = str(FACTORS_FILE), str(ACTION_TYPES_FILE)
+    errors = []
+    versions = Counter((f.code, f.version) for f in d.factors)
+    for i, f in enumerate(d.factors):
+        where = f"factor[{i}]"
+        if versions[(f.code, f.version)] > 1:
+            errors.append(DefinitionError(factors_file, f"{where}.version", f"{f.code} version {f.version} is defined twice"))
+        if not f.uncertainty.low <= f.value <= f.uncertainty.high:
+            errors.append(DefinitionError(factors_file, f"{where}.uncertainty", "must satisfy low <= value <= high"))
+    codes = Counter(a.code for a in d.action_types)
+    for i, a in enumerate(d.action_types):
+        where = f"action_type[{i}]"
+        if codes[a.code] > 1:
+            errors.append(DefinitionError(types_file, f"{where}.code", f"{a.code} is defined twice"))
+        if not a.min_quantity <= a.max_quantity <= a.max_per_day:
+            errors.append(DefinitionError(types_file, f"{where}.max_quantity", "must satisfy min_quantity <= max_quantity <= max_per_day"))
+        for key in ("title", "description"):
+            missing = [lang for lang in REQUIRED_LANGUAGES if lang not in getattr(a, key)]
+            if missing:
+                errors.append(DefinitionError(types_file, f"{where}.{key}", f"missing language: {', '.join(missing)}"))
+        baseline = d.factor_in_force(a.baseline_factor)
+        option = d.factor_in_force(a.option_factor) if a.option_factor else None
+        if baseline is None:
+            errors.append(DefinitionError(types_file, f"{where}.baseline_factor", f"no factor with code {a.baseline_factor}"))
+        if a.option_factor and option is None:
+            errors.append(DefinitionError(types_file, f"{where}.option_factor", f"no factor with code {a.option_factor}"))
+        for key, factor in (("baseline_factor", baseline), ("option_factor", option)):
+            if factor is not None and factor.per != a.unit:
+                errors.append(DefinitionError(types_file, f"{where}.{key}", f"factor is per {factor.per} but the action unit is {a.unit}"))
+        if baseline is not None and option is not None and baseline.value <= option.value:
+            errors.append(DefinitionError(types_file, f"{where}.option_factor", "must emit less than the baseline factor"))
+    return errors
+
+
+def _check_city(file: str, city: City, d: Definitions) -> list[DefinitionError]:
+    errors = []
+    folder = Path(file).parent.name
+    if city.code != folder:
+        errors.append(DefinitionError(file, "code", f"must equal the folder name {folder!r}"))
+    try:
+        zoneinfo.ZoneInfo(city.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        errors.append(DefinitionError(file, "timezone", f"unknown IANA time zone {city.timezone!r}"))
+    if "en" not in city.name or city.languages[0] not in city.name:
+        errors.append(DefinitionError(file, "name", "needs the default language and en"))
+    known = {a.code for a in d.action_types}
+    for i, code in enumerate(city.action_types):
+        if code != "*" and code not in known:
+            errors.append(DefinitionError(file, f"action_types[{i}]", f"no action type with code {code}"))
+    district_codes = Counter(x.code for x in city.district)
+    for i, district in enumerate(city.district):
+        if district_codes[district.code] > 1:
+            errors.append(DefinitionError(file, f"district[{i}].code", f"{district.code} is defined twice"))
+    if city.climate_target and city.climate_target.target_year <= city.climate_target.baseline_year:
+        errors.append(DefinitionError(file, "climate_target.target_year", "must be after baseline_year"))
+    return errors

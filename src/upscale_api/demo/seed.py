@@ -1,0 +1,128 @@
+"""Demo data: a few hundred synthetic residents of the pilot cities with four
+weeks of plausible actions, so a newcomer sees numbers at once.
+
+Everything is generated from a fixed seed and written in one transaction; when
+the demo residents already exist nothing is written, so seeding twice changes
+nothing. Demo users have uids starting ``demo-``; tokens for them come from
+``upscale token demo-resident-0001``.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from upscale_api.catalogue.service import ActionType, Snapshot
+from upscale_api.db import AdvisoryLock, Pool
+
+RESIDENTS_PER_CITY = {"ljubljana": 150, "kranj": 90, "velenje": 60}
+DAYS = 28
+SEED = 2026
+NAMESPACE = uuid.UUID("6c9a3f0e-2b8d-4c41-9a57-0d1e6a3b8f10")
+DEMO_ROLES = [
+    ("demo-coordinator-kranj", "coordinator", "kranj"),
+    ("demo-coordinator-ljubljana", "coordinator", "ljubljana"),
+    ("demo-coordinator-velenje", "coordinator", "velenje"),
+    ("demo-researcher", "researcher", None),
+    ("demo-admin", "admin", None),
+]
+FIRST_NAMES = ["Ana", "Luka", "Maja", "Nejc", "Eva", "Jan", "Nina", "Žiga", "Sara", "Tilen", "Pia", "Matic", "Lara", "Anže"]
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    residents: int
+    actions: int
+
+
+def _quantity(rng: random.Random, t: ActionType) -> float:
+    """A plausible amount: mostly small, never outside the per-entry range, on the app's step."""
+    span = t.max_quantity - t.min_quantity
+    raw = t.min_quantity + span * min(1.0, rng.betavariate(1.3, 6.0))
+    stepped = round(round(raw / t.step) * t.step, 6)
+    return min(t.max_quantity, max(t.min_quantity, stepped))
+
+
+async def seed_demo(pool: Pool, snapshot: Snapshot, today: date | None = None) -> SeedResult:
+    """Write the demo residents, roles and actions unless they exist already."""
+    rng = random.Random(SEED)
+    today = today or datetime.now(UTC).date()
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SEED_DEMO)
+        if await conn.fetchval("SELECT 1 FROM residents WHERE firebase_uid LIKE 'demo-resident-%' LIMIT 1"):
+            return SeedResult(0, 0)
+        residents: list[tuple[str, int, int | None, str, str, str]] = []
+        for city_code, count in RESIDENTS_PER_CITY.items():
+            city = snapshot.cities[city_code]
+            districts = list(city.districts.values())
+            for _ in range(count):
+                n = len(residents) + 1
+                district = rng.choice(districts).id if districts and rng.random() < 0.8 else None
+                locale = "sl" if rng.random() < 0.8 else "en"
+                name = f"{rng.choice(FIRST_NAMES)} {n:04d}"
+                residents.append((f"demo-resident-{n:04d}", city.id, district, name, locale, city.time_zone))
+        rows = await conn.fetch(
+            """
+            INSERT INTO residents (firebase_uid, city_id, district_id, display_name, locale, time_zone, created_at)
+            SELECT u.uid, u.city_id, u.district_id, u.name, u.locale, u.tz, $7
+            FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[])
+                 AS u(uid, city_id, district_id, name, locale, tz)
+            RETURNING id, firebase_uid, city_id, time_zone
+            """,
+            *(list(column) for column in zip(*residents, strict=True)),
+            datetime.combine(today - timedelta(days=DAYS), time(8), UTC),
+        )
+        actions = _actions(rng, snapshot, rows, today)
+        await conn.executemany(
+            """
+            INSERT INTO role_grants (firebase_uid, role, city_id, granted_by)
+            SELECT $1, $2, (SELECT id FROM cities WHERE code = $3), 'demo'
+            ON CONFLICT DO NOTHING
+            """,
+            DEMO_ROLES,
+        )
+        await conn.copy_records_to_table(
+            "action_logs",
+            records=actions,
+            columns=[
+                "id", "resident_id", "city_id", "action_type_id", "quantity", "performed_at", "local_date",
+                "recorded_at", "baseline_factor_id", "option_factor_id", "co2e_kg",
+            ],
+        )
+    return SeedResult(len(rows), len(actions))
+
+
+def _actions(rng: random.Random, snapshot: Snapshot, residents: list[Any], today: date) -> list[tuple[Any, ...]]:
+    records = []
+    for resident in residents:
+        city_id = resident["city_id"]
+        offered = [t for t in snapshot.action_types.values() if city_id in t.city_ids]
+        habits = rng.sample(offered, k=min(len(offered), rng.randint(2, 5)))
+        activity = rng.choice([0.1, 0.3, 0.5, 0.8])
+        zone = zoneinfo.ZoneInfo(resident["time_zone"])
+        for days_ago in range(DAYS, 0, -1):
+            day = today - timedelta(days=days_ago)
+            if rng.random() > activity:
+                continue
+            used: dict[str, float] = {}
+            for _ in range(rng.randint(1, 3)):
+                t = rng.choice(habits)
+                quantity = _quantity(rng, t)
+                if used.get(t.code, 0.0) + quantity > t.max_per_day:
+                    continue
+                used[t.code] = used.get(t.code, 0.0) + quantity
+                local = datetime.combine(day, time(rng.randint(7, 20), rng.randint(0, 59)), zone)
+                performed_at = local.astimezone(UTC)
+                action_id = uuid.uuid5(NAMESPACE, f"{resident['firebase_uid']}/{len(records)}")
+                records.append(
+                    (
+                        action_id, resident["id"], city_id, t.id, quantity, performed_at, day,
+                        performed_at + timedelta(minutes=rng.randint(1, 600)),
+                        t.baseline_factor_id, t.option_factor_id, round(quantity * t.saving_per_unit_kg, 6),
+                    )
+                )
+    return records

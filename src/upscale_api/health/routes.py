@@ -1,0 +1,37 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, get
+
+from upscale_api import migrations
+from upscale_api.auth import PUBLIC
+from upscale_api.db import Pool
+from upscale_api.errors import Problem
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]
+    guards = [PUBLIC]
+    include_in_schema = True
+
+    @get("/live", summary="The process answers")
+    async def live(self) -> Health:
+        return Health("ok")
+
+    @get("/ready", summary="The database answers and its schema is current")
+    async def ready(self, pool: Pool) -> Health:
+        try:
+            async with pool.acquire(timeout=2) as conn:
+                todo = await migrations.pending(conn)
+        except Exception as exc:  # any failure to reach the database means not ready
+            raise Problem(503, "unavailable", f"database: {type(exc).__name__}") from None
+        if todo:
+            raise Problem(503, "unavailable", f"database: {len(todo)} migration(s) not applied")
+        return Health("ready")

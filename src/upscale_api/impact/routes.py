@@ -1,0 +1,22 @@
+"""``/v1/me/impact``: what the signed-in resident's actions saved."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from litestar import Controller, get
+
+from upscale_api.auth import SIGNED_IN, Identity
+from upscale_api.db import Pool
+from upscale_api.impact.service import impact_of
+from upscale_api.impact.structs import ImpactOut
+
+
+class ImpactController(Controller):
+    path = "/v1/me/impact"
+    tags = ["impact"]
+    guards = [SIGNED_IN]
+
+    @get("/", summary="Own totals: kg CO2e avoided, actions, active days, streaks, by category and ISO week")
+    async def impact(self, identity: Identity, pool: Pool) -> ImpactOut:
+        return await impact_of(pool, identity.uid, datetime.now(UTC))

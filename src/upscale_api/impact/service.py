@@ -1,0 +1,28 @@
+"""A resident's totals, computed from their live (not deleted) actions.
+
+These are the immediate estimates stored with each action; the scheduled
+scoring jobs will take over and recompute when factors are corrected.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+
+import msgspec
+
+from upscale_api.db import Pool
+from upscale_api.impact import queries
+from upscale_api.impact.structs import ImpactOut
+from upscale_api.residents.service import not_registered
+
+
+async def impact_of(pool: Pool, uid: str, now: datetime) -> ImpactOut:
+    async with pool.acquire() as conn:
+        resident = await conn.fetchrow("SELECT id, time_zone FROM residents WHERE firebase_uid = $1", uid)
+        if resident is None:
+            raise not_registered()
+        today = now.astimezone(zoneinfo.ZoneInfo(resident["time_zone"])).date()
+        row = await conn.fetchrow(queries.IMPACT, resident["id"], today)
+    assert row is not None
+    return msgspec.convert(dict(row), ImpactOut, strict=False)

@@ -1,0 +1,28 @@
+"""``/v1/me``: the signed-in resident's own profile."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get, put
+
+from upscale_api.auth import SIGNED_IN, Identity
+from upscale_api.catalogue.service import Catalogue
+from upscale_api.db import Pool
+from upscale_api.residents import service
+from upscale_api.residents.structs import ResidentIn, ResidentOut
+
+
+class ResidentController(Controller):
+    path = "/v1/me"
+    tags = ["residents"]
+    guards = [SIGNED_IN]
+
+    @put("/", summary="Register or update the signed-in resident", status_code=200)
+    async def register(
+        self, data: ResidentIn, identity: Identity, pool: Pool, catalogue: Catalogue
+    ) -> Response[ResidentOut]:
+        profile, created = await service.register(pool, await catalogue.current(), identity.uid, data)
+        return Response(profile, status_code=201 if created else 200)
+
+    @get("/", summary="The signed-in resident's profile (404 until registered)")
+    async def profile(self, identity: Identity, pool: Pool) -> ResidentOut:
+        return await service.profile(pool, identity.uid)

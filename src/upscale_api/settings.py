@@ -1,0 +1,78 @@
+"""Settings read from the environment once, at start, and validated with msgspec.
+
+Every setting is an environment variable. A wrong value stops start-up with one
+line naming the variable (:class:`SettingsError`); nothing half-starts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+Environment = Literal["development", "test", "production"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
+    """The service configuration. Field ``x_y`` is read from variable ``X_Y``."""
+
+    upscale_env: Environment = "development"
+    database_url: str | None = None
+    """PostgreSQL URL. Unset: an embedded PostgreSQL in ``upscale_data_dir``."""
+    upscale_data_dir: Path = Path(".upscale")
+    """Where the embedded PostgreSQL keeps its data (kept across restarts)."""
+    upscale_campaigns_dir: Path = Path("campaigns")
+    """The reviewed definition files: cities, action catalogue, emission factors."""
+    upscale_host: str = "127.0.0.1"
+    upscale_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+    upscale_db_pool_min: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 2
+    upscale_db_pool_max: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20
+    upscale_db_statement_cache: bool = True
+    """Set false behind PgBouncer in transaction mode."""
+    upscale_backdate_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 7
+    """How far back a resident may log an action (offline sync)."""
+    upscale_delete_grace_hours: Annotated[float, msgspec.Meta(ge=0, le=24 * 365)] = 24.0
+    """How long after logging a resident may delete an action."""
+    upscale_max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024
+    firebase_project_id: Annotated[str, msgspec.Meta(min_length=1)] = "demo-upscale"
+    firebase_auth_emulator_host: str | None = None
+    """Set: ID tokens are checked in Firebase Auth-emulator mode (no signature)."""
+
+    def __post_init__(self) -> None:
+        if self.upscale_env == "production" and self.firebase_auth_emulator_host:
+            raise SettingsError(
+                "FIREBASE_AUTH_EMULATOR_HOST: must not be set when UPSCALE_ENV=production "
+                "(ID tokens would be accepted without a signature)"
+            )
+        if self.upscale_db_pool_min > self.upscale_db_pool_max:
+            raise SettingsError("UPSCALE_DB_POOL_MIN: must not exceed UPSCALE_DB_POOL_MAX")
+
+    @property
+    def auth_emulated(self) -> bool:
+        return bool(self.firebase_auth_emulator_host)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``environ`` (default: ``os.environ``).
+
+    Only variables that name a field are read; empty values count as unset.
+    Raises :class:`SettingsError` with a one-line message naming the variable.
+    """
+    environ = os.environ if environ is None else environ
+    names = {f.encode_name for f in msgspec.structs.fields(Settings)}
+    raw = {name: value for name, value in environ.items() if name in names and value != ""}
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        if " - at `$." in message:
+            reason, _, where = message.partition(" - at `$.")
+            raise SettingsError(f"{where.rstrip('`')}: {reason}") from None
+        raise SettingsError(message) from None
