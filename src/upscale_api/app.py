@@ -55,7 +55,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> Litestar:
                 todo = await migrations.pending(conn)
             if todo:
                 raise StartupError(f"the database schema is behind by {len(todo)} migration(s): run `upscale migrate`")
-            definitions = read_definitions(settings.upscale_campaigns_dir)
+            definitions = read_definitions(settings.campaigns_dir)
             await apply_definitions(pool, definitions)
             catalogue = Catalogue(pool)
             await catalogue.reload()

@@ -131,7 +131,7 @@ def _read_definitions(path: Path) -> Any:
 
 
 def _campaigns_validate(settings: Settings, args: argparse.Namespace) -> None:
-    path = args.path or settings.upscale_campaigns_dir
+    path = args.path or settings.campaigns_dir
     d = _read_definitions(path)
     print(f"{path}: valid ({len(d.cities)} cities, {len(d.action_types)} action types, {len(d.factors)} factor versions)")
 
@@ -141,7 +141,7 @@ async def _campaigns_apply(settings: Settings, args: argparse.Namespace) -> None
     from upscale_api.definitions.files import InvalidDefinitions
     from upscale_api.definitions.service import apply_definitions
 
-    path = args.path or settings.upscale_campaigns_dir
+    path = args.path or settings.campaigns_dir
     definitions = _read_definitions(path)
 
     async def work(pool: db.Pool) -> None:
@@ -229,7 +229,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> None:
     async def prepare() -> None:
         async def work(pool: db.Pool) -> None:
             await _apply_migrations(pool)
-            await apply_definitions(pool, _read_definitions(settings.upscale_campaigns_dir))
+            await apply_definitions(pool, _read_definitions(settings.campaigns_dir))
             if not args.no_seed:
                 await _load_and_seed(pool)
 
@@ -243,7 +243,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> None:
         f"  OpenAPI:         {base}/schema/openapi.json\n"
         f"  a dev token:     .venv/bin/upscale token demo-resident-0001\n"
         f"  then:            curl -H \"Authorization: Bearer $TOKEN\" {base}/v1/me/impact\n"
-        f"  data folder:     {settings.upscale_data_dir / 'pgdata'} (kept across restarts)\n",
+        f"  data folder:     {settings.data_dir / 'pgdata'} (kept across restarts)\n",
         flush=True,
     )
     uvicorn.run(create_app(settings), host=settings.upscale_host, port=settings.upscale_port, log_level="info")

@@ -88,7 +88,7 @@ async def resolve_database_url(settings: Settings) -> str:
     """The URL the service connects to: ``DATABASE_URL``, or the embedded server's database."""
     if settings.database_url:
         return settings.database_url
-    admin_url = start_embedded_server(settings.upscale_data_dir)
+    admin_url = start_embedded_server(settings.data_dir)
     await ensure_database(admin_url, DEFAULT_DATABASE)
     return with_database(admin_url, DEFAULT_DATABASE)
 

@@ -106,6 +106,8 @@ def _summary(errors: list[FieldError]) -> str:
 def _from_litestar_validation(exc: ValidationException) -> Problem:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict) and item.get("key") == "data":  # the body is empty
+            return Problem(400, "malformed-body", "body: a JSON body is required")
         if isinstance(item, dict):
             where = str(item.get("key") or item.get("source") or "")
             errors.append(FieldError(where, str(item.get("message", "invalid"))))

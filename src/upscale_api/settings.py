@@ -26,9 +26,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     upscale_env: Environment = "development"
     database_url: str | None = None
     """PostgreSQL URL. Unset: an embedded PostgreSQL in ``upscale_data_dir``."""
-    upscale_data_dir: Path = Path(".upscale")
+    upscale_data_dir: str = ".upscale"
     """Where the embedded PostgreSQL keeps its data (kept across restarts)."""
-    upscale_campaigns_dir: Path = Path("campaigns")
+    upscale_campaigns_dir: str = "campaigns"
     """The reviewed definition files: cities, action catalogue, emission factors."""
     upscale_host: str = "127.0.0.1"
     upscale_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
@@ -53,6 +53,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             )
         if self.upscale_db_pool_min > self.upscale_db_pool_max:
             raise SettingsError("UPSCALE_DB_POOL_MIN: must not exceed UPSCALE_DB_POOL_MAX")
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.upscale_data_dir)
+
+    @property
+    def campaigns_dir(self) -> Path:
+        return Path(self.upscale_campaigns_dir)
 
     @property
     def auth_emulated(self) -> bool:

@@ -45,11 +45,15 @@ def decode(data: bytes, type_: type[T], decoder: Callable[..., Any]) -> T:
     or :class:`MalformedInput`."""
     try:
         return typing.cast(T, decoder(data, type=type_))
-    except msgspec.ValidationError:
-        pass
+    except msgspec.ValidationError as exc:
+        first = str(exc)
     except msgspec.DecodeError as exc:
         raise MalformedInput(str(exc)) from None
-    raise InvalidInput(collect_errors(decoder(data), type_))
+    try:
+        errors = collect_errors(decoder(data), type_)
+    except msgspec.ValidationError:  # not even representable untyped (e.g. 1e999)
+        errors = []
+    raise InvalidInput(errors or [_as_field_error(first, "")])
 
 
 def convert(value: object, type_: type[T]) -> T:
@@ -62,6 +66,8 @@ def convert(value: object, type_: type[T]) -> T:
 
 def collect_errors(value: object, type_: Any, path: str = "") -> list[FieldError]:
     """Every place where untyped ``value`` does not fit ``type_`` (empty when it fits)."""
+    if _unwrap(type_) is msgspec.Raw:  # left undecoded on purpose: anything fits
+        return []
     try:
         msgspec.convert(value, type_, strict=True)
         return []

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from upscale_api.actions import service
 from upscale_api.actions.structs import ActionBatch, ActionIn, ActionOut, ActionPage, BatchItemResult, BatchResult
@@ -30,7 +31,7 @@ class ActionController(Controller):
         "same content; 409 when the id was logged with other content; 422 when a rule is broken.",
     )
     async def log_action(
-        self, data: ActionIn, identity: Identity, pool: Pool, catalogue: Catalogue, policy: service.Policy
+        self, data: JSONBody[ActionIn], identity: NamedDependency[Identity], pool: NamedDependency[Pool], catalogue: NamedDependency[Catalogue], policy: NamedDependency[service.Policy]
     ) -> Response[ActionOut]:
         snapshot = await catalogue.current()
         (outcome,) = await service.log_actions(pool, snapshot, policy, identity.uid, [data], _now())
@@ -53,11 +54,11 @@ class ActionController(Controller):
     async def log_batch(
         self,
         request: Request[Any, Any, Any],
-        data: ActionBatch,
-        identity: Identity,
-        pool: Pool,
-        catalogue: Catalogue,
-        policy: service.Policy,
+        data: JSONBody[ActionBatch],
+        identity: NamedDependency[Identity],
+        pool: NamedDependency[Pool],
+        catalogue: NamedDependency[Catalogue],
+        policy: NamedDependency[service.Policy],
     ) -> BatchResult:
         positions, undecodable = item_errors(request)
         snapshot = await catalogue.current()
@@ -84,16 +85,16 @@ class ActionController(Controller):
     @get("/", summary="Own actions, newest first")
     async def list_actions(
         self,
-        identity: Identity,
-        pool: Pool,
-        limit: Annotated[int, Parameter(ge=1, le=200, description="Page size")] = 50,
-        cursor: Annotated[str | None, Parameter(max_length=200, description="From next_cursor")] = None,
+        identity: NamedDependency[Identity],
+        pool: NamedDependency[Pool],
+        limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=200, description="From next_cursor")] = None,
     ) -> ActionPage:
         return await service.list_actions(pool, identity.uid, limit, cursor)
 
     @delete("/{action_id:uuid}", summary="Delete an own action within the grace period")
     async def delete_action(
-        self, action_id: UUID, identity: Identity, pool: Pool, policy: service.Policy
+        self, action_id: FromPath[UUID], identity: NamedDependency[Identity], pool: NamedDependency[Pool], policy: NamedDependency[service.Policy]
     ) -> None:
         await service.delete_action(pool, policy, identity.uid, action_id, _now())
 

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter
 
 from upscale_api.auth import PUBLIC
 from upscale_api.catalogue.service import Catalogue, City
@@ -14,7 +15,7 @@ from upscale_api.catalogue.structs import ActionTypeOut, CityOut, ClimateTargetO
 from upscale_api.errors import Problem
 from upscale_api.i18n import negotiate, pick
 
-AcceptLanguage = Annotated[str | None, Parameter(header="Accept-Language", required=False)]
+AcceptLanguage = Annotated[str | None, HeaderParameter(name="Accept-Language", required=False)]
 
 
 def _city_out(city: City, language: str) -> CityOut:
@@ -35,7 +36,7 @@ class CatalogueController(Controller):
     guards = [PUBLIC]
 
     @get("/", summary="Cities served, with their districts")
-    async def list_cities(self, catalogue: Catalogue, accept_language: AcceptLanguage) -> Response[list[CityOut]]:
+    async def list_cities(self, catalogue: NamedDependency[Catalogue], accept_language: AcceptLanguage) -> Response[list[CityOut]]:
         language = negotiate(accept_language)
         snapshot = await catalogue.current()
         cities = [_city_out(city, language) for city in snapshot.cities.values()]
@@ -43,7 +44,7 @@ class CatalogueController(Controller):
 
     @get("/{city:str}/action-types", summary="The actions a resident of the city can log, with factors and sources")
     async def list_action_types(
-        self, city: str, catalogue: Catalogue, accept_language: AcceptLanguage
+        self, city: FromPath[str], catalogue: NamedDependency[Catalogue], accept_language: AcceptLanguage
     ) -> Response[list[ActionTypeOut]]:
         snapshot = await catalogue.current()
         found = snapshot.cities.get(city)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from upscale_api import migrations
 from upscale_api.auth import PUBLIC
@@ -26,7 +27,7 @@ class HealthController(Controller):
         return Health("ok")
 
     @get("/ready", summary="The database answers and its schema is current")
-    async def ready(self, pool: Pool) -> Health:
+    async def ready(self, pool: NamedDependency[Pool]) -> Health:
         try:
             async with pool.acquire(timeout=2) as conn:
                 todo = await migrations.pending(conn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from upscale_api.auth import SIGNED_IN, Identity
 from upscale_api.db import Pool
@@ -18,5 +19,5 @@ class ImpactController(Controller):
     guards = [SIGNED_IN]
 
     @get("/", summary="Own totals: kg CO2e avoided, actions, active days, streaks, by category and ISO week")
-    async def impact(self, identity: Identity, pool: Pool) -> ImpactOut:
+    async def impact(self, identity: NamedDependency[Identity], pool: NamedDependency[Pool]) -> ImpactOut:
         return await impact_of(pool, identity.uid, datetime.now(UTC))

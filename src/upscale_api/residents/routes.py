@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from upscale_api.auth import SIGNED_IN, Identity
 from upscale_api.catalogue.service import Catalogue
@@ -18,11 +20,11 @@ class ResidentController(Controller):
 
     @put("/", summary="Register or update the signed-in resident", status_code=200)
     async def register(
-        self, data: ResidentIn, identity: Identity, pool: Pool, catalogue: Catalogue
+        self, data: JSONBody[ResidentIn], identity: NamedDependency[Identity], pool: NamedDependency[Pool], catalogue: NamedDependency[Catalogue]
     ) -> Response[ResidentOut]:
         profile, created = await service.register(pool, await catalogue.current(), identity.uid, data)
         return Response(profile, status_code=201 if created else 200)
 
     @get("/", summary="The signed-in resident's profile (404 until registered)")
-    async def profile(self, identity: Identity, pool: Pool) -> ResidentOut:
+    async def profile(self, identity: NamedDependency[Identity], pool: NamedDependency[Pool]) -> ResidentOut:
         return await service.profile(pool, identity.uid)
