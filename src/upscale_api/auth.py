@@ -116,6 +116,12 @@ class _StaticCredential(firebase_admin.credentials.Base):
 
 def dev_token(uid: str, project_id: str, *, lifetime_seconds: int = 3600, provider: str = "anonymous") -> str:
     """An unsigned ID token, accepted only in Auth-emulator mode (development and tests)."""
+    return _unsigned_token(uid, project_id, lifetime_seconds=lifetime_seconds, provider=provider)
+
+
+def _unsigned_token(
+    uid: str, project_id: str, *, lifetime_seconds: int = 3600, provider: str = "anonymous", extra: dict[str, Any] | None = None
+) -> str:
     now = int(time.time())
     header = {"alg": "none", "typ": "JWT"}
     payload = {
@@ -127,7 +133,7 @@ def dev_token(uid: str, project_id: str, *, lifetime_seconds: int = 3600, provid
         "auth_time": now,
         "exp": now + lifetime_seconds,
         "firebase": {"sign_in_provider": provider, "identities": {}},
-    }
+    } | (extra or {})
     return f"{_b64(header)}.{_b64(payload)}."
 
 

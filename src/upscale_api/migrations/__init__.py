@@ -12,6 +12,7 @@ second database driver or an ORM; this runner is the few lines it takes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
@@ -34,8 +35,8 @@ class MigrationError(Exception):
     pass
 
 
-def available() -> list[Migration]:
-    """Every migration shipped with the package, in version order."""
+@functools.cache
+def _shipped() -> tuple[Migration, ...]:
     found = []
     for entry in resources.files(__package__).iterdir():
         if entry.name.endswith(".sql"):
@@ -44,7 +45,12 @@ def available() -> list[Migration]:
     found.sort(key=lambda m: m.version)
     if len({m.version for m in found}) != len(found):
         raise MigrationError("two migration files share a version number")
-    return found
+    return tuple(found)
+
+
+def available() -> list[Migration]:
+    """Every migration shipped with the package, in version order."""
+    return list(_shipped())
 
 
 _CREATE_TABLE = """

@@ -1,0 +1,107 @@
+"""Storing the definition files: idempotent, all or nothing, history kept."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NewDatabase
+from tests.factories import CAMPAIGNS, settings_for_tests
+from upscale_api import db, migrations
+from upscale_api.catalogue.service import Catalogue
+from upscale_api.definitions.files import InvalidDefinitions, read_definitions
+from upscale_api.definitions.service import apply_definitions
+
+
+@pytest.fixture
+async def empty_pool(new_database: NewDatabase) -> AsyncIterator[db.Pool]:
+    """A migrated database of its own, with no definitions applied yet."""
+    pool = await db.create_pool(await new_database(), settings_for_tests())
+    async with pool.acquire() as conn:
+        await migrations.migrate(conn)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def campaigns(tmp_path: Path) -> Path:
+    copy = tmp_path / "campaigns"
+    shutil.copytree(CAMPAIGNS, copy)
+    return copy
+
+
+async def _table_counts(pool: db.Pool) -> dict[str, int]:
+    tables = ["cities", "districts", "emission_factors", "action_types", "city_action_types"]
+    return {t: await pool.fetchval(f"SELECT count(*) FROM {t}") for t in tables}  # noqa: S608 (fixed names)
+
+
+async def test_applying_twice_changes_nothing(empty_pool: db.Pool) -> None:
+    definitions = read_definitions(CAMPAIGNS)
+
+    first = await apply_definitions(empty_pool, definitions)
+    counts = await _table_counts(empty_pool)
+    second = await apply_definitions(empty_pool, definitions)
+
+    assert first.changed and first.cities_changed == 3
+    assert not second.changed
+    assert await _table_counts(empty_pool) == counts
+    assert counts["action_types"] == len(definitions.action_types)
+
+
+async def test_a_dry_run_counts_but_writes_nothing(empty_pool: db.Pool) -> None:
+    result = await apply_definitions(empty_pool, read_definitions(CAMPAIGNS), dry_run=True)
+
+    assert result.action_types_changed == len(read_definitions(CAMPAIGNS).action_types)
+    assert set((await _table_counts(empty_pool)).values()) == {0}
+
+
+async def test_a_stored_factor_version_cannot_be_rewritten(empty_pool: db.Pool, campaigns: Path) -> None:
+    await apply_definitions(empty_pool, read_definitions(campaigns))
+    before = await _table_counts(empty_pool)
+    factors = campaigns / "catalogue/emission-factors.toml"
+    factors.write_text(factors.read_text().replace("value = 0.1844", "value = 0.2", 1))
+    (campaigns / "velenje/city.toml").write_text(
+        (campaigns / "velenje/city.toml").read_text().replace('name = { sl = "Velenje"', 'name = { sl = "Velenje!"', 1)
+    )
+
+    with pytest.raises(InvalidDefinitions, match="add a new version instead"):
+        await apply_definitions(empty_pool, read_definitions(campaigns))
+
+    assert await _table_counts(empty_pool) == before
+    assert await empty_pool.fetchval("SELECT name->>'sl' FROM cities WHERE code = 'velenje'") == "Velenje"
+
+
+async def test_a_corrected_factor_is_a_new_version_in_force(empty_pool: db.Pool, campaigns: Path) -> None:
+    await apply_definitions(empty_pool, read_definitions(campaigns))
+    factors = campaigns / "catalogue/emission-factors.toml"
+    text = factors.read_text()
+    start = text.index('[[factor]]\ncode = "car-si-fleet"')
+    end = text.index("[[factor]]", start + 10)
+    corrected = text[start:end].replace("version = 1", "version = 2", 1)
+    factors.write_text(text + "\n" + corrected)
+
+    result = await apply_definitions(empty_pool, read_definitions(campaigns))
+    snapshot = await Catalogue(empty_pool).reload()
+
+    assert result.factors_added == 1
+    assert snapshot.action_types["cycle-instead-of-car"].baseline.version == 2
+    assert await empty_pool.fetchval("SELECT count(*) FROM emission_factors WHERE code = 'car-si-fleet'") == 2
+
+
+async def test_removed_entries_are_retired_not_deleted(empty_pool: db.Pool, campaigns: Path) -> None:
+    await apply_definitions(empty_pool, read_definitions(campaigns))
+    types = campaigns / "catalogue/action-types.toml"
+    text = types.read_text()
+    start = text.index('[[action_type]]\ncode = "walk-instead-of-car"')
+    end = text.index("[[action_type]]", start + 10)
+    types.write_text(text[:start] + text[end:])
+
+    result = await apply_definitions(empty_pool, read_definitions(campaigns))
+    snapshot = await Catalogue(empty_pool).reload()
+
+    assert result.action_types_retired == 1
+    assert "walk-instead-of-car" not in snapshot.action_types
+    assert await empty_pool.fetchval("SELECT active FROM action_types WHERE code = 'walk-instead-of-car'") is False

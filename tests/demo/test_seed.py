@@ -1,0 +1,63 @@
+"""Demo data: plausible, within the rules, and written only once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+
+import pytest
+
+from tests.conftest import NewDatabase
+from tests.factories import CAMPAIGNS, settings_for_tests
+from upscale_api import db, migrations
+from upscale_api.catalogue.service import Catalogue
+from upscale_api.definitions.files import read_definitions
+from upscale_api.definitions.service import apply_definitions
+from upscale_api.demo.seed import RESIDENTS_PER_CITY, seed_demo
+
+
+@pytest.fixture
+async def loaded_pool(new_database: NewDatabase) -> AsyncIterator[db.Pool]:
+    pool = await db.create_pool(await new_database(), settings_for_tests())
+    async with pool.acquire() as conn:
+        await migrations.migrate(conn)
+    await apply_definitions(pool, read_definitions(CAMPAIGNS))
+    yield pool
+    await pool.close()
+
+
+async def test_seeding_twice_changes_nothing(loaded_pool: db.Pool) -> None:
+    snapshot = await Catalogue(loaded_pool).reload()
+
+    first = await seed_demo(loaded_pool, snapshot, today=date(2026, 11, 25))
+    again = await seed_demo(loaded_pool, snapshot, today=date(2026, 11, 26))
+
+    assert first.residents == sum(RESIDENTS_PER_CITY.values())
+    assert first.actions > 1000
+    assert (again.residents, again.actions) == (0, 0)
+    assert await loaded_pool.fetchval("SELECT count(*) FROM action_logs") == first.actions
+
+
+async def test_demo_actions_respect_the_catalogue_rules(loaded_pool: db.Pool) -> None:
+    await seed_demo(loaded_pool, await Catalogue(loaded_pool).reload(), today=date(2026, 11, 25))
+
+    over_limits = await loaded_pool.fetchval(
+        """
+        SELECT count(*) FROM (
+            SELECT a.resident_id, a.action_type_id, a.local_date, sum(a.quantity) AS total, t.max_per_day
+            FROM action_logs a JOIN action_types t ON t.id = a.action_type_id
+            GROUP BY 1, 2, 3, t.max_per_day
+        ) d WHERE total > max_per_day
+        """
+    )
+    out_of_range = await loaded_pool.fetchval(
+        """
+        SELECT count(*) FROM action_logs a JOIN action_types t ON t.id = a.action_type_id
+        WHERE a.quantity < t.min_quantity OR a.quantity > t.max_quantity
+        """
+    )
+    cities = await loaded_pool.fetch(
+        "SELECT c.code, count(*) FROM residents r JOIN cities c ON c.id = r.city_id GROUP BY c.code"
+    )
+    assert (over_limits, out_of_range) == (0, 0)
+    assert {r["code"]: r["count"] for r in cities} == RESIDENTS_PER_CITY
