@@ -74,7 +74,9 @@ class Resident:
     async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.client.delete(path, headers=self.headers | kwargs.pop("headers", {}), **kwargs)
 
-    async def log(self, action_type: str = "cycle-instead-of-car", quantity: float = 5.0, **fields: Any) -> httpx.Response:
+    async def log(
+        self, action_type: str = "cycle-instead-of-car", quantity: float = 5.0, **fields: Any
+    ) -> httpx.Response:
         return await self.post("/v1/me/actions", json=action(action_type, quantity, **fields))
 
 

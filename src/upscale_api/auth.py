@@ -100,13 +100,13 @@ def _firebase_app(settings: Settings) -> firebase_admin.App:
         # No Google account needed: a fixed token, never sent anywhere for ID-token checks.
         import google.oauth2.credentials
 
-        credential = _StaticCredential(google.oauth2.credentials.Credentials(token="emulator"))
+        credential = _StaticCredential(google.oauth2.credentials.Credentials(token="emulator"))  # type: ignore[no-untyped-call]  # noqa: S106
     else:
         credential = firebase_admin.credentials.ApplicationDefault()
     return firebase_admin.initialize_app(credential, {"projectId": settings.firebase_project_id}, name=name)
 
 
-class _StaticCredential(firebase_admin.credentials.Base):
+class _StaticCredential(firebase_admin.credentials.Base):  # type: ignore[misc]
     def __init__(self, google_credential: Any) -> None:
         self._g = google_credential
 
@@ -120,7 +120,12 @@ def dev_token(uid: str, project_id: str, *, lifetime_seconds: int = 3600, provid
 
 
 def _unsigned_token(
-    uid: str, project_id: str, *, lifetime_seconds: int = 3600, provider: str = "anonymous", extra: dict[str, Any] | None = None
+    uid: str,
+    project_id: str,
+    *,
+    lifetime_seconds: int = 3600,
+    provider: str = "anonymous",
+    extra: dict[str, Any] | None = None,
 ) -> str:
     now = int(time.time())
     header = {"alg": "none", "typ": "JWT"}

@@ -32,7 +32,7 @@ _POSITIONS = "item_positions"
 class StrictRequest(Request[Any, Any, Any]):
     async def json(self) -> Any:
         body = await self.body()
-        handler = typing.cast(HTTPRouteHandler, self.route_handler)
+        handler = self.route_handler
         target = _data_type(handler)
         if target is None:
             return await super().json()
@@ -93,7 +93,11 @@ def _envelope_of(target: type[msgspec.Struct], item_field: str) -> type[msgspec.
     if metas:
         raw_list = typing.Annotated[raw_list, *metas]
     fields = [
-        (f.name, raw_list if f.name == item_field else hints[f.name], f.default if f.default is not msgspec.NODEFAULT else msgspec.NODEFAULT)
+        (
+            f.name,
+            raw_list if f.name == item_field else hints[f.name],
+            f.default if f.default is not msgspec.NODEFAULT else msgspec.NODEFAULT,
+        )
         for f in msgspec.structs.fields(target)
     ]
     return msgspec.defstruct(

@@ -1,14 +1,14 @@
 """The ``upscale`` command.
 
-    upscale dev                 embedded PostgreSQL, migrate, load definitions, seed demo, serve
-    upscale serve               serve the API (schema must be current)
-    upscale migrate             apply pending schema migrations
-    upscale token UID           print a development ID token (Auth-emulator mode only)
-    upscale campaigns validate  check the definition files under campaigns/
-    upscale campaigns apply     store them (idempotent); --dry-run shows what would change
-    upscale seed-demo           write the demo residents and actions (once)
-    upscale grant UID ROLE      grant coordinator (with --city), researcher or admin
-    upscale revoke UID ROLE     take a role back
+upscale dev                 embedded PostgreSQL, migrate, load definitions, seed demo, serve
+upscale serve               serve the API (schema must be current)
+upscale migrate             apply pending schema migrations
+upscale token UID           print a development ID token (Auth-emulator mode only)
+upscale campaigns validate  check the definition files under campaigns/
+upscale campaigns apply     store them (idempotent); --dry-run shows what would change
+upscale seed-demo           write the demo residents and actions (once)
+upscale grant UID ROLE      grant coordinator (with --city), researcher or admin
+upscale revoke UID ROLE     take a role back
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _async(fn: Callable[..., Awaitable[None]]) -> Callable[[Settings, argparse.Namespace], None]:
+def _async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[[Settings, argparse.Namespace], None]:
     def run(settings: Settings, args: argparse.Namespace) -> None:
         asyncio.run(fn(settings, args))
 
@@ -133,7 +133,9 @@ def _read_definitions(path: Path) -> Any:
 def _campaigns_validate(settings: Settings, args: argparse.Namespace) -> None:
     path = args.path or settings.campaigns_dir
     d = _read_definitions(path)
-    print(f"{path}: valid ({len(d.cities)} cities, {len(d.action_types)} action types, {len(d.factors)} factor versions)")
+    print(
+        f"{path}: valid ({len(d.cities)} cities, {len(d.action_types)} action types, {len(d.factors)} factor versions)"
+    )
 
 
 @_async
@@ -184,7 +186,8 @@ async def _grant(settings: Settings, args: argparse.Namespace) -> None:
             added = await grant_role(pool, args.uid, args.role, args.city, granted_by=f"cli:{os.getenv('USER', '?')}")
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        print(f"{args.uid}: {args.role}{' of ' + args.city if args.city else ''} {'granted' if added else 'already granted'}")
+        role = f"{args.role} of {args.city}" if args.city else args.role
+        print(f"{args.uid}: {role} {'granted' if added else 'already granted'}")
 
     await _with_pool(settings, work)
 
@@ -205,15 +208,24 @@ def _token(settings: Settings, args: argparse.Namespace) -> None:
 
     if settings.upscale_env == "production":
         raise CommandError("development tokens do not exist in production")
-    print(dev_token(args.uid, settings.firebase_project_id, lifetime_seconds=int(args.hours * 3600), provider=args.provider))
+    print(
+        dev_token(
+            args.uid, settings.firebase_project_id, lifetime_seconds=int(args.hours * 3600), provider=args.provider
+        )
+    )
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     if args.workers > 1:
-        uvicorn.run("upscale_api.asgi:app", host=settings.upscale_host, port=settings.upscale_port,
-                    workers=args.workers, log_level="info")
+        uvicorn.run(
+            "upscale_api.asgi:app",
+            host=settings.upscale_host,
+            port=settings.upscale_port,
+            workers=args.workers,
+            log_level="info",
+        )
         return
     from upscale_api.app import create_app
 
@@ -242,7 +254,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> None:
         f"  API docs:        {base}/schema\n"
         f"  OpenAPI:         {base}/schema/openapi.json\n"
         f"  a dev token:     .venv/bin/upscale token demo-resident-0001\n"
-        f"  then:            curl -H \"Authorization: Bearer $TOKEN\" {base}/v1/me/impact\n"
+        f'  then:            curl -H "Authorization: Bearer $TOKEN" {base}/v1/me/impact\n'
         f"  data folder:     {settings.data_dir / 'pgdata'} (kept across restarts)\n",
         flush=True,
     )

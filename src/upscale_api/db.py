@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
-    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record]
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 else:  # asyncpg's classes are generic only in its type stubs
     Pool = asyncpg.Pool
     Connection = asyncpg.Connection
@@ -45,10 +47,10 @@ def start_embedded_server(data_dir: Path) -> str:
     The server outlives this process only while another process still holds it
     (pgserver counts its users); data stays in the folder.
     """
-    import pgserver  # imported late: production never needs it
+    from pgserver.postgres_server import get_server  # imported late: production never needs it
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+    server = get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
     return str(server.get_uri("postgres"))
 
 
@@ -95,9 +97,7 @@ async def resolve_database_url(settings: Settings) -> str:
 
 async def _init_connection(conn: Connection) -> None:
     for json_type in ("json", "jsonb"):
-        await conn.set_type_codec(
-            json_type, schema="pg_catalog", encoder=_json_encode, decoder=msgspec.json.decode
-        )
+        await conn.set_type_codec(json_type, schema="pg_catalog", encoder=_json_encode, decoder=msgspec.json.decode)
 
 
 def _json_encode(value: Any) -> str:

@@ -37,7 +37,13 @@ async def test_one_bad_item_does_not_reject_the_others(resident: Resident, pool:
     assert response.status_code == 200
     result = response.json()
     assert [r["status"] for r in result["results"]] == [
-        "stored", "duplicate", "conflict", "rejected", "rejected", "rejected", "stored"
+        "stored",
+        "duplicate",
+        "conflict",
+        "rejected",
+        "rejected",
+        "rejected",
+        "stored",
     ]
     assert [r["index"] for r in result["results"]] == list(range(7))
     assert (result["stored"], result["duplicates"], result["conflicts"], result["rejected"]) == (2, 1, 1, 3)
@@ -51,8 +57,10 @@ async def test_one_bad_item_does_not_reject_the_others(resident: Resident, pool:
 
 async def test_back_dated_offline_actions_are_stored_with_their_local_day(resident: Resident) -> None:
     three_days_ago = datetime.now(UTC) - timedelta(days=3)
-    items = [action("cycle-instead-of-car", 5, performed_at=(three_days_ago + timedelta(hours=h)).isoformat())
-             for h in range(3)]
+    items = [
+        action("cycle-instead-of-car", 5, performed_at=(three_days_ago + timedelta(hours=h)).isoformat())
+        for h in range(3)
+    ]
 
     result = (await resident.post("/v1/me/actions/batch", json={"actions": items})).json()
 
@@ -97,7 +105,9 @@ async def test_batches_hold_at_most_500_actions(resident: Resident, pool: Pool) 
     full = [action("walk-instead-of-car", 0.5) for _ in range(500)]
     too_many = [*full, action("walk-instead-of-car", 0.5)]
 
-    assert_problem(await resident.post("/v1/me/actions/batch", json={"actions": too_many}), 422, "validation-error", "actions")
+    assert_problem(
+        await resident.post("/v1/me/actions/batch", json={"actions": too_many}), 422, "validation-error", "actions"
+    )
     assert await _count(pool, resident) == 0
     result = (await resident.post("/v1/me/actions/batch", json={"actions": full})).json()
     # walking: 40 km a day at most, so 80 of 0.5 km fit and the rest are refused for the day
@@ -106,7 +116,9 @@ async def test_batches_hold_at_most_500_actions(resident: Resident, pool: Pool) 
 
 
 async def test_an_empty_or_malformed_batch_is_a_problem(resident: Resident) -> None:
-    assert_problem(await resident.post("/v1/me/actions/batch", json={"actions": []}), 422, "validation-error", "actions")
+    assert_problem(
+        await resident.post("/v1/me/actions/batch", json={"actions": []}), 422, "validation-error", "actions"
+    )
     assert_problem(await resident.post("/v1/me/actions/batch", json={"items": []}), 422, "validation-error")
     assert_problem(await resident.post("/v1/me/actions/batch", content=b"{"), 400, "malformed-body")
 

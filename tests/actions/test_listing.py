@@ -10,7 +10,9 @@ from upscale_api.db import Pool
 
 async def test_actions_come_newest_first_and_pages_cover_everything_once(resident: Resident) -> None:
     start = datetime.now(UTC) - timedelta(days=2)
-    items = [action("walk-instead-of-car", 1, performed_at=(start + timedelta(minutes=7 * i)).isoformat()) for i in range(12)]
+    items = [
+        action("walk-instead-of-car", 1, performed_at=(start + timedelta(minutes=7 * i)).isoformat()) for i in range(12)
+    ]
     await resident.post("/v1/me/actions/batch", json={"actions": items})
 
     seen, cursor = [], None
@@ -37,7 +39,9 @@ async def test_a_resident_sees_only_their_own_actions(make_resident) -> None:  #
 
 
 async def test_a_bad_cursor_or_limit_is_a_problem(resident: Resident) -> None:
-    assert_problem(await resident.get("/v1/me/actions", params={"cursor": "garbage!"}), 422, "validation-error", "cursor")
+    assert_problem(
+        await resident.get("/v1/me/actions", params={"cursor": "garbage!"}), 422, "validation-error", "cursor"
+    )
     assert_problem(await resident.get("/v1/me/actions", params={"limit": 0}), 422, "validation-error", "limit")
     assert_problem(await resident.get("/v1/me/actions", params={"limit": "x"}), 422, "validation-error", "limit")
 

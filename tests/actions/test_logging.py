@@ -107,10 +107,15 @@ async def test_unknown_action_types_are_rejected(resident: Resident) -> None:
 
 async def test_quantities_outside_the_range_are_rejected(resident: Resident, pool: Pool) -> None:
     for quantity in (0, -3, 0.01, 101):
-        problem = assert_problem(await resident.log("cycle-instead-of-car", quantity), 422, "validation-error", "quantity")
+        problem = assert_problem(
+            await resident.log("cycle-instead-of-car", quantity), 422, "validation-error", "quantity"
+        )
         assert "km" in problem["detail"] or "greater than 0" in problem["detail"]
-    huge = await resident.post("/v1/me/actions", content=b'{"id":"6f1c6c58-6a3d-4b8e-9a0c-0b0b5a1b2c3d",'
-                               b'"action_type":"cycle-instead-of-car","quantity":1e999,"performed_at":"2026-01-01T00:00:00Z"}')
+    huge = await resident.post(
+        "/v1/me/actions",
+        content=b'{"id":"6f1c6c58-6a3d-4b8e-9a0c-0b0b5a1b2c3d",'
+        b'"action_type":"cycle-instead-of-car","quantity":1e999,"performed_at":"2026-01-01T00:00:00Z"}',
+    )
     assert_problem(huge, 422, "validation-error", "quantity")
     nan = await resident.post("/v1/me/actions", content=b'{"quantity": NaN}')
     assert_problem(nan, 400, "malformed-body")

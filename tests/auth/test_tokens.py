@@ -61,7 +61,18 @@ async def test_an_anonymous_firebase_user_is_accepted(client: AsyncTestClient[An
         (f"Bearer {_unsigned(_claims(sub=''))}", "invalid"),
         (f"Bearer {_unsigned({k: v for k, v in _claims().items() if k != 'exp'})}", "exp"),
     ],
-    ids=["missing", "basic", "empty", "garbage", "expired", "issued-in-future", "audience", "issuer", "subject", "no-exp"],
+    ids=[
+        "missing",
+        "basic",
+        "empty",
+        "garbage",
+        "expired",
+        "issued-in-future",
+        "audience",
+        "issuer",
+        "subject",
+        "no-exp",
+    ],
 )
 async def test_missing_expired_and_forged_tokens_are_refused(
     client: AsyncTestClient[Any], authorization: str | None, why: str
@@ -74,7 +85,7 @@ async def test_missing_expired_and_forged_tokens_are_refused(
 
 
 async def test_production_refuses_the_auth_emulator() -> None:
-    with pytest.raises(SettingsError, match="^FIREBASE_AUTH_EMULATOR_HOST: must not be set"):
+    with pytest.raises(SettingsError, match=r"^FIREBASE_AUTH_EMULATOR_HOST: must not be set"):
         load_settings({"UPSCALE_ENV": "production", "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"})
 
 

@@ -35,7 +35,7 @@ def campaigns(tmp_path: Path) -> Path:
 
 async def _table_counts(pool: db.Pool) -> dict[str, int]:
     tables = ["cities", "districts", "emission_factors", "action_types", "city_action_types"]
-    return {t: await pool.fetchval(f"SELECT count(*) FROM {t}") for t in tables}  # noqa: S608 (fixed names)
+    return {t: await pool.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
 
 
 async def test_applying_twice_changes_nothing(empty_pool: db.Pool) -> None:

@@ -52,7 +52,7 @@ def test_a_wrong_type_names_file_field_and_reason(campaigns: Path) -> None:
 def test_every_problem_is_reported_at_once(campaigns: Path) -> None:
     _edit(campaigns / "catalogue/action-types.toml", 'category = "mobility"', 'category = "teleportation"')
     _edit(campaigns / "catalogue/action-types.toml", "step = ", "colour = 'green'\nstep = ")
-    _edit(campaigns / "kranj/city.toml", 'timezone = "Europe/Ljubljana"', 'timezone = 5')
+    _edit(campaigns / "kranj/city.toml", 'timezone = "Europe/Ljubljana"', "timezone = 5")
 
     problems = _problems(campaigns)
 
@@ -62,7 +62,9 @@ def test_every_problem_is_reported_at_once(campaigns: Path) -> None:
 
 
 def test_cross_references_are_checked(campaigns: Path) -> None:
-    _edit(campaigns / "catalogue/action-types.toml", 'baseline_factor = "car-si-fleet"', 'baseline_factor = "spaceship"')
+    _edit(
+        campaigns / "catalogue/action-types.toml", 'baseline_factor = "car-si-fleet"', 'baseline_factor = "spaceship"'
+    )
     _edit(campaigns / "ljubljana/city.toml", 'timezone = "Europe/Ljubljana"', 'timezone = "Europe/Atlantis"')
 
     problems = _problems(campaigns)

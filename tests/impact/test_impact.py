@@ -52,8 +52,10 @@ async def test_totals_add_up_by_category_and_week(resident: Resident) -> None:
     assert set(categories) == {"mobility", "food", "energy"}
     assert categories["mobility"]["actions"] == 2
     assert abs(categories["mobility"]["co2e_kg"] - logged[0]["co2e_kg"] - logged[1]["co2e_kg"]) < 1e-6
-    weeks = {f"{d.isocalendar().year}-W{d.isocalendar().week:02d}" for d in (
-        datetime.fromisoformat(a["local_date"]) for a in logged)}
+    weeks = {
+        f"{d.isocalendar().year}-W{d.isocalendar().week:02d}"
+        for d in (datetime.fromisoformat(a["local_date"]) for a in logged)
+    }
     assert {w["week"] for w in impact["by_week"]} == weeks
     assert sum(w["actions"] for w in impact["by_week"]) == 4
     assert impact["by_week"] == sorted(impact["by_week"], key=lambda w: w["week"], reverse=True)

@@ -16,7 +16,12 @@ def upscale(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("UPSCALE_", "FIREBASE_"))}
     environ |= {"FIREBASE_AUTH_EMULATOR_HOST": EMULATOR_HOST, "UPSCALE_DATA_DIR": str(ROOT / ".upscale")} | env
     return subprocess.run(
-        [sys.executable, "-m", "upscale_api", *args], capture_output=True, text=True, env=environ, timeout=120, check=False
+        [sys.executable, "-m", "upscale_api", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+        check=False,
     )
 
 

@@ -38,7 +38,9 @@ async def test_an_edited_migration_is_refused(new_database: NewDatabase) -> None
         await conn.close()
 
 
-async def test_a_failing_migration_leaves_nothing_behind(new_database: NewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failing_migration_leaves_nothing_behind(
+    new_database: NewDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = migrations.Migration(9999, "broken", "CREATE TABLE half_done (x int); SELECT 1/0;")
     shipped = migrations.available()
     monkeypatch.setattr(migrations, "available", lambda: [*shipped, broken])
@@ -50,7 +52,12 @@ async def test_a_failing_migration_leaves_nothing_behind(new_database: NewDataba
         assert await conn.fetchval("SELECT to_regclass('half_done')") is None
         assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 1
         # the lock was released: another run can proceed
-        assert await conn.fetchval("SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-            "WHERE l.locktype = 'advisory' AND d.datname = current_database()") == 0
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                "WHERE l.locktype = 'advisory' AND d.datname = current_database()"
+            )
+            == 0
+        )
     finally:
         await conn.close()

@@ -51,7 +51,8 @@ async def test_every_bad_profile_field_is_named(unregistered: Resident, pool: Po
     problem = assert_problem(bad_fields, 422, "validation-error")
     assert {e["field"] for e in problem["errors"]} == {"district", "locale", "time_zone"}
     assert {e["field"] for e in assert_problem(wrong_types, 422, "validation-error")["errors"]} == {
-        "city", "display_name"
+        "city",
+        "display_name",
     }
     assert await pool.fetchval("SELECT count(*) FROM residents WHERE firebase_uid = $1", unregistered.uid) == 0
 

@@ -31,7 +31,12 @@ class ActionController(Controller):
         "same content; 409 when the id was logged with other content; 422 when a rule is broken.",
     )
     async def log_action(
-        self, data: JSONBody[ActionIn], identity: NamedDependency[Identity], pool: NamedDependency[Pool], catalogue: NamedDependency[Catalogue], policy: NamedDependency[service.Policy]
+        self,
+        data: JSONBody[ActionIn],
+        identity: NamedDependency[Identity],
+        pool: NamedDependency[Pool],
+        catalogue: NamedDependency[Catalogue],
+        policy: NamedDependency[service.Policy],
     ) -> Response[ActionOut]:
         snapshot = await catalogue.current()
         (outcome,) = await service.log_actions(pool, snapshot, policy, identity.uid, [data], _now())
@@ -73,7 +78,10 @@ class ActionController(Controller):
                 )
             )
         results.sort(key=lambda r: r.index)
-        count = {status: sum(r.status == status for r in results) for status in ("stored", "duplicate", "conflict", "rejected")}
+        count = {
+            status: sum(r.status == status for r in results)
+            for status in ("stored", "duplicate", "conflict", "rejected")
+        }
         return BatchResult(
             stored=count["stored"],
             duplicates=count["duplicate"],
@@ -94,7 +102,11 @@ class ActionController(Controller):
 
     @delete("/{action_id:uuid}", summary="Delete an own action within the grace period")
     async def delete_action(
-        self, action_id: FromPath[UUID], identity: NamedDependency[Identity], pool: NamedDependency[Pool], policy: NamedDependency[service.Policy]
+        self,
+        action_id: FromPath[UUID],
+        identity: NamedDependency[Identity],
+        pool: NamedDependency[Pool],
+        policy: NamedDependency[service.Policy],
     ) -> None:
         await service.delete_action(pool, policy, identity.uid, action_id, _now())
 

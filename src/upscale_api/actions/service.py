@@ -74,12 +74,12 @@ async def log_actions(
                 same = _same_content(first_in_batch[item.id], item)
                 outcomes[index] = Outcome("duplicate") if same else _conflict()
             else:
-                errors, accepted = _check(index, item, snapshot, city, zone, policy, now)
+                errors, checked = _check(index, item, snapshot, city, zone, policy, now)
                 if errors:
                     outcomes[index] = Outcome("rejected", errors=errors)
                 else:
-                    assert accepted is not None
-                    candidates.append(accepted)
+                    assert checked is not None
+                    candidates.append(checked)
                     first_in_batch[item.id] = item
 
         accepted = await _apply_day_limits(conn, resident["id"], candidates, outcomes)
@@ -183,7 +183,9 @@ def _replay(row: Record, resident_id: int, item: ActionIn) -> Outcome:
 
 
 def _conflict() -> Outcome:
-    return Outcome("conflict", errors=[FieldError("id", "an action with this id was already logged with other content")])
+    return Outcome(
+        "conflict", errors=[FieldError("id", "an action with this id was already logged with other content")]
+    )
 
 
 def _new_action_out(a: _Accepted, recorded_at: datetime) -> ActionOut:

@@ -36,7 +36,9 @@ class CatalogueController(Controller):
     guards = [PUBLIC]
 
     @get("/", summary="Cities served, with their districts")
-    async def list_cities(self, catalogue: NamedDependency[Catalogue], accept_language: AcceptLanguage) -> Response[list[CityOut]]:
+    async def list_cities(
+        self, catalogue: NamedDependency[Catalogue], accept_language: AcceptLanguage
+    ) -> Response[list[CityOut]]:
         language = negotiate(accept_language)
         snapshot = await catalogue.current()
         cities = [_city_out(city, language) for city in snapshot.cities.values()]
@@ -50,6 +52,6 @@ class CatalogueController(Controller):
         found = snapshot.cities.get(city)
         if found is None:
             raise Problem.field("city", f"no city with code {city!r}", status=404, kind="not-found")
-        language = negotiate(accept_language, found.languages + ["en"])
+        language = negotiate(accept_language, [*found.languages, "en"])
         types = [t.localized(language) for t in snapshot.offered_in(found)]
         return Response(types, headers={"Content-Language": language, "Cache-Control": "public, max-age=60"})

@@ -81,7 +81,9 @@ def _check_catalogue(d: Definitions) -> list[DefinitionError]:
     for i, f in enumerate(d.factors):
         where = f"factor[{i}]"
         if versions[(f.code, f.version)] > 1:
-            errors.append(DefinitionError(factors_file, f"{where}.version", f"{f.code} version {f.version} is defined twice"))
+            errors.append(
+                DefinitionError(factors_file, f"{where}.version", f"{f.code} version {f.version} is defined twice")
+            )
         if not f.uncertainty.low <= f.value <= f.uncertainty.high:
             errors.append(DefinitionError(factors_file, f"{where}.uncertainty", "must satisfy low <= value <= high"))
     codes = Counter(a.code for a in d.action_types)
@@ -90,7 +92,11 @@ def _check_catalogue(d: Definitions) -> list[DefinitionError]:
         if codes[a.code] > 1:
             errors.append(DefinitionError(types_file, f"{where}.code", f"{a.code} is defined twice"))
         if not a.min_quantity <= a.max_quantity <= a.max_per_day:
-            errors.append(DefinitionError(types_file, f"{where}.max_quantity", "must satisfy min_quantity <= max_quantity <= max_per_day"))
+            errors.append(
+                DefinitionError(
+                    types_file, f"{where}.max_quantity", "must satisfy min_quantity <= max_quantity <= max_per_day"
+                )
+            )
         for key in ("title", "description"):
             missing = [lang for lang in REQUIRED_LANGUAGES if lang not in getattr(a, key)]
             if missing:
@@ -98,14 +104,24 @@ def _check_catalogue(d: Definitions) -> list[DefinitionError]:
         baseline = d.factor_in_force(a.baseline_factor)
         option = d.factor_in_force(a.option_factor) if a.option_factor else None
         if baseline is None:
-            errors.append(DefinitionError(types_file, f"{where}.baseline_factor", f"no factor with code {a.baseline_factor}"))
+            errors.append(
+                DefinitionError(types_file, f"{where}.baseline_factor", f"no factor with code {a.baseline_factor}")
+            )
         if a.option_factor and option is None:
-            errors.append(DefinitionError(types_file, f"{where}.option_factor", f"no factor with code {a.option_factor}"))
+            errors.append(
+                DefinitionError(types_file, f"{where}.option_factor", f"no factor with code {a.option_factor}")
+            )
         for key, factor in (("baseline_factor", baseline), ("option_factor", option)):
             if factor is not None and factor.per != a.unit:
-                errors.append(DefinitionError(types_file, f"{where}.{key}", f"factor is per {factor.per} but the action unit is {a.unit}"))
+                errors.append(
+                    DefinitionError(
+                        types_file, f"{where}.{key}", f"factor is per {factor.per} but the action unit is {a.unit}"
+                    )
+                )
         if baseline is not None and option is not None and baseline.value <= option.value:
-            errors.append(DefinitionError(types_file, f"{where}.option_factor", "must emit less than the baseline factor"))
+            errors.append(
+                DefinitionError(types_file, f"{where}.option_factor", "must emit less than the baseline factor")
+            )
     return errors
 
 

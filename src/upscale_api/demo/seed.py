@@ -30,7 +30,22 @@ DEMO_ROLES = [
     ("demo-researcher", "researcher", None),
     ("demo-admin", "admin", None),
 ]
-FIRST_NAMES = ["Ana", "Luka", "Maja", "Nejc", "Eva", "Jan", "Nina", "Žiga", "Sara", "Tilen", "Pia", "Matic", "Lara", "Anže"]
+FIRST_NAMES = [
+    "Ana",
+    "Luka",
+    "Maja",
+    "Nejc",
+    "Eva",
+    "Jan",
+    "Nina",
+    "Žiga",
+    "Sara",
+    "Tilen",
+    "Pia",
+    "Matic",
+    "Lara",
+    "Anže",
+]
 
 
 @dataclass(frozen=True)
@@ -89,15 +104,24 @@ async def seed_demo(pool: Pool, snapshot: Snapshot, today: date | None = None) -
             "action_logs",
             records=actions,
             columns=[
-                "id", "resident_id", "city_id", "action_type_id", "quantity", "performed_at", "local_date",
-                "recorded_at", "baseline_factor_id", "option_factor_id", "co2e_kg",
+                "id",
+                "resident_id",
+                "city_id",
+                "action_type_id",
+                "quantity",
+                "performed_at",
+                "local_date",
+                "recorded_at",
+                "baseline_factor_id",
+                "option_factor_id",
+                "co2e_kg",
             ],
         )
     return SeedResult(len(rows), len(actions))
 
 
 def _actions(rng: random.Random, snapshot: Snapshot, residents: list[Any], today: date) -> list[tuple[Any, ...]]:
-    records = []
+    records: list[tuple[Any, ...]] = []
     for resident in residents:
         city_id = resident["city_id"]
         offered = [t for t in snapshot.action_types.values() if city_id in t.city_ids]
@@ -120,9 +144,17 @@ def _actions(rng: random.Random, snapshot: Snapshot, residents: list[Any], today
                 action_id = uuid.uuid5(NAMESPACE, f"{resident['firebase_uid']}/{len(records)}")
                 records.append(
                     (
-                        action_id, resident["id"], city_id, t.id, quantity, performed_at, day,
+                        action_id,
+                        resident["id"],
+                        city_id,
+                        t.id,
+                        quantity,
+                        performed_at,
+                        day,
                         performed_at + timedelta(minutes=rng.randint(1, 600)),
-                        t.baseline_factor_id, t.option_factor_id, round(quantity * t.saving_per_unit_kg, 6),
+                        t.baseline_factor_id,
+                        t.option_factor_id,
+                        round(quantity * t.saving_per_unit_kg, 6),
                     )
                 )
     return records

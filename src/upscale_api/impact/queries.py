@@ -22,7 +22,8 @@ SELECT
     (SELECT min(local_date) FROM days) AS first_action_on,
     (SELECT max(local_date) FROM days) AS last_action_on,
     (SELECT coalesce(jsonb_agg(c ORDER BY c.co2e_kg DESC, c.category), '[]')
-     FROM (SELECT category, round(sum(co2e_kg)::numeric, 6)::float8 AS co2e_kg, count(*) AS actions FROM mine GROUP BY category) c
+     FROM (SELECT category, round(sum(co2e_kg)::numeric, 6)::float8 AS co2e_kg, count(*) AS actions
+           FROM mine GROUP BY category) c
     ) AS by_category,
     (SELECT coalesce(jsonb_agg(w ORDER BY w.week DESC), '[]')
      FROM (SELECT to_char(local_date, 'IYYY-"W"IW') AS week, round(sum(co2e_kg)::numeric, 6)::float8 AS co2e_kg,

@@ -81,9 +81,7 @@ async def pending(conn: Connection) -> list[Migration]:
         if checksum is None:
             todo.append(migration)
         elif checksum != migration.checksum:
-            raise MigrationError(
-                f"migration {migration.version:04d}_{migration.name} was edited after it was applied"
-            )
+            raise MigrationError(f"migration {migration.version:04d}_{migration.name} was edited after it was applied")
     return todo
 
 

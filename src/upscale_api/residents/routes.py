@@ -20,7 +20,11 @@ class ResidentController(Controller):
 
     @put("/", summary="Register or update the signed-in resident", status_code=200)
     async def register(
-        self, data: JSONBody[ResidentIn], identity: NamedDependency[Identity], pool: NamedDependency[Pool], catalogue: NamedDependency[Catalogue]
+        self,
+        data: JSONBody[ResidentIn],
+        identity: NamedDependency[Identity],
+        pool: NamedDependency[Pool],
+        catalogue: NamedDependency[Catalogue],
     ) -> Response[ResidentOut]:
         profile, created = await service.register(pool, await catalogue.current(), identity.uid, data)
         return Response(profile, status_code=201 if created else 200)
