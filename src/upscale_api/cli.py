@@ -253,7 +253,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> None:
         f"\n  upscale-api (development) on {base}\n"
         f"  API docs:        {base}/schema\n"
         f"  OpenAPI:         {base}/schema/openapi.json\n"
-        f"  a dev token:     .venv/bin/upscale token demo-resident-0001\n"
+        f"  a dev token:     python3 run.py upscale token demo-resident-0001   (any uid works)\n"
         f'  then:            curl -H "Authorization: Bearer $TOKEN" {base}/v1/me/impact\n'
         f"  data folder:     {settings.data_dir / 'pgdata'} (kept across restarts)\n",
         flush=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
@@ -47,7 +48,9 @@ def start_embedded_server(data_dir: Path) -> str:
     The server outlives this process only while another process still holds it
     (pgserver counts its users); data stays in the folder.
     """
-    from pgserver.postgres_server import get_server  # imported late: production never needs it
+    with warnings.catch_warnings():  # pgserver falls back to /tmp when XDG_RUNTIME_DIR is unset; fine here
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        from pgserver.postgres_server import get_server  # imported late: production never needs it
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
