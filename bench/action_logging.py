@@ -55,7 +55,7 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,12 +66,13 @@ import httpx
 import msgspec
 
 from upscale_api import db, migrations
-from upscale_api.actions import queries
+from upscale_api.actions import service as actions_service
+from upscale_api.actions.structs import ActionIn
 from upscale_api.auth import dev_token
 from upscale_api.catalogue.service import ActionType, Catalogue, City
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
-from upscale_api.settings import load_settings
+from upscale_api.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CITY = "kranj"
@@ -383,6 +384,7 @@ class Bench:
     project_id: str
     args: argparse.Namespace
     monitor: Monitor
+    settings: Settings
 
     def local_date(self, at: datetime) -> date:
         return at.astimezone(self.zone).date()
@@ -447,42 +449,24 @@ class Bench:
             await pool.close()
 
     async def app_sql(self, n: int) -> Result:
+        """The endpoint's service call (``actions.service.log_actions``) over a pool like the app's."""
         async with db_connection(self.url) as conn:
             residents = await self.residents_in_db(conn, self.args.residents, f"sql{n}")
         plans = [Plan(group, self.kinds) for group in split(residents, n)]
-        pool = await asyncpg.create_pool(self.url, min_size=n, max_size=n, server_settings={"timezone": "UTC"})
-        assert pool is not None
-        city_id = self.city.id
+        pool = await db.create_pool(self.url, self.settings)
+        snapshot = await Catalogue(pool).reload()
+        policy = actions_service.Policy(backdate=timedelta(days=7), delete_grace=timedelta(hours=24))
 
         def op_for(plan: Plan) -> Op:
             async def op() -> str | None:
                 resident, kind = plan.next()
                 now = datetime.now(UTC)
-                t = kind.type
-                action_id = uuid.uuid4()
-                day = self.local_date(now)
+                item = ActionIn(id=uuid.uuid4(), action_type=kind.type.code, quantity=kind.quantity, performed_at=now)
                 try:
-                    async with pool.acquire() as conn, conn.transaction():
-                        row = await conn.fetchrow(queries.LOCK_RESIDENT, resident.uid)
-                        assert row is not None
-                        await conn.fetch(queries.BY_IDS, [action_id])
-                        await conn.fetch(queries.DAY_TOTALS, row["id"], [t.id], [day])
-                        rows = await conn.fetch(
-                            queries.INSERT,
-                            row["id"],
-                            city_id,
-                            [action_id],
-                            [t.id],
-                            [kind.quantity],
-                            [now],
-                            [day],
-                            [t.baseline_factor_id],
-                            [t.option_factor_id],
-                            [kind.co2e_kg],
-                        )
+                    (outcome,) = await actions_service.log_actions(pool, snapshot, policy, resident.uid, [item], now)
                 except (asyncpg.PostgresError, OSError) as exc:
                     return f"{type(exc).__name__}: {exc}"
-                return None if len(rows) == 1 else "not inserted"
+                return None if outcome.status == "stored" else outcome.status
 
             return op
 
@@ -821,7 +805,7 @@ async def run(args: argparse.Namespace) -> int:
         kinds = kinds_for(city, snapshot.action_types)
         monitor = Monitor(postmaster)
         monitor.start()
-        bench = Bench(url, city, kinds, ZoneInfo(city.time_zone), settings.firebase_project_id, args, monitor)
+        bench = Bench(url, city, kinds, ZoneInfo(city.time_zone), settings.firebase_project_id, args, monitor, settings)
         assert settings_row is not None
         log(
             f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {settings_row['version'].split(' on ')[0]}, "

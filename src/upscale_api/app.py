@@ -10,10 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from litestar import Litestar
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
@@ -21,11 +19,11 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from upscale_api import db, migrations
 from upscale_api.actions.routes import ActionController
-from upscale_api.actions.service import Policy
-from upscale_api.auth import TokenVerifier, provide_identity
+from upscale_api.auth import TokenVerifier
 from upscale_api.body import StrictRequest
 from upscale_api.catalogue.routes import CatalogueController
 from upscale_api.catalogue.service import Catalogue
+from upscale_api.context import provide_context
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
 from upscale_api.errors import EXCEPTION_HANDLERS
@@ -65,22 +63,13 @@ def create_app(settings: Settings, database_url: str | None = None) -> Litestar:
         finally:
             await pool.close()
 
-    policy = Policy(
-        backdate=timedelta(days=settings.upscale_backdate_days),
-        delete_grace=timedelta(hours=settings.upscale_delete_grace_hours),
-    )
     app = Litestar(
         route_handlers=ROUTES,
         lifespan=[lifespan],
         request_class=StrictRequest,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.upscale_max_body_bytes,
-        dependencies={
-            "pool": Provide(_provide_pool, sync_to_thread=False),
-            "catalogue": Provide(_provide_catalogue, sync_to_thread=False),
-            "policy": Provide(lambda: policy, sync_to_thread=False, use_cache=True),
-            "identity": Provide(provide_identity),
-        },
+        dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
         openapi_config=OpenAPIConfig(
             title="upscale-api",
             version="1",
@@ -100,16 +89,6 @@ def create_app(settings: Settings, database_url: str | None = None) -> Litestar:
     app.state.settings = settings
     _declare_security(app)
     return app
-
-
-def _provide_pool(state: State) -> db.Pool:
-    pool: db.Pool = state.pool
-    return pool
-
-
-def _provide_catalogue(state: State) -> Catalogue:
-    catalogue: Catalogue = state.catalogue
-    return catalogue
 
 
 def _declare_security(app: Litestar) -> None:

@@ -190,11 +190,6 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Identi
     return identity
 
 
-async def provide_identity(request: ASGIConnection[Any, Any, Any, Any]) -> Identity:
-    """Dependency: the verified caller of a ``SIGNED_IN`` (or role) route."""
-    return await authenticate(request)
-
-
 # --- Roles ------------------------------------------------------------------
 
 

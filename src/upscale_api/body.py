@@ -50,11 +50,8 @@ class StrictRequest(Request[Any, Any, Any]):
             try:
                 decoded.append(validation.decode(bytes(raw), item_type, msgspec.json.decode))
                 positions.append(position)
-            except (validation.InvalidInput, validation.MalformedInput) as exc:
-                if isinstance(exc, validation.InvalidInput):
-                    errors[position] = exc.errors
-                else:
-                    errors[position] = [FieldError("", str(exc))]
+            except validation.InvalidInput as exc:  # each raw item is well-formed JSON already
+                errors[position] = exc.errors
         self.state[_ITEM_ERRORS] = errors
         self.state[_POSITIONS] = positions
         fields = {f.name: getattr(envelope, f.name) for f in msgspec.structs.fields(target)}

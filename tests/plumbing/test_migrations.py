@@ -50,7 +50,7 @@ async def test_a_failing_migration_leaves_nothing_behind(
             await migrations.migrate(conn)
 
         assert await conn.fetchval("SELECT to_regclass('half_done')") is None
-        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 1
+        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == shipped[-1].version
         # the lock was released: another run can proceed
         assert (
             await conn.fetchval(

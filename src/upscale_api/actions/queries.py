@@ -1,7 +1,9 @@
 """SQL for the action log."""
 
-LOCK_RESIDENT = """
-SELECT id, city_id, time_zone FROM residents WHERE firebase_uid = $1 FOR NO KEY UPDATE
+LOG_ACTIONS = """
+SELECT item, outcome, day, stored_at, day_total
+FROM log_actions($1, $2::uuid[], $3::boolean[], $4::int[], $5::float8[], $6::timestamptz[], $7::float8[],
+                 $8::int[], $9::int[], $10::float8[])
 """
 
 RESIDENT_ID = "SELECT id FROM residents WHERE firebase_uid = $1"
@@ -18,26 +20,6 @@ LEFT JOIN emission_factors o ON o.id = a.option_factor_id
 """
 
 BY_IDS = _ACTION_COLUMNS + "WHERE a.id = ANY($1::uuid[])"
-
-DAY_TOTALS = """
-SELECT a.action_type_id, a.local_date, sum(a.quantity) AS total
-FROM action_logs a
-JOIN unnest($2::int[], $3::date[]) AS k(action_type_id, local_date) USING (action_type_id, local_date)
-WHERE a.resident_id = $1 AND a.deleted_at IS NULL
-GROUP BY a.action_type_id, a.local_date
-"""
-
-INSERT = """
-INSERT INTO action_logs
-    (id, resident_id, city_id, action_type_id, quantity, performed_at, local_date,
-     baseline_factor_id, option_factor_id, co2e_kg)
-SELECT u.id, $1, $2, u.action_type_id, u.quantity, u.performed_at, u.local_date,
-       u.baseline_factor_id, u.option_factor_id, u.co2e_kg
-FROM unnest($3::uuid[], $4::int[], $5::float8[], $6::timestamptz[], $7::date[], $8::int[], $9::int[], $10::float8[])
-     AS u(id, action_type_id, quantity, performed_at, local_date, baseline_factor_id, option_factor_id, co2e_kg)
-ON CONFLICT (id) DO NOTHING
-RETURNING id, recorded_at
-"""
 
 PAGE = (
     _ACTION_COLUMNS

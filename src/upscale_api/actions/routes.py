@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import functools
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,11 +13,19 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from upscale_api.actions import service
 from upscale_api.actions.structs import ActionBatch, ActionIn, ActionOut, ActionPage, BatchItemResult, BatchResult
-from upscale_api.auth import SIGNED_IN, Identity
+from upscale_api.auth import SIGNED_IN
 from upscale_api.body import item_errors
-from upscale_api.catalogue.service import Catalogue
-from upscale_api.db import Pool
+from upscale_api.context import Context
 from upscale_api.errors import Problem
+from upscale_api.settings import Settings
+
+
+@functools.cache
+def _policy(settings: Settings) -> service.Policy:
+    return service.Policy(
+        backdate=timedelta(days=settings.upscale_backdate_days),
+        delete_grace=timedelta(hours=settings.upscale_delete_grace_hours),
+    )
 
 
 class ActionController(Controller):
@@ -30,16 +39,10 @@ class ActionController(Controller):
         description="201 when stored; 200 with the stored record when the same id was already logged with the "
         "same content; 409 when the id was logged with other content; 422 when a rule is broken.",
     )
-    async def log_action(
-        self,
-        data: JSONBody[ActionIn],
-        identity: NamedDependency[Identity],
-        pool: NamedDependency[Pool],
-        catalogue: NamedDependency[Catalogue],
-        policy: NamedDependency[service.Policy],
-    ) -> Response[ActionOut]:
-        snapshot = await catalogue.current()
-        (outcome,) = await service.log_actions(pool, snapshot, policy, identity.uid, [data], _now())
+    async def log_action(self, data: JSONBody[ActionIn], ctx: NamedDependency[Context]) -> Response[ActionOut]:
+        snapshot = await ctx.catalogue.current()
+        policy = _policy(ctx.settings)
+        (outcome,) = await service.log_actions(ctx.pool, snapshot, policy, ctx.uid, [data], _now())
         if outcome.status == "conflict":
             assert outcome.errors
             raise Problem(409, "conflict", f"id: {outcome.errors[0].reason}", errors=outcome.errors)
@@ -57,17 +60,11 @@ class ActionController(Controller):
         opt={"item_errors": "actions"},
     )
     async def log_batch(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[ActionBatch],
-        identity: NamedDependency[Identity],
-        pool: NamedDependency[Pool],
-        catalogue: NamedDependency[Catalogue],
-        policy: NamedDependency[service.Policy],
+        self, request: Request[Any, Any, Any], data: JSONBody[ActionBatch], ctx: NamedDependency[Context]
     ) -> BatchResult:
         positions, undecodable = item_errors(request)
-        snapshot = await catalogue.current()
-        outcomes = await service.log_actions(pool, snapshot, policy, identity.uid, data.actions, _now())
+        snapshot = await ctx.catalogue.current()
+        outcomes = await service.log_actions(ctx.pool, snapshot, _policy(ctx.settings), ctx.uid, data.actions, _now())
         results = [
             BatchItemResult(index=i, id=None, status="rejected", errors=errors) for i, errors in undecodable.items()
         ]
@@ -78,10 +75,7 @@ class ActionController(Controller):
                 )
             )
         results.sort(key=lambda r: r.index)
-        count = {
-            status: sum(r.status == status for r in results)
-            for status in ("stored", "duplicate", "conflict", "rejected")
-        }
+        count = {s: sum(r.status == s for r in results) for s in ("stored", "duplicate", "conflict", "rejected")}
         return BatchResult(
             stored=count["stored"],
             duplicates=count["duplicate"],
@@ -93,22 +87,15 @@ class ActionController(Controller):
     @get("/", summary="Own actions, newest first")
     async def list_actions(
         self,
-        identity: NamedDependency[Identity],
-        pool: NamedDependency[Pool],
+        ctx: NamedDependency[Context],
         limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200, description="From next_cursor")] = None,
     ) -> ActionPage:
-        return await service.list_actions(pool, identity.uid, limit, cursor)
+        return await service.list_actions(ctx.pool, ctx.uid, limit, cursor)
 
     @delete("/{action_id:uuid}", summary="Delete an own action within the grace period")
-    async def delete_action(
-        self,
-        action_id: FromPath[UUID],
-        identity: NamedDependency[Identity],
-        pool: NamedDependency[Pool],
-        policy: NamedDependency[service.Policy],
-    ) -> None:
-        await service.delete_action(pool, policy, identity.uid, action_id, _now())
+    async def delete_action(self, action_id: FromPath[UUID], ctx: NamedDependency[Context]) -> None:
+        await service.delete_action(ctx.pool, _policy(ctx.settings), ctx.uid, action_id, _now())
 
 
 def _now() -> datetime:

@@ -1,34 +1,32 @@
 """Logging, listing and deleting a resident's actions.
 
-Logging is the hot path: check, insert, return. One call handles one action or
-an offline batch the same way, in one transaction and a fixed number of
-statements whatever the batch size:
+Logging is the hot path: check, insert, return, in one round trip to the
+database whatever the batch size:
 
-1. lock the resident's row, so the per-day limits hold under concurrent calls;
-2. look up ids already stored (a retry is answered with the stored record);
-3. check each new action against the catalogue and the time window;
-4. read the day totals the new actions count against, apply the limits in order;
-5. insert the accepted ones.
+1. here, each action is checked against the catalogue and the time window, and
+   its saving is computed from the factor versions in force;
+2. the database function ``log_actions`` (migration 0002) then, under a lock on
+   the resident's row, recognises ids stored before (a retry is answered with
+   the stored record), checks the city offers the action type, applies the
+   per-day limits in order and inserts the rest.
 
-The saving returned is the immediate estimate from the factor versions in
-force; the stored row records which versions they were.
+The saving returned is the immediate estimate; the stored row records which
+factor versions produced it.
 """
 
 from __future__ import annotations
 
 import base64
 import math
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from upscale_api.actions import queries
 from upscale_api.actions.structs import ActionIn, ActionOut, ActionPage, FactorRef, Outcome
-from upscale_api.catalogue.service import ActionType, City, Snapshot
+from upscale_api.catalogue.service import ActionType, Snapshot
 from upscale_api.db import Pool, Record
 from upscale_api.errors import Problem
 from upscale_api.residents.service import not_registered
@@ -43,12 +41,12 @@ class Policy:
     delete_grace: timedelta
 
 
-@dataclass
-class _Accepted:
-    index: int
-    item: ActionIn
-    action_type: ActionType
-    local_date: date
+@dataclass(frozen=True)
+class _Checked:
+    """An action after the checks that need no database: the errors, or what to store."""
+
+    errors: list[FieldError]
+    action_type: ActionType | None
     co2e_kg: float
 
 
@@ -56,71 +54,57 @@ async def log_actions(
     pool: Pool, snapshot: Snapshot, policy: Policy, uid: str, items: list[ActionIn], now: datetime
 ) -> list[Outcome]:
     """Log ``items`` for resident ``uid``; one outcome per item, in order."""
-    outcomes: list[Outcome | None] = [None] * len(items)
-    async with pool.acquire() as conn, conn.transaction():
-        resident = await conn.fetchrow(queries.LOCK_RESIDENT, uid)
-        if resident is None:
-            raise not_registered()
-        city = snapshot.city_by_id(resident["city_id"])
-        zone = zoneinfo.ZoneInfo(resident["time_zone"])
-        stored = {row["id"]: row for row in await conn.fetch(queries.BY_IDS, [i.id for i in items])}
+    checked = [_check(item, snapshot, policy, now) for item in items]
+    types = [c.action_type for c in checked]
+    rows = await pool.fetch(
+        queries.LOG_ACTIONS,
+        uid,
+        [i.id for i in items],
+        [not c.errors for c in checked],
+        [t.id if t else None for t in types],
+        [i.quantity for i in items],
+        [i.performed_at for i in items],
+        [t.max_per_day if t else None for t in types],
+        [t.baseline_factor_id if t else None for t in types],
+        [t.option_factor_id if t else None for t in types],
+        [c.co2e_kg for c in checked],
+    )
+    if rows and rows[0]["outcome"] == "not_registered":
+        raise not_registered()
+    retried = [items[r["item"]].id for r in rows if r["outcome"] == "duplicate"]
+    stored = {r["id"]: action_out(r) for r in await pool.fetch(queries.BY_IDS, retried)} if retried else {}
+    return [_outcome(row, item, check, stored) for row, item, check in zip(rows, items, checked, strict=True)]
 
-        candidates: list[_Accepted] = []
-        first_in_batch: dict[UUID, ActionIn] = {}
-        for index, item in enumerate(items):
-            if item.id in stored:
-                outcomes[index] = _replay(stored[item.id], resident["id"], item)
-            elif item.id in first_in_batch:
-                same = _same_content(first_in_batch[item.id], item)
-                outcomes[index] = Outcome("duplicate") if same else _conflict()
-            else:
-                errors, checked = _check(index, item, snapshot, city, zone, policy, now)
-                if errors:
-                    outcomes[index] = Outcome("rejected", errors=errors)
-                else:
-                    assert checked is not None
-                    candidates.append(checked)
-                    first_in_batch[item.id] = item
 
-        accepted = await _apply_day_limits(conn, resident["id"], candidates, outcomes)
-        recorded: dict[UUID, datetime] = {}
-        if accepted:
-            rows = await conn.fetch(
-                queries.INSERT,
-                resident["id"],
-                resident["city_id"],
-                [a.item.id for a in accepted],
-                [a.action_type.id for a in accepted],
-                [a.item.quantity for a in accepted],
-                [a.item.performed_at for a in accepted],
-                [a.local_date for a in accepted],
-                [a.action_type.baseline_factor_id for a in accepted],
-                [a.action_type.option_factor_id for a in accepted],
-                [a.co2e_kg for a in accepted],
+def _outcome(row: Record, item: ActionIn, check: _Checked, stored: dict[UUID, ActionOut]) -> Outcome:
+    match row["outcome"]:
+        case "stored":
+            assert check.action_type is not None
+            return Outcome("stored", action=_new_action_out(item, check, row["day"], row["stored_at"]))
+        case "duplicate":
+            return Outcome("duplicate", action=stored[item.id])
+        case "conflict":
+            return _conflict()
+        case "not_offered":
+            reason = f"{item.action_type!r} is not offered in your city"
+            return Outcome("rejected", errors=[FieldError("action_type", reason)])
+        case "over_limit":
+            t = check.action_type
+            assert t is not None
+            reason = (
+                f"exceeds the daily limit of {t.max_per_day:g} {t.unit} for {t.code} on "
+                f"{row['day'].isoformat()} ({row['day_total']:g} {t.unit} already logged)"
             )
-            recorded = {row["id"]: row["recorded_at"] for row in rows}
-        for a in accepted:
-            at = recorded.get(a.item.id)
-            # Not inserted: another resident's concurrent call took the same id.
-            outcomes[a.index] = Outcome("stored", action=_new_action_out(a, at)) if at else _conflict()
-
-    # Same-batch duplicates answer with the record stored for their first occurrence.
-    by_id = {o.action.id: o.action for o in outcomes if o is not None and o.action is not None}
-    for index, outcome in enumerate(outcomes):
-        if outcome is not None and outcome.status == "duplicate" and outcome.action is None:
-            outcomes[index] = Outcome("duplicate", action=by_id.get(items[index].id))
-    return [o for o in outcomes if o is not None]
+            return Outcome("rejected", errors=[FieldError("quantity", reason)])
+        case _:
+            return Outcome("rejected", errors=check.errors)
 
 
-def _check(
-    index: int, item: ActionIn, snapshot: Snapshot, city: City, zone: zoneinfo.ZoneInfo, policy: Policy, now: datetime
-) -> tuple[list[FieldError], _Accepted | None]:
+def _check(item: ActionIn, snapshot: Snapshot, policy: Policy, now: datetime) -> _Checked:
     errors = []
     action_type = snapshot.action_types.get(item.action_type)
     if action_type is None:
         errors.append(FieldError("action_type", f"unknown action type {item.action_type!r}"))
-    elif city.id not in action_type.city_ids:
-        errors.append(FieldError("action_type", f"{item.action_type!r} is not offered in {city.code}"))
     q = item.quantity
     if not math.isfinite(q) or q <= 0:
         errors.append(FieldError("quantity", "must be a number greater than 0"))
@@ -135,51 +119,8 @@ def _check(
     elif item.performed_at < now - policy.backdate:
         days = policy.backdate / timedelta(days=1)
         errors.append(FieldError("performed_at", f"is more than {days:g} days ago; older actions cannot be logged"))
-    if errors or action_type is None:
-        return errors, None
-    saving = round(q * action_type.saving_per_unit_kg, 6)
-    return [], _Accepted(index, item, action_type, item.performed_at.astimezone(zone).date(), saving)
-
-
-async def _apply_day_limits(
-    conn: Any, resident_id: int, candidates: list[_Accepted], outcomes: list[Outcome | None]
-) -> list[_Accepted]:
-    """Keep the candidates that fit their type's per-day limit, in body order; reject the rest."""
-    if not candidates:
-        return []
-    keys = {(c.action_type.id, c.local_date) for c in candidates}
-    rows = await conn.fetch(queries.DAY_TOTALS, resident_id, [k[0] for k in keys], [k[1] for k in keys])
-    totals: dict[tuple[int, date], float] = {(r["action_type_id"], r["local_date"]): r["total"] for r in rows}
-    accepted = []
-    for c in candidates:
-        key = (c.action_type.id, c.local_date)
-        so_far = totals.get(key, 0.0)
-        limit = c.action_type.max_per_day
-        if so_far + c.item.quantity > limit + 1e-9:
-            unit = c.action_type.unit
-            reason = (
-                f"exceeds the daily limit of {limit:g} {unit} for {c.action_type.code} on "
-                f"{c.local_date.isoformat()} ({so_far:g} {unit} already logged)"
-            )
-            outcomes[c.index] = Outcome("rejected", errors=[FieldError("quantity", reason)])
-        else:
-            totals[key] = so_far + c.item.quantity
-            accepted.append(c)
-    return accepted
-
-
-def _same_content(a: ActionIn, b: ActionIn) -> bool:
-    return (a.action_type, a.quantity, a.performed_at) == (b.action_type, b.quantity, b.performed_at)
-
-
-def _replay(row: Record, resident_id: int, item: ActionIn) -> Outcome:
-    same = (
-        row["resident_id"] == resident_id
-        and row["action_type"] == item.action_type
-        and row["quantity"] == item.quantity
-        and row["performed_at"] == item.performed_at
-    )
-    return Outcome("duplicate", action=action_out(row)) if same else _conflict()
+    saving = round(q * action_type.saving_per_unit_kg, 6) if action_type and not errors else 0.0
+    return _Checked(errors, action_type, saving)
 
 
 def _conflict() -> Outcome:
@@ -188,18 +129,19 @@ def _conflict() -> Outcome:
     )
 
 
-def _new_action_out(a: _Accepted, recorded_at: datetime) -> ActionOut:
-    t = a.action_type
+def _new_action_out(item: ActionIn, check: _Checked, local_date: date, recorded_at: datetime) -> ActionOut:
+    t = check.action_type
+    assert t is not None
     return ActionOut(
-        id=a.item.id,
+        id=item.id,
         action_type=t.code,
         category=t.category,
         unit=t.unit,
-        quantity=a.item.quantity,
-        performed_at=a.item.performed_at,
-        local_date=a.local_date,
+        quantity=item.quantity,
+        performed_at=item.performed_at,
+        local_date=local_date,
         recorded_at=recorded_at,
-        co2e_kg=a.co2e_kg,
+        co2e_kg=check.co2e_kg,
         baseline_factor=FactorRef(t.baseline.code, t.baseline.version),
         option_factor=FactorRef(t.option.code, t.option.version) if t.option else None,
     )

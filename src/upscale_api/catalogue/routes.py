@@ -10,8 +10,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter
 
 from upscale_api.auth import PUBLIC
-from upscale_api.catalogue.service import Catalogue, City
+from upscale_api.catalogue.service import City
 from upscale_api.catalogue.structs import ActionTypeOut, CityOut, ClimateTargetOut, DistrictOut
+from upscale_api.context import Context
 from upscale_api.errors import Problem
 from upscale_api.i18n import negotiate, pick
 
@@ -37,18 +38,18 @@ class CatalogueController(Controller):
 
     @get("/", summary="Cities served, with their districts")
     async def list_cities(
-        self, catalogue: NamedDependency[Catalogue], accept_language: AcceptLanguage
+        self, ctx: NamedDependency[Context], accept_language: AcceptLanguage
     ) -> Response[list[CityOut]]:
         language = negotiate(accept_language)
-        snapshot = await catalogue.current()
+        snapshot = await ctx.catalogue.current()
         cities = [_city_out(city, language) for city in snapshot.cities.values()]
         return Response(cities, headers={"Content-Language": language, "Cache-Control": "public, max-age=60"})
 
     @get("/{city:str}/action-types", summary="The actions a resident of the city can log, with factors and sources")
     async def list_action_types(
-        self, city: FromPath[str], catalogue: NamedDependency[Catalogue], accept_language: AcceptLanguage
+        self, city: FromPath[str], ctx: NamedDependency[Context], accept_language: AcceptLanguage
     ) -> Response[list[ActionTypeOut]]:
-        snapshot = await catalogue.current()
+        snapshot = await ctx.catalogue.current()
         found = snapshot.cities.get(city)
         if found is None:
             raise Problem.field("city", f"no city with code {city!r}", status=404, kind="not-found")

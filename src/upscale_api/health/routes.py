@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 
 from upscale_api import migrations
 from upscale_api.auth import PUBLIC
-from upscale_api.db import Pool
+from upscale_api.context import Context
 from upscale_api.errors import Problem
 
 
@@ -27,9 +27,9 @@ class HealthController(Controller):
         return Health("ok")
 
     @get("/ready", summary="The database answers and its schema is current")
-    async def ready(self, pool: NamedDependency[Pool]) -> Health:
+    async def ready(self, ctx: NamedDependency[Context]) -> Health:
         try:
-            async with pool.acquire(timeout=2) as conn:
+            async with ctx.pool.acquire(timeout=2) as conn:
                 todo = await migrations.pending(conn)
         except Exception as exc:  # any failure to reach the database means not ready
             raise Problem(503, "unavailable", f"database: {type(exc).__name__}") from None

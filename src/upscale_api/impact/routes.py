@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
-from upscale_api.auth import SIGNED_IN, Identity
-from upscale_api.db import Pool
+from upscale_api.auth import SIGNED_IN
+from upscale_api.context import Context
 from upscale_api.impact.service import impact_of
 from upscale_api.impact.structs import ImpactOut
 
@@ -19,5 +19,5 @@ class ImpactController(Controller):
     guards = [SIGNED_IN]
 
     @get("/", summary="Own totals: kg CO2e avoided, actions, active days, streaks, by category and ISO week")
-    async def impact(self, identity: NamedDependency[Identity], pool: NamedDependency[Pool]) -> ImpactOut:
-        return await impact_of(pool, identity.uid, datetime.now(UTC))
+    async def impact(self, ctx: NamedDependency[Context]) -> ImpactOut:
+        return await impact_of(ctx.pool, ctx.uid, datetime.now(UTC))

@@ -6,9 +6,8 @@ from litestar import Controller, Response, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from upscale_api.auth import SIGNED_IN, Identity
-from upscale_api.catalogue.service import Catalogue
-from upscale_api.db import Pool
+from upscale_api.auth import SIGNED_IN
+from upscale_api.context import Context
 from upscale_api.residents import service
 from upscale_api.residents.structs import ResidentIn, ResidentOut
 
@@ -19,16 +18,10 @@ class ResidentController(Controller):
     guards = [SIGNED_IN]
 
     @put("/", summary="Register or update the signed-in resident", status_code=200)
-    async def register(
-        self,
-        data: JSONBody[ResidentIn],
-        identity: NamedDependency[Identity],
-        pool: NamedDependency[Pool],
-        catalogue: NamedDependency[Catalogue],
-    ) -> Response[ResidentOut]:
-        profile, created = await service.register(pool, await catalogue.current(), identity.uid, data)
+    async def register(self, data: JSONBody[ResidentIn], ctx: NamedDependency[Context]) -> Response[ResidentOut]:
+        profile, created = await service.register(ctx.pool, await ctx.catalogue.current(), ctx.uid, data)
         return Response(profile, status_code=201 if created else 200)
 
     @get("/", summary="The signed-in resident's profile (404 until registered)")
-    async def profile(self, identity: NamedDependency[Identity], pool: NamedDependency[Pool]) -> ResidentOut:
-        return await service.profile(pool, identity.uid)
+    async def profile(self, ctx: NamedDependency[Context]) -> ResidentOut:
+        return await service.profile(ctx.pool, ctx.uid)
