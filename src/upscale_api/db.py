@@ -126,3 +126,8 @@ async def create_pool(url: str, settings: Settings) -> Pool:
     )
     assert pool is not None
     return pool
+
+
+def rows_affected(status: str) -> int:
+    """The row count of a command status such as ``INSERT 0 3`` or ``UPDATE 2``."""
+    return int(status.rsplit(" ", 1)[-1])

@@ -15,7 +15,9 @@ from typing import TypeVar
 import msgspec
 
 from upscale_api import validation
+from upscale_api.campaigns.files import read_campaigns
 from upscale_api.definitions.structs import (
+    CITY_FILE,
     REQUIRED_LANGUAGES,
     ActionTypesFile,
     City,
@@ -26,7 +28,6 @@ from upscale_api.definitions.structs import (
 
 FACTORS_FILE = Path("catalogue/emission-factors.toml")
 ACTION_TYPES_FILE = Path("catalogue/action-types.toml")
-CITY_FILE = "city.toml"
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -53,9 +54,11 @@ def read_definitions(root: Path) -> Definitions:
     errors += _check_catalogue(definitions)
     for file, city in cities:
         errors += _check_city(file, city, definitions)
+    campaigns, campaign_errors = read_campaigns(root, definitions)
+    errors += campaign_errors
     if errors:
         raise InvalidDefinitions(errors)
-    return definitions
+    return Definitions(definitions.factors, definitions.action_types, definitions.cities, campaigns)
 
 
 def _read(root: Path, relative: Path, type_: type[T], errors: list[DefinitionError]) -> T | None:

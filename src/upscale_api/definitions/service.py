@@ -9,11 +9,13 @@ because logged actions point at them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from upscale_api.db import AdvisoryLock, Connection, Pool
+from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.db import AdvisoryLock, Connection, Pool, rows_affected
 from upscale_api.definitions.files import FACTORS_FILE, InvalidDefinitions
 from upscale_api.definitions.structs import DefinitionError, Definitions
 
@@ -27,6 +29,11 @@ class ApplyResult(msgspec.Struct):
     cities_changed: int = 0
     districts_changed: int = 0
     districts_retired: int = 0
+    campaigns_changed: int = 0
+    teams_changed: int = 0
+    challenges_changed: int = 0
+    badges_changed: int = 0
+    nudges_changed: int = 0
 
     def counts(self) -> dict[str, int]:
         return msgspec.structs.asdict(self)
@@ -84,7 +91,7 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
                 for r in rewritten
             ]
         )
-    result.factors_added = _count(
+    result.factors_added = rows_affected(
         await conn.execute(
             """
             INSERT INTO emission_factors
@@ -107,7 +114,7 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
             factors,
         )
     )
-    result.action_types_changed = _count(
+    result.action_types_changed = rows_affected(
         await conn.execute(
             """
             INSERT INTO action_types
@@ -137,14 +144,14 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
             _rows(definitions.action_types),
         )
     )
-    result.action_types_retired = _count(
+    result.action_types_retired = rows_affected(
         await conn.execute(
             "UPDATE action_types SET active = false WHERE active AND NOT (code = ANY($1::text[]))",
             [a.code for a in definitions.action_types],
         )
     )
     cities = _rows(definitions.cities)
-    result.cities_changed = _count(
+    result.cities_changed = rows_affected(
         await conn.execute(
             """
             INSERT INTO cities (code, country, name, time_zone, languages, climate_target)
@@ -162,7 +169,7 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
             cities,
         )
     )
-    result.districts_changed = _count(
+    result.districts_changed = rows_affected(
         await conn.execute(
             """
             INSERT INTO districts (city_id, code, name, active)
@@ -176,7 +183,7 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
             cities,
         )
     )
-    result.districts_retired = _count(
+    result.districts_retired = rows_affected(
         await conn.execute(
             """
             UPDATE districts d SET active = false
@@ -213,10 +220,13 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
         cities,
         [c.code for c in definitions.cities],
     )
+    campaign_counts, problems = await apply_campaigns(
+        conn, definitions.campaigns, {c.code: c for c in definitions.cities}, "file", datetime.now(UTC).date()
+    )
+    if problems:
+        raise InvalidDefinitions([DefinitionError(f"campaign {code}", field, why) for code, field, why in problems])
+    for name, value in msgspec.structs.asdict(campaign_counts).items():
+        setattr(result, name, value)
     if result.changed:
         await conn.execute("UPDATE definitions_revision SET revision = revision + 1, applied_at = now()")
     return result
-
-
-def _count(status: str) -> int:
-    return int(status.rsplit(" ", 1)[-1])

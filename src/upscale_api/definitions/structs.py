@@ -3,15 +3,20 @@
 ``campaigns/catalogue/emission-factors.toml``  ``[[factor]]`` entries
 ``campaigns/catalogue/action-types.toml``      ``[[action_type]]`` entries
 ``campaigns/<city>/city.toml``                 one city (tenant) with its districts
+``campaigns/<city>/<campaign>.toml``           a campaign (see :mod:`upscale_api.campaigns.structs`)
 
 Unknown keys are errors, so a typo never silently drops a value.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import msgspec
+
+if TYPE_CHECKING:
+    from upscale_api.campaigns.structs import Campaign
 
 Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
@@ -23,6 +28,7 @@ NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 REQUIRED_LANGUAGES = ("sl", "en")
+CITY_FILE = "city.toml"
 
 
 class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -99,12 +105,14 @@ class City(_File):
     district: list[District] = msgspec.field(default_factory=list)
 
 
-class Definitions(msgspec.Struct, frozen=True):
+@dataclass(frozen=True)
+class Definitions:
     """Everything the files define, checked as a whole."""
 
     factors: list[Factor]
     action_types: list[ActionType]
     cities: list[City]
+    campaigns: list[Campaign] = field(default_factory=list)
 
     def factor_in_force(self, code: str) -> Factor | None:
         versions = [f for f in self.factors if f.code == code]

@@ -1,0 +1,137 @@
+"""Reading and checking campaign files: ``campaigns/<city>/<campaign>.toml``.
+
+Each file is decoded into :class:`~upscale_api.campaigns.structs.Campaign` and
+checked against the catalogue and the cities; every problem is reported with
+file, field and reason, and nothing is returned unless every file is valid.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import msgspec
+
+from upscale_api import validation
+from upscale_api.campaigns.structs import (
+    Campaign,
+    ChallengeMetBadge,
+    CollectiveRule,
+    Counted,
+    PersonalRule,
+    QuantityRule,
+    TeamParticipationRule,
+)
+from upscale_api.definitions.structs import CITY_FILE, REQUIRED_LANGUAGES, ActionType, DefinitionError, Definitions
+
+
+def campaign_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("*/*.toml") if p.name != CITY_FILE and p.parent.name != "catalogue")
+
+
+def read_campaigns(root: Path, definitions: Definitions) -> tuple[list[Campaign], list[DefinitionError]]:
+    """Every campaign file under ``root``, and every problem found in them."""
+    campaigns, errors = [], []
+    for path in campaign_files(root):
+        name = str(path.relative_to(root))
+        try:
+            campaign = validation.decode(path.read_bytes(), Campaign, msgspec.toml.decode)
+        except validation.InvalidInput as exc:
+            errors += [DefinitionError(name, e.field, e.reason) for e in exc.errors]
+            continue
+        except validation.MalformedInput as exc:
+            errors.append(DefinitionError(name, "", f"not valid TOML: {exc}"))
+            continue
+        problems = check_campaign(campaign, definitions)
+        if campaign.cities[0] != path.parent.name:
+            problems.append(("cities[0]", f"must be the folder's city {path.parent.name!r}"))
+        errors += [DefinitionError(name, field, reason) for field, reason in problems]
+        campaigns.append(campaign)
+    codes = Counter(c.code for c in campaigns)
+    errors += [DefinitionError("", f"code {code}", "used by two campaign files") for code, n in codes.items() if n > 1]
+    return campaigns, errors
+
+
+def check_campaign(c: Campaign, d: Definitions) -> list[tuple[str, str]]:
+    """Problems of one campaign that its type cannot express, as (field, reason)."""
+    problems: list[tuple[str, str]] = []
+    cities = {city.code for city in d.cities}
+    types = {t.code: t for t in d.action_types}
+    counted_types = {a.type for a in c.action}
+
+    for i, city in enumerate(c.cities):
+        if city not in cities:
+            problems.append((f"cities[{i}]", f"no city with code {city!r}"))
+    if len(set(c.cities)) != len(c.cities):
+        problems.append(("cities", "a city is listed twice"))
+    if c.ends_on < c.starts_on:
+        problems.append(("ends_on", "must not be before starts_on"))
+    if c.enrolment == "invite" and c.invite_code is None:
+        problems.append(("invite_code", "is required when enrolment is invite"))
+    if c.enrolment == "team" and not c.team and not c.residents_create_teams:
+        problems.append(("team", "enrolment by team needs teams or residents_create_teams"))
+    for key in ("title", "description"):
+        problems += _languages(key, getattr(c, key))
+
+    for i, action in enumerate(c.action):
+        if action.type not in types:
+            problems.append((f"action[{i}].type", f"no action type with code {action.type!r}"))
+    problems += _duplicates("action", [a.type for a in c.action], "type")
+    for kind in ("team", "question", "challenge", "badge", "nudge"):
+        problems += _duplicates(kind, [x.code for x in getattr(c, kind)], "code")
+
+    for i, team in enumerate(c.team):
+        if team.city is not None and team.city not in c.cities:
+            problems.append((f"team[{i}].city", f"{team.city!r} is not one of the campaign's cities"))
+
+    questions = {q.code: q for q in c.question}
+    challenges = {ch.code for ch in c.challenge}
+    for i, challenge in enumerate(c.challenge):
+        where = f"challenge[{i}]"
+        problems += _languages(f"{where}.title", challenge.title)
+        problems += _languages(f"{where}.description", challenge.description)
+        rule = challenge.rule
+        if isinstance(rule, TeamParticipationRule):
+            if not c.team and not c.residents_create_teams:
+                problems.append((f"{where}.rule", "a team rule needs teams in the campaign"))
+            problems += _counted(f"{where}.rule.member_rule", rule.member_rule, types, counted_types)
+        else:
+            problems += _counted(f"{where}.rule", rule, types, counted_types)
+        if isinstance(rule, PersonalRule) and rule.question not in questions:
+            problems.append((f"{where}.rule.question", f"no question with code {rule.question!r}"))
+    for i, badge in enumerate(c.badge):
+        if isinstance(badge.rule, ChallengeMetBadge) and badge.rule.challenge not in challenges:
+            problems.append((f"badge[{i}].rule.challenge", f"no challenge with code {badge.rule.challenge!r}"))
+    for i, question in enumerate(c.question):
+        if question.min >= question.max:
+            problems.append((f"question[{i}].max", "must be greater than min"))
+    return problems
+
+
+def _counted(where: str, rule: Counted, types: dict[str, ActionType], counted: set[str]) -> list[tuple[str, str]]:
+    problems = []
+    if not rule.action_types and not rule.categories:
+        problems.append((where, "name the action_types or categories it counts"))
+    for j, code in enumerate(rule.action_types):
+        if code not in types:
+            problems.append((f"{where}.action_types[{j}]", f"no action type with code {code!r}"))
+        elif code not in counted:
+            problems.append((f"{where}.action_types[{j}]", f"{code!r} does not count in this campaign"))
+    measures_quantity = isinstance(rule, QuantityRule | CollectiveRule) and rule.measure == "quantity"
+    if (measures_quantity or isinstance(rule, PersonalRule)) and rule.categories:
+        problems.append((f"{where}.categories", "quantities of different units cannot be added: list action_types"))
+    if measures_quantity or isinstance(rule, PersonalRule):
+        units = {types[code].unit for code in rule.action_types if code in types}
+        if len(units) > 1:
+            problems.append((f"{where}.action_types", "counted action types must share one unit"))
+    return problems
+
+
+def _languages(field: str, texts: dict[str, str]) -> list[tuple[str, str]]:
+    missing = [lang for lang in REQUIRED_LANGUAGES if lang not in texts]
+    return [(field, f"missing language: {', '.join(missing)}")] if missing else []
+
+
+def _duplicates(kind: str, codes: list[str], key: str) -> list[tuple[str, str]]:
+    seen = Counter(codes)
+    return [(f"{kind}[{i}].{key}", f"{code!r} is used twice") for i, code in enumerate(codes) if seen[code] > 1]

@@ -1,0 +1,199 @@
+"""Campaign definitions: the file format of ``campaigns/<city>/<campaign>.toml``.
+
+One file per campaign, with its teams, challenges, badges, baseline questions
+and scheduled nudges, reviewed in git like code. The same Structs validate
+campaigns sent by coordinators over the API. Unknown keys are errors.
+
+Challenge and badge rules are tagged unions on ``kind``; every number in a rule
+is a parameter, nothing is hard-coded.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+import msgspec
+
+from upscale_api.definitions.structs import Category, Code, Localized
+
+Share = Annotated[float, msgspec.Meta(gt=0, le=1)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+Count = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+AnswerKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+"""A baseline question's code, e.g. ``car_km_per_week``; the key of its answer."""
+
+
+class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Counted(_File, kw_only=True):
+    """Which actions a rule counts: listed action types, or whole categories (or both)."""
+
+    action_types: list[Code] = msgspec.field(default_factory=list)
+    categories: list[Category] = msgspec.field(default_factory=list)
+
+
+# --- Challenge rules ----------------------------------------------------------
+
+
+class QuantityRule(Counted, tag="quantity", tag_field="kind", kw_only=True):
+    """Reach ``target`` (in the unit of the counted actions, or kg CO2e with
+    ``measure = "co2e_kg"``) within one ``window``: e.g. cycle 50 km in a week."""
+
+    target: Positive
+    measure: Literal["quantity", "co2e_kg"] = "quantity"
+    window: Literal["day", "week", "campaign"] = "campaign"
+
+
+class DistinctDaysRule(Counted, tag="distinct_days", tag_field="kind", kw_only=True):
+    """Log a counted action on at least ``days`` distinct local days of the campaign."""
+
+    days: Count
+
+
+MemberRule = QuantityRule | DistinctDaysRule
+
+
+class TeamParticipationRule(_File, tag="team_participation", tag_field="kind", kw_only=True):
+    """A team meets it when at least ``share`` of its members meet ``member_rule``."""
+
+    share: Share
+    member_rule: MemberRule
+
+
+class CollectiveRule(Counted, tag="collective", tag_field="kind", kw_only=True):
+    """All participants together (of the campaign, or of each city) reach ``target``."""
+
+    target: Positive
+    measure: Literal["quantity", "co2e_kg"] = "co2e_kg"
+    scope: Literal["campaign", "city"] = "campaign"
+
+
+class PersonalRule(Counted, tag="personal", tag_field="kind", kw_only=True):
+    """A goal of one's own: each ``window`` replace ``share`` of the answer to
+    baseline ``question`` with counted actions (e.g. 20% of one's car km per week)."""
+
+    question: AnswerKey
+    share: Share
+    window: Literal["day", "week", "campaign"] = "week"
+
+
+ChallengeRule = QuantityRule | DistinctDaysRule | TeamParticipationRule | CollectiveRule | PersonalRule
+
+
+class Challenge(_File, kw_only=True):
+    code: Code
+    title: Localized
+    description: Localized
+    rule: ChallengeRule
+
+
+# --- Badges -------------------------------------------------------------------
+
+
+class FirstActionBadge(_File, tag="first_action", tag_field="kind", kw_only=True):
+    pass
+
+
+class StreakBadge(_File, tag="streak", tag_field="kind", kw_only=True):
+    days: Count
+
+
+class ChallengeMetBadge(_File, tag="challenge_met", tag_field="kind", kw_only=True):
+    challenge: Code
+
+
+class ActionsCountBadge(_File, tag="actions_count", tag_field="kind", kw_only=True):
+    actions: Count
+
+
+BadgeRule = FirstActionBadge | StreakBadge | ChallengeMetBadge | ActionsCountBadge
+
+
+class Badge(_File, kw_only=True):
+    code: Code
+    title: Localized
+    description: Localized
+    rule: BadgeRule
+
+
+# --- Teams, questions, nudges -----------------------------------------------
+
+TeamKind = Literal["school", "kindergarten", "workplace", "association", "district", "other"]
+
+
+class Team(_File, kw_only=True):
+    code: Code
+    kind: TeamKind
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    city: Code | None = None
+    """For a campaign across cities: the team's city (default: the first city)."""
+    member_quota: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
+    """Members the team can reach (pupils, staff); participation shares are taken of its members."""
+
+
+class Question(_File, kw_only=True):
+    """A baseline question asked on enrolment, e.g. car km per week now."""
+
+    code: AnswerKey
+    text: Localized
+    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+    min: float = 0
+    max: Positive
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class Schedule(_File, kw_only=True):
+    """Local time in the city's time zone; ``weekday`` omitted = every day."""
+
+    time: Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+    weekday: Weekday | None = None
+
+
+class Nudge(_File, kw_only=True):
+    code: Code
+    schedule: Schedule
+    audience: Literal["all", "inactive_this_week", "inactive_today"] = "all"
+    title: Localized
+    body: Localized
+
+
+# --- The campaign ---------------------------------------------------------------
+
+
+class CampaignAction(_File, kw_only=True):
+    """An action type that counts in the campaign, and its points."""
+
+    type: Code
+    points_per_unit: Annotated[float, msgspec.Meta(ge=0, le=10_000)]
+    max_points_per_day: Positive | None = None
+
+
+Enrolment = Literal["open", "invite", "team"]
+Lifecycle = Literal["draft", "scheduled", "archived"]
+"""What a person sets; ``active`` and ``ended`` follow the clock between the dates."""
+
+
+class Campaign(_File, kw_only=True):
+    code: Code
+    cities: Annotated[list[Code], msgspec.Meta(min_length=1)]
+    """The first city owns the campaign; more cities compete with each other."""
+    title: Localized
+    description: Localized
+    starts_on: date
+    ends_on: date
+    """Inclusive, in the first city's time zone."""
+    status: Lifecycle = "scheduled"
+    enrolment: Enrolment = "open"
+    invite_code: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9-]{4,32}$")] | None = None
+    residents_create_teams: bool = False
+    action: Annotated[list[CampaignAction], msgspec.Meta(min_length=1)]
+    team: list[Team] = msgspec.field(default_factory=list)
+    question: list[Question] = msgspec.field(default_factory=list)
+    challenge: list[Challenge] = msgspec.field(default_factory=list)
+    badge: list[Badge] = msgspec.field(default_factory=list)
+    nudge: list[Nudge] = msgspec.field(default_factory=list)
