@@ -21,6 +21,7 @@ from upscale_api import db, migrations
 from upscale_api.actions.routes import ActionController
 from upscale_api.auth import TokenVerifier
 from upscale_api.body import StrictRequest
+from upscale_api.campaigns.routes import CampaignController, MyCampaignController
 from upscale_api.catalogue.routes import CatalogueController
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.context import provide_context
@@ -34,7 +35,15 @@ from upscale_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ROUTES = [CatalogueController, ResidentController, ActionController, ImpactController, HealthController]
+ROUTES = [
+    CatalogueController,
+    ResidentController,
+    ActionController,
+    ImpactController,
+    CampaignController,
+    MyCampaignController,
+    HealthController,
+]
 
 
 class StartupError(Exception):

@@ -134,7 +134,8 @@ def _campaigns_validate(settings: Settings, args: argparse.Namespace) -> None:
     path = args.path or settings.campaigns_dir
     d = _read_definitions(path)
     print(
-        f"{path}: valid ({len(d.cities)} cities, {len(d.action_types)} action types, {len(d.factors)} factor versions)"
+        f"{path}: valid ({len(d.cities)} cities, {len(d.action_types)} action types, "
+        f"{len(d.factors)} factor versions, {len(d.campaigns)} campaigns)"
     )
 
 

@@ -95,13 +95,14 @@ async def test_removed_entries_are_retired_not_deleted(empty_pool: db.Pool, camp
     await apply_definitions(empty_pool, read_definitions(campaigns))
     types = campaigns / "catalogue/action-types.toml"
     text = types.read_text()
-    start = text.index('[[action_type]]\ncode = "walk-instead-of-car"')
-    end = text.index("[[action_type]]", start + 10)
+    start = text.index('[[action_type]]\ncode = "milk-saved-from-bin"')
+    end = text.find("[[action_type]]", start + 10)
+    end = len(text) if end == -1 else end  # the last entry runs to the end of the file
     types.write_text(text[:start] + text[end:])
 
     result = await apply_definitions(empty_pool, read_definitions(campaigns))
     snapshot = await Catalogue(empty_pool).reload()
 
     assert result.action_types_retired == 1
-    assert "walk-instead-of-car" not in snapshot.action_types
-    assert await empty_pool.fetchval("SELECT active FROM action_types WHERE code = 'walk-instead-of-car'") is False
+    assert "milk-saved-from-bin" not in snapshot.action_types
+    assert await empty_pool.fetchval("SELECT active FROM action_types WHERE code = 'milk-saved-from-bin'") is False

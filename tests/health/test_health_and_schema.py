@@ -20,7 +20,7 @@ async def test_the_openapi_document_describes_every_body(client: AsyncTestClient
     assert schema["openapi"].startswith("3.1")
     operations = [op for item in schema["paths"].values() for op in item.values() if isinstance(op, dict)]
     bodies = [op["requestBody"] for op in operations if "requestBody" in op]
-    assert len(bodies) == 3  # PUT /v1/me, POST /v1/me/actions, POST /v1/me/actions/batch
+    assert len(bodies) == 4  # PUT /v1/me, POST /v1/me/actions, POST /v1/me/actions/batch, enrolment
     for body in bodies:
         assert "$ref" in body["content"]["application/json"]["schema"]
     assert {"ActionIn", "ActionOut", "ActionBatch", "BatchResult", "ResidentIn", "ImpactOut"} <= set(

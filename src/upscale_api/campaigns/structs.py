@@ -10,7 +10,7 @@ is a parameter, nothing is hard-coded.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -20,7 +20,7 @@ from upscale_api.definitions.structs import Category, Code, Localized
 Share = Annotated[float, msgspec.Meta(gt=0, le=1)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 Count = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
-AnswerKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+AnswerKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 """A baseline question's code, e.g. ``car_km_per_week``; the key of its answer."""
 
 
@@ -131,7 +131,7 @@ class Team(_File, kw_only=True):
     city: Code | None = None
     """For a campaign across cities: the team's city (default: the first city)."""
     member_quota: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
-    """Members the team can reach (pupils, staff); participation shares are taken of its members."""
+    """At most this many members; participation shares are taken of the members enrolled."""
 
 
 class Question(_File, kw_only=True):
@@ -197,3 +197,102 @@ class Campaign(_File, kw_only=True):
     challenge: list[Challenge] = msgspec.field(default_factory=list)
     badge: list[Badge] = msgspec.field(default_factory=list)
     nudge: list[Nudge] = msgspec.field(default_factory=list)
+
+
+# --- What residents send and see -------------------------------------------------
+
+Phase = Literal["draft", "scheduled", "active", "ended", "archived"]
+
+
+class CampaignSummary(msgspec.Struct, kw_only=True):
+    code: str
+    title: str
+    description: str
+    cities: list[str]
+    starts_on: date
+    ends_on: date
+    phase: Phase
+    """scheduled, active and ended follow the clock in the first city's time zone."""
+    enrolment: Enrolment
+    enrolled: bool
+    team: str | None
+    """Your team's code when you are enrolled in one."""
+
+
+class ActionPoints(msgspec.Struct):
+    action_type: str
+    points_per_unit: float
+    max_points_per_day: float | None
+
+
+class TeamOut(msgspec.Struct):
+    code: str
+    name: str
+    kind: TeamKind
+    city: str
+    members: int
+    member_quota: int | None
+
+
+class QuestionOut(msgspec.Struct):
+    code: str
+    text: str
+    unit: str
+    min: float
+    max: float
+
+
+class RuleOut(msgspec.Struct):
+    code: str
+    title: str
+    description: str
+    kind: str
+
+
+class CampaignOut(CampaignSummary, kw_only=True):
+    actions: list[ActionPoints]
+    teams: list[TeamOut]
+    questions: list[QuestionOut]
+    """Answer these when enrolling; personal goals are derived from the answers."""
+    challenges: list[RuleOut]
+    badges: list[RuleOut]
+
+
+class EnrolmentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    team: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    """A team's code or its invite code; required when the campaign enrols by team."""
+    invite_code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
+    """Required when the campaign enrols by invitation."""
+    baseline: dict[AnswerKey, float] = msgspec.field(default_factory=dict)
+    """Answers to the campaign's questions, e.g. ``{"car_km_per_week": 120}``."""
+
+
+class EnrolmentOut(msgspec.Struct):
+    campaign: str
+    team: str | None
+    enrolled_at: datetime
+    baseline: dict[str, float]
+
+
+class ChallengeProgress(msgspec.Struct, kw_only=True, omit_defaults=True):
+    code: str
+    title: str
+    kind: str
+    met: bool
+    progress: float
+    """0 to 1."""
+    value: float
+    """Where you (or your team, or everyone) stand: a total, a number of days, or a share of members."""
+    target: float
+    unit: str
+    current_window: float | None = None
+    """For weekly or daily goals: the total of the current week or day."""
+    team_members: int | None = None
+    team_members_met: int | None = None
+
+
+class MyCampaignOut(msgspec.Struct):
+    campaign: CampaignSummary
+    enrolled_at: datetime
+    baseline: dict[str, float]
+    challenges: list[ChallengeProgress]

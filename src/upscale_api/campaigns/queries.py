@@ -1,0 +1,101 @@
+"""SQL for campaigns as residents see them: listing, enrolment, progress."""
+
+# The campaigns a resident of city $1 can see: not draft, not archived.
+VISIBLE = """
+SELECT k.id, k.code, k.definition, k.starts_at, k.ends_at, p.phase, k.invite_code,
+       e.enrolled_at, e.left_at, t.code AS team
+FROM campaigns k
+JOIN campaign_phases p ON p.id = k.id
+JOIN campaign_cities cc ON cc.campaign_id = k.id AND cc.city_id = $1
+LEFT JOIN enrolments e ON e.campaign_id = k.id AND e.resident_id = $2
+LEFT JOIN teams t ON t.id = e.team_id
+WHERE p.phase IN ('scheduled', 'active', 'ended')
+ORDER BY k.starts_at DESC, k.code
+"""
+
+RESIDENT = "SELECT id, city_id, time_zone, locale FROM residents WHERE firebase_uid = $1"
+
+TEAMS = """
+SELECT t.id, t.code, t.name, t.kind, c.code AS city, t.member_quota, t.invite_code,
+       (SELECT count(*) FROM enrolments e WHERE e.team_id = t.id AND e.left_at IS NULL) AS members
+FROM teams t JOIN cities c ON c.id = t.city_id
+WHERE t.campaign_id = $1 AND t.active
+ORDER BY t.name
+"""
+
+# Locks the team row so two residents cannot both take its last place.
+TEAM_FOR_ENROLMENT = """
+SELECT t.id, t.member_quota,
+       (SELECT count(*) FROM enrolments e WHERE e.team_id = t.id AND e.left_at IS NULL
+          AND e.resident_id <> $3) AS members
+FROM teams t
+WHERE t.campaign_id = $1 AND t.active AND (t.code = $2 OR t.invite_code = upper($2))
+FOR UPDATE
+"""
+
+ENROL = """
+INSERT INTO enrolments (campaign_id, resident_id, city_id, team_id, baseline)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (campaign_id, resident_id) DO UPDATE SET
+    team_id = excluded.team_id, baseline = excluded.baseline, city_id = excluded.city_id,
+    enrolled_at = CASE WHEN enrolments.left_at IS NULL THEN enrolments.enrolled_at ELSE now() END,
+    left_at = NULL
+RETURNING enrolled_at
+"""
+
+LEAVE = """
+UPDATE enrolments SET left_at = now()
+WHERE campaign_id = $1 AND resident_id = $2 AND left_at IS NULL
+"""
+
+ENROLMENT = """
+SELECT e.resident_id, e.team_id, e.baseline, e.enrolled_at, e.city_id
+FROM enrolments e WHERE e.campaign_id = $1 AND e.resident_id = $2 AND e.left_at IS NULL
+"""
+
+# Live actions that count for a campaign: types of the campaign (and of the rule),
+# inside the campaign's days, from the day each resident enrolled.
+# $1 campaign, $2 resident ids (NULL: every current participant), $3 action type codes,
+# $4 categories, $5 city id (NULL: every city), $6 starts_on, $7 ends_on
+_COUNTED = """
+FROM action_logs a
+JOIN action_types t ON t.id = a.action_type_id
+JOIN campaign_action_types x ON x.campaign_id = $1 AND x.action_type_id = a.action_type_id
+JOIN enrolments e ON e.campaign_id = $1 AND e.resident_id = a.resident_id AND e.left_at IS NULL
+JOIN residents r ON r.id = a.resident_id
+WHERE a.deleted_at IS NULL
+  AND ($2::bigint[] IS NULL OR a.resident_id = ANY($2::bigint[]))
+  AND (t.code = ANY($3::text[]) OR t.category = ANY($4::text[]))
+  AND ($5::int IS NULL OR e.city_id = $5)
+  AND a.local_date BETWEEN $6::date AND $7::date
+  AND a.local_date >= (e.enrolled_at AT TIME ZONE r.time_zone)::date
+"""
+
+# Per resident: the best window's total of quantity or kg CO2e ($8: 'day', 'week', 'campaign'),
+# and the total of the window containing $9 (today).
+BEST_WINDOW = (
+    """
+SELECT resident_id, max(total) AS best, coalesce(max(total) FILTER (WHERE current), 0) AS current
+FROM (
+    SELECT a.resident_id,
+           sum(CASE WHEN $10 = 'co2e_kg' THEN a.co2e_kg ELSE a.quantity END) AS total,
+           bool_or(CASE $8 WHEN 'day' THEN a.local_date = $9::date
+                           WHEN 'week' THEN date_trunc('week', a.local_date) = date_trunc('week', $9::date)
+                           ELSE true END) AS current
+"""
+    + _COUNTED
+    + """
+    GROUP BY a.resident_id,
+             CASE $8 WHEN 'day' THEN a.local_date
+                     WHEN 'week' THEN date_trunc('week', a.local_date)::date
+                     ELSE $6::date END
+) w
+GROUP BY resident_id
+"""
+)
+
+DISTINCT_DAYS = "SELECT a.resident_id, count(DISTINCT a.local_date) AS days " + _COUNTED + " GROUP BY a.resident_id"
+
+TOTAL = "SELECT coalesce(sum(CASE WHEN $8 = 'co2e_kg' THEN a.co2e_kg ELSE a.quantity END), 0) " + _COUNTED
+
+TEAM_MEMBERS = "SELECT resident_id FROM enrolments WHERE team_id = $1 AND left_at IS NULL"
