@@ -1,0 +1,318 @@
+"""Residents in campaigns: seeing them, enrolling, leaving, and progress in every rule kind."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+
+from tests.conftest import MakeResident
+from tests.factories import Resident, action, assert_problem
+from upscale_api import db
+from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.campaigns.structs import Campaign
+from upscale_api.definitions.structs import City
+
+ZONE = zoneinfo.ZoneInfo("Europe/Ljubljana")
+TODAY = datetime.now(ZONE).date()
+CITIES = {
+    code: City(code=code, country="SI", timezone="Europe/Ljubljana", languages=["sl", "en"], name={"en": code})
+    for code in ("kranj", "ljubljana", "velenje")
+}
+TEXT = {"sl": "Besedilo", "en": "Text"}
+
+
+def _on(days_ago: int) -> str:
+    """Noon ``days_ago`` local days back, never in the future."""
+    moment = datetime.combine(TODAY - timedelta(days=days_ago), time(12), ZONE)
+    return min(moment, datetime.now(ZONE) - timedelta(seconds=5)).astimezone(UTC).isoformat()
+
+
+def _campaign(**overrides: Any) -> Campaign:
+    definition: dict[str, Any] = {
+        "code": f"test-{uuid.uuid4().hex[:10]}",
+        "cities": ["kranj", "velenje"],
+        "title": {"sl": "Kolesarski mesec", "en": "Cycling month"},
+        "description": TEXT,
+        "starts_on": (TODAY - timedelta(days=10)).isoformat(),
+        "ends_on": (TODAY + timedelta(days=10)).isoformat(),
+        "enrolment": "open",
+        "action": [
+            {"type": "cycle-instead-of-car", "points_per_unit": 10},
+            {"type": "walk-instead-of-car", "points_per_unit": 5},
+        ],
+        "team": [
+            {"code": "school", "kind": "school", "name": "OŠ Test", "member_quota": 2},
+            {"code": "office", "kind": "workplace", "name": "Office", "city": "velenje"},
+        ],
+        "question": [{"code": "car_km_per_week", "text": TEXT, "unit": "km", "max": 2000}],
+        "challenge": [
+            {
+                "code": "week-50",
+                "title": {"sl": "50 km v tednu", "en": "50 km in a week"},
+                "description": TEXT,
+                "rule": {"kind": "quantity", "action_types": ["cycle-instead-of-car"], "target": 50, "window": "week"},
+            },
+            {
+                "code": "days-3",
+                "title": TEXT,
+                "description": TEXT,
+                "rule": {"kind": "distinct_days", "categories": ["mobility"], "days": 3},
+            },
+            {
+                "code": "half-team",
+                "title": TEXT,
+                "description": TEXT,
+                "rule": {
+                    "kind": "team_participation",
+                    "share": 0.5,
+                    "member_rule": {"kind": "distinct_days", "categories": ["mobility"], "days": 2},
+                },
+            },
+            {
+                "code": "together",
+                "title": TEXT,
+                "description": TEXT,
+                "rule": {
+                    "kind": "collective",
+                    "categories": ["mobility"],
+                    "target": 100,
+                    "measure": "co2e_kg",
+                    "scope": "city",
+                },
+            },
+            {
+                "code": "less-car",
+                "title": TEXT,
+                "description": TEXT,
+                "rule": {
+                    "kind": "personal",
+                    "question": "car_km_per_week",
+                    "share": 0.2,
+                    "action_types": ["cycle-instead-of-car", "walk-instead-of-car"],
+                },
+            },
+        ],
+    }
+    return msgspec.convert(definition | overrides, Campaign)
+
+
+@pytest.fixture
+def make_campaign(pool: db.Pool) -> Callable[..., Awaitable[Campaign]]:
+    """Factory: a campaign stored as if applied from a file (active unless told otherwise)."""
+
+    async def make(**overrides: Any) -> Campaign:
+        campaign = _campaign(**overrides)
+        async with pool.acquire() as conn, conn.transaction():
+            _, problems = await apply_campaigns(conn, [campaign], CITIES, "file", TODAY)
+        assert problems == []
+        return campaign
+
+    return make
+
+
+async def _progress(resident: Resident, campaign: Campaign) -> dict[str, dict[str, Any]]:
+    response = await resident.get(f"/v1/me/campaigns/{campaign.code}")
+    assert response.status_code == 200, response.text
+    return {c["code"]: c for c in response.json()["challenges"]}
+
+
+async def _enrol(resident: Resident, campaign: Campaign, **body: Any) -> Any:
+    return await resident.post(
+        f"/v1/campaigns/{campaign.code}/enrolment", json={"baseline": {"car_km_per_week": 100}} | body
+    )
+
+
+async def test_residents_see_the_campaigns_of_their_city(make_resident: MakeResident, make_campaign: Any) -> None:
+    campaign = await make_campaign()
+    kranj, ljubljana = await make_resident("kranj", locale="sl"), await make_resident("ljubljana")
+
+    listed = {c["code"]: c for c in (await kranj.get("/v1/campaigns")).json()}
+    detail = (await kranj.get(f"/v1/campaigns/{campaign.code}")).json()
+
+    assert listed[campaign.code]["title"] == "Kolesarski mesec"  # the resident's locale
+    assert listed[campaign.code]["phase"] == "active" and listed[campaign.code]["enrolled"] is False
+    assert campaign.code not in {c["code"] for c in (await ljubljana.get("/v1/campaigns")).json()}
+    assert_problem(await ljubljana.get(f"/v1/campaigns/{campaign.code}"), 404, "not-found", "campaign")
+    assert [t["code"] for t in detail["teams"]] == ["office", "school"]
+    assert detail["questions"][0]["code"] == "car_km_per_week"
+    assert {c["kind"] for c in detail["challenges"]} == {
+        "quantity",
+        "distinct_days",
+        "team_participation",
+        "collective",
+        "personal",
+    }
+
+
+async def test_enrolling_leaving_and_enrolling_again(resident: Resident, make_campaign: Any) -> None:
+    campaign = await make_campaign()
+
+    first = await _enrol(resident, campaign)
+    again = await _enrol(resident, campaign, team="school")
+    left = await resident.delete(f"/v1/campaigns/{campaign.code}/enrolment")
+    listed = {c["code"]: c for c in (await resident.get("/v1/campaigns")).json()}
+    back = await _enrol(resident, campaign)
+
+    assert (first.status_code, again.status_code, left.status_code, back.status_code) == (201, 200, 204, 201)
+    assert again.json()["team"] == "school"
+    assert listed[campaign.code]["enrolled"] is False
+    assert_problem(await resident.get("/v1/me/campaigns/unknown-campaign"), 404, "not-found")
+
+
+async def test_enrolment_rules_name_the_field(make_resident: MakeResident, make_campaign: Any) -> None:
+    by_team = await make_campaign(enrolment="team")
+    by_invite = await make_campaign(enrolment="invite", invite_code="TOPLO-2026")
+    alice, bob, carol = await make_resident(), await make_resident(), await make_resident()
+
+    assert_problem(await _enrol(alice, by_team), 422, "validation-error", "team")
+    assert_problem(await _enrol(alice, by_team, team="nope"), 422, "validation-error", "team")
+    assert_problem(await _enrol(alice, by_invite, invite_code="WRONG"), 422, "validation-error", "invite_code")
+    assert (await _enrol(alice, by_invite, invite_code="toplo-2026")).status_code == 201
+    missing = await alice.post(f"/v1/campaigns/{by_team.code}/enrolment", json={"team": "school"})
+    assert_problem(missing, 422, "validation-error", "baseline.car_km_per_week")
+    out_of_range = await _enrol(alice, by_team, team="school", baseline={"car_km_per_week": -5})
+    assert_problem(out_of_range, 422, "validation-error", "baseline.car_km_per_week")
+    # the school team takes at most 2 members
+    assert (await _enrol(alice, by_team, team="school")).status_code == 201
+    assert (await _enrol(bob, by_team, team="school")).status_code == 201
+    assert (
+        "full" in assert_problem(await _enrol(carol, by_team, team="school"), 422, "validation-error", "team")["detail"]
+    )
+
+
+async def test_team_invite_codes_enrol_into_the_team(resident: Resident, make_campaign: Any, pool: db.Pool) -> None:
+    campaign = await make_campaign(enrolment="team")
+    invite = await pool.fetchval(
+        "SELECT t.invite_code FROM teams t JOIN campaigns k ON k.id = t.campaign_id WHERE k.code = $1 AND t.code = 'office'",
+        campaign.code,
+    )
+
+    response = await _enrol(resident, campaign, team=invite.lower())
+
+    assert response.status_code == 201
+    listed = {c["code"]: c for c in (await resident.get("/v1/campaigns")).json()}
+    assert listed[campaign.code]["team"] == "office"
+
+
+async def test_quantity_and_distinct_days_progress(resident: Resident, make_campaign: Any) -> None:
+    campaign = await make_campaign()
+    await _enrol(resident, campaign)
+    await resident.post(
+        "/v1/me/actions/batch",
+        json={
+            "actions": [
+                action("cycle-instead-of-car", 30, performed_at=_on(0)),
+                action("cycle-instead-of-car", 25, performed_at=_on(0)),
+                action("walk-instead-of-car", 2, performed_at=_on(0)),
+            ]
+        },
+    )
+
+    progress = await _progress(resident, campaign)
+
+    assert progress["week-50"]["met"] is True and progress["week-50"]["value"] == 55
+    assert progress["week-50"]["current_window"] == 55 and progress["week-50"]["unit"] == "km"
+    assert progress["days-3"]["value"] == 1 and progress["days-3"]["progress"] == pytest.approx(1 / 3, abs=1e-3)
+    assert progress["days-3"]["met"] is False
+
+
+async def test_actions_before_enrolment_do_not_count(resident: Resident, make_campaign: Any, pool: db.Pool) -> None:
+    campaign = await make_campaign()
+    await _enrol(resident, campaign)
+    # enrolled two days ago; a back-dated action from three days ago stays out
+    await pool.execute(
+        "UPDATE enrolments SET enrolled_at = now() - interval '2 days' WHERE resident_id = "
+        "(SELECT id FROM residents WHERE firebase_uid = $1)",
+        resident.uid,
+    )
+    await resident.post(
+        "/v1/me/actions/batch",
+        json={
+            "actions": [
+                action("walk-instead-of-car", 1, performed_at=_on(3)),
+                action("walk-instead-of-car", 1, performed_at=_on(2)),
+                action("walk-instead-of-car", 1, performed_at=_on(1)),
+            ]
+        },
+    )
+
+    assert (await _progress(resident, campaign))["days-3"]["value"] == 2
+
+
+async def test_a_personal_goal_comes_from_the_residents_answer(resident: Resident, make_campaign: Any) -> None:
+    campaign = await make_campaign()
+    await _enrol(resident, campaign, baseline={"car_km_per_week": 80})  # goal: 16 km a week
+    await resident.log("cycle-instead-of-car", 10, performed_at=_on(0))
+
+    before = (await _progress(resident, campaign))["less-car"]
+    await resident.log("walk-instead-of-car", 6, performed_at=_on(0))
+    after = (await _progress(resident, campaign))["less-car"]
+
+    assert (before["target"], before["value"], before["met"]) == (16, 10, False)
+    assert (after["value"], after["met"]) == (16, True)
+
+
+async def test_team_participation_follows_its_members(
+    make_resident: MakeResident, make_campaign: Any, pool: db.Pool
+) -> None:
+    campaign = await make_campaign(enrolment="team")
+    active, idle = await make_resident(), await make_resident()
+    for member in (active, idle):
+        await _enrol(member, campaign, team="school")
+    await pool.execute(
+        "UPDATE enrolments SET enrolled_at = now() - interval '3 days' "
+        "WHERE campaign_id = (SELECT id FROM campaigns WHERE code = $1)",
+        campaign.code,
+    )
+    await active.post(
+        "/v1/me/actions/batch",
+        json={
+            "actions": [
+                action("walk-instead-of-car", 1, performed_at=_on(1)),
+                action("walk-instead-of-car", 1, performed_at=_on(0)),
+            ]
+        },
+    )
+
+    half = (await _progress(idle, campaign))["half-team"]
+    await active.delete(f"/v1/campaigns/{campaign.code}/enrolment")
+    after_leaving = (await _progress(idle, campaign))["half-team"]
+
+    assert (half["team_members"], half["team_members_met"], half["value"], half["met"]) == (2, 1, 0.5, True)
+    assert (after_leaving["team_members"], after_leaving["team_members_met"], after_leaving["met"]) == (1, 0, False)
+
+
+async def test_a_collective_goal_per_city_in_a_campaign_across_cities(
+    make_resident: MakeResident, make_campaign: Any
+) -> None:
+    campaign = await make_campaign()
+    kranj_a, kranj_b, velenje = (
+        await make_resident("kranj"),
+        await make_resident("kranj"),
+        await make_resident("velenje"),
+    )
+    for r in (kranj_a, kranj_b, velenje):
+        await _enrol(r, campaign)
+    logged = [
+        (await r.log("cycle-instead-of-car", 20, performed_at=_on(0))).json()["co2e_kg"] for r in (kranj_a, kranj_b)
+    ]
+    await velenje.log("cycle-instead-of-car", 50, performed_at=_on(0))
+
+    together = (await _progress(kranj_a, campaign))["together"]
+
+    assert together["value"] == pytest.approx(sum(logged), abs=1e-6)
+    assert together["unit"] == "kg CO2e"
+
+
+async def test_an_ended_campaign_takes_no_enrolments(resident: Resident, make_campaign: Any) -> None:
+    ended = await make_campaign(
+        starts_on=(TODAY - timedelta(days=20)).isoformat(), ends_on=(TODAY - timedelta(days=1)).isoformat()
+    )
+
+    assert_problem(await _enrol(resident, ended), 409, "rule-violation", "campaign")
