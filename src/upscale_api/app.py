@@ -21,7 +21,7 @@ from upscale_api import db, migrations
 from upscale_api.actions.routes import ActionController
 from upscale_api.auth import TokenVerifier
 from upscale_api.body import StrictRequest
-from upscale_api.campaigns.routes import CampaignController, MyCampaignController
+from upscale_api.campaigns.routes import AdminCampaignController, CampaignController, MyCampaignController
 from upscale_api.catalogue.routes import CatalogueController
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.context import provide_context
@@ -42,6 +42,7 @@ ROUTES = [
     ImpactController,
     CampaignController,
     MyCampaignController,
+    AdminCampaignController,
     HealthController,
 ]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Request
 
-from upscale_api.auth import Identity
+from upscale_api.auth import Grant, Identity
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.db import Pool
 from upscale_api.settings import Settings
@@ -25,6 +25,8 @@ class Context:
     settings: Settings
     identity: Identity | None
     """Set on signed-in routes (their guard verified the token); None on public ones."""
+    grants: list[Grant]
+    """The caller's roles, read by role guards (empty elsewhere)."""
 
     @property
     def uid(self) -> str:
@@ -36,5 +38,9 @@ class Context:
 def provide_context(request: Request[Any, Any, Any]) -> Context:
     state = request.app.state
     return Context(
-        pool=state.pool, catalogue=state.catalogue, settings=state.settings, identity=request.state.get("identity")
+        pool=state.pool,
+        catalogue=state.catalogue,
+        settings=state.settings,
+        identity=request.state.get("identity"),
+        grants=request.state.get("grants", []),
     )

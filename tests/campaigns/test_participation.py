@@ -16,14 +16,10 @@ from tests.factories import Resident, action, assert_problem
 from upscale_api import db
 from upscale_api.campaigns.service import apply_campaigns
 from upscale_api.campaigns.structs import Campaign
-from upscale_api.definitions.structs import City
 
 ZONE = zoneinfo.ZoneInfo("Europe/Ljubljana")
 TODAY = datetime.now(ZONE).date()
-CITIES = {
-    code: City(code=code, country="SI", timezone="Europe/Ljubljana", languages=["sl", "en"], name={"en": code})
-    for code in ("kranj", "ljubljana", "velenje")
-}
+TIME_ZONES = dict.fromkeys(("kranj", "ljubljana", "velenje"), "Europe/Ljubljana")
 TEXT = {"sl": "Besedilo", "en": "Text"}
 
 
@@ -109,7 +105,7 @@ def make_campaign(pool: db.Pool) -> Callable[..., Awaitable[Campaign]]:
     async def make(**overrides: Any) -> Campaign:
         campaign = _campaign(**overrides)
         async with pool.acquire() as conn, conn.transaction():
-            _, problems = await apply_campaigns(conn, [campaign], CITIES, "file", TODAY)
+            _, problems = await apply_campaigns(conn, [campaign], TIME_ZONES, "file", TODAY)
         assert problems == []
         return campaign
 

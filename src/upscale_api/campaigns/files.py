@@ -22,7 +22,7 @@ from upscale_api.campaigns.structs import (
     QuantityRule,
     TeamParticipationRule,
 )
-from upscale_api.definitions.structs import CITY_FILE, REQUIRED_LANGUAGES, ActionType, DefinitionError, Definitions
+from upscale_api.definitions.structs import CITY_FILE, REQUIRED_LANGUAGES, DefinitionError, Definitions
 
 
 def campaign_files(root: Path) -> list[Path]:
@@ -42,7 +42,9 @@ def read_campaigns(root: Path, definitions: Definitions) -> tuple[list[Campaign]
         except validation.MalformedInput as exc:
             errors.append(DefinitionError(name, "", f"not valid TOML: {exc}"))
             continue
-        problems = check_campaign(campaign, definitions)
+        problems = check_campaign(
+            campaign, {c.code for c in definitions.cities}, {t.code: t.unit for t in definitions.action_types}
+        )
         if campaign.cities[0] != path.parent.name:
             problems.append(("cities[0]", f"must be the folder's city {path.parent.name!r}"))
         errors += [DefinitionError(name, field, reason) for field, reason in problems]
@@ -52,11 +54,13 @@ def read_campaigns(root: Path, definitions: Definitions) -> tuple[list[Campaign]
     return campaigns, errors
 
 
-def check_campaign(c: Campaign, d: Definitions) -> list[tuple[str, str]]:
-    """Problems of one campaign that its type cannot express, as (field, reason)."""
+def check_campaign(c: Campaign, cities: set[str], units: dict[str, str]) -> list[tuple[str, str]]:
+    """Problems of one campaign that its type cannot express, as (field, reason).
+
+    ``cities`` are the known city codes, ``units`` the unit of each action type.
+    """
     problems: list[tuple[str, str]] = []
-    cities = {city.code for city in d.cities}
-    types = {t.code: t for t in d.action_types}
+    types = units
     counted_types = {a.type for a in c.action}
 
     for i, city in enumerate(c.cities):
@@ -108,7 +112,7 @@ def check_campaign(c: Campaign, d: Definitions) -> list[tuple[str, str]]:
     return problems
 
 
-def _counted(where: str, rule: Counted, types: dict[str, ActionType], counted: set[str]) -> list[tuple[str, str]]:
+def _counted(where: str, rule: Counted, types: dict[str, str], counted: set[str]) -> list[tuple[str, str]]:
     problems = []
     if not rule.action_types and not rule.categories:
         problems.append((where, "name the action_types or categories it counts"))
@@ -121,7 +125,7 @@ def _counted(where: str, rule: Counted, types: dict[str, ActionType], counted: s
     if (measures_quantity or isinstance(rule, PersonalRule)) and rule.categories:
         problems.append((f"{where}.categories", "quantities of different units cannot be added: list action_types"))
     if measures_quantity or isinstance(rule, PersonalRule):
-        units = {types[code].unit for code in rule.action_types if code in types}
+        units = {types[code] for code in rule.action_types if code in types}
         if len(units) > 1:
             problems.append((f"{where}.action_types", "counted action types must share one unit"))
     return problems

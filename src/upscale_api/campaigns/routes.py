@@ -7,13 +7,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from upscale_api.auth import SIGNED_IN
-from upscale_api.campaigns import participation
-from upscale_api.campaigns.structs import CampaignOut, CampaignSummary, EnrolmentIn, EnrolmentOut, MyCampaignOut
+from upscale_api.auth import COORDINATOR, SIGNED_IN
+from upscale_api.campaigns import admin, participation
+from upscale_api.campaigns.structs import (
+    AdminCampaignOut,
+    AdminTeamOut,
+    Campaign,
+    CampaignOut,
+    CampaignStats,
+    CampaignSummary,
+    EnrolmentIn,
+    EnrolmentOut,
+    MyCampaignOut,
+)
 from upscale_api.context import Context
 
 
@@ -56,3 +66,44 @@ class MyCampaignController(Controller):
     async def progress(self, code: FromPath[str], ctx: NamedDependency[Context]) -> MyCampaignOut:
         snapshot = await ctx.catalogue.current()
         return await participation.my_campaign(ctx.pool, snapshot, ctx.uid, code, datetime.now(UTC))
+
+
+class AdminCampaignController(Controller):
+    """Coordinators: the campaigns of the cities they coordinate; admins: all."""
+
+    path = "/v1/admin/campaigns"
+    tags = ["coordinators"]
+    guards = [COORDINATOR]
+
+    @get("/", summary="Campaigns of the cities you coordinate")
+    async def list_campaigns(self, ctx: NamedDependency[Context]) -> list[AdminCampaignOut]:
+        return await admin.list_campaigns(ctx.pool, ctx.grants)
+
+    @get("/{code:str}", summary="One campaign's definition, phase and enrolment count")
+    async def campaign(self, code: FromPath[str], ctx: NamedDependency[Context]) -> AdminCampaignOut:
+        return await admin.get_campaign(ctx.pool, ctx.grants, code)
+
+    @put(
+        "/{code:str}",
+        summary="Create (201) or replace (200) a campaign, with the same checks as campaign files",
+        description="The body has the format of a campaign file. Once a campaign has started, changes that would "
+        "rewrite what residents earned are refused (409); see docs/campaigns.md.",
+        status_code=200,
+    )
+    async def put_campaign(
+        self, code: FromPath[str], data: JSONBody[Campaign], ctx: NamedDependency[Context]
+    ) -> Response[AdminCampaignOut]:
+        snapshot = await ctx.catalogue.current()
+        campaign, created = await admin.put_campaign(ctx.pool, snapshot, ctx.grants, code, data)
+        return Response(campaign, status_code=201 if created else 200)
+
+    @get("/{code:str}/teams", summary="Teams with their invite codes and members")
+    async def teams(self, code: FromPath[str], ctx: NamedDependency[Context]) -> list[AdminTeamOut]:
+        return await admin.teams(ctx.pool, ctx.grants, code)
+
+    @get(
+        "/{code:str}/stats",
+        summary="Participation and savings: enrolled, active per day and week, by action type, retention, teams",
+    )
+    async def stats(self, code: FromPath[str], ctx: NamedDependency[Context]) -> CampaignStats:
+        return await admin.stats(ctx.pool, ctx.grants, code)

@@ -15,7 +15,6 @@ import msgspec
 
 from upscale_api.campaigns.structs import Campaign
 from upscale_api.db import Connection, rows_affected
-from upscale_api.definitions.structs import City
 
 Source = Literal["file", "api"]
 
@@ -81,9 +80,9 @@ def started_changes(old: Campaign, new: Campaign, today: date) -> list[tuple[str
 
 
 async def apply_campaigns(
-    conn: Connection, campaigns: list[Campaign], cities: dict[str, City], source: Source, today: date
+    conn: Connection, campaigns: list[Campaign], time_zones: dict[str, str], source: Source, today: date
 ) -> tuple[CampaignCounts, list[tuple[str, str, str]]]:
-    """Store ``campaigns`` inside the caller's transaction.
+    """Store ``campaigns`` inside the caller's transaction; ``time_zones`` maps city codes to zones.
 
     Returns the counts of changed rows and the problems (campaign code, field,
     reason) that stopped it; when there are problems nothing was written.
@@ -111,7 +110,7 @@ async def apply_campaigns(
 
     rows = []
     for c in campaigns:
-        starts_at, ends_at = boundaries(c, cities[c.cities[0]].timezone)
+        starts_at, ends_at = boundaries(c, time_zones[c.cities[0]])
         rows.append(
             msgspec.to_builtins(c)
             | {

@@ -296,3 +296,80 @@ class MyCampaignOut(msgspec.Struct):
     enrolled_at: datetime
     baseline: dict[str, float]
     challenges: list[ChallengeProgress]
+
+
+# --- What coordinators see ------------------------------------------------------
+
+
+class AdminCampaignOut(msgspec.Struct):
+    code: str
+    city: str
+    phase: Phase
+    source: Literal["file", "api"]
+    """Campaigns from files are changed in the files; those made over the API, over the API."""
+    enrolled: int
+    definition: Campaign
+
+
+class AdminTeamOut(msgspec.Struct):
+    code: str
+    name: str
+    kind: str
+    city: str
+    members: int
+    member_quota: int | None
+    invite_code: str
+    """Share it with the team's members: they enrol with it."""
+
+
+class DayStats(msgspec.Struct):
+    day: date
+    active_residents: int
+    actions: int
+    co2e_kg: float
+
+
+class WeekStats(msgspec.Struct):
+    week: date
+    """The Monday of the week."""
+    active_residents: int
+    actions: int
+    co2e_kg: float
+
+
+class ActionTypeStats(msgspec.Struct):
+    action_type: str
+    actions: int
+    quantity: float
+    co2e_kg: float
+
+
+class RetentionCell(msgspec.Struct):
+    cohort: date
+    """The Monday of the week its members enrolled."""
+    week: date
+    size: int
+    active: int
+    """Members of the cohort with a counted action in that week."""
+
+
+class TeamStanding(msgspec.Struct):
+    team: str
+    name: str
+    members: int
+    active_members: int
+    participation: float
+    """active_members / members."""
+    co2e_kg: float
+
+
+class CampaignStats(msgspec.Struct):
+    enrolled: int
+    left: int
+    active_residents: int
+    by_day: list[DayStats]
+    by_week: list[WeekStats]
+    by_action_type: list[ActionTypeStats]
+    retention: list[RetentionCell]
+    teams: list[TeamStanding]
+    """Ranked by participation share, then kg CO2e."""

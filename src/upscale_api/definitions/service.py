@@ -221,7 +221,7 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
         [c.code for c in definitions.cities],
     )
     campaign_counts, problems = await apply_campaigns(
-        conn, definitions.campaigns, {c.code: c for c in definitions.cities}, "file", datetime.now(UTC).date()
+        conn, definitions.campaigns, {c.code: c.timezone for c in definitions.cities}, "file", datetime.now(UTC).date()
     )
     if problems:
         raise InvalidDefinitions([DefinitionError(f"campaign {code}", field, why) for code, field, why in problems])

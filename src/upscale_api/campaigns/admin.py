@@ -1,0 +1,116 @@
+"""Coordinators managing the campaigns of their city (admins: of every city).
+
+A coordinator may manage a campaign when they coordinate its first (owning)
+city. Campaigns sent over the API pass the same checks as campaign files and
+the same rules once started; a campaign from a file is changed in its file.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+
+from upscale_api.auth import Grant
+from upscale_api.campaigns import queries
+from upscale_api.campaigns.files import check_campaign
+from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.campaigns.structs import AdminCampaignOut, AdminTeamOut, Campaign, CampaignStats
+from upscale_api.catalogue.service import Snapshot
+from upscale_api.db import Connection, Pool, Record
+from upscale_api.errors import Problem
+from upscale_api.validation import FieldError
+
+
+def managed_cities(grants: list[Grant]) -> list[str] | None:
+    """The cities the caller manages; None means every city (admin)."""
+    if any(g.role == "admin" for g in grants):
+        return None
+    return [g.city for g in grants if g.role == "coordinator" and g.city is not None]
+
+
+def _require(grants: list[Grant], city: str) -> None:
+    cities = managed_cities(grants)
+    if cities is not None and city not in cities:
+        raise Problem(403, "forbidden", f"campaign: you do not coordinate {city}")
+
+
+async def list_campaigns(pool: Pool, grants: list[Grant]) -> list[AdminCampaignOut]:
+    rows = await pool.fetch(queries.ADMIN_LIST, managed_cities(grants))
+    return [_out(r, r["enrolled"]) for r in rows]
+
+
+def _out(row: Record, enrolled: int) -> AdminCampaignOut:
+    return AdminCampaignOut(
+        code=row["code"],
+        city=row["city"],
+        phase=row["phase"],
+        source=row["source"],
+        enrolled=enrolled,
+        definition=msgspec.convert(row["definition"], Campaign),
+    )
+
+
+async def _one(conn: Connection, grants: list[Grant], code: str) -> Record:
+    row = await conn.fetchrow(queries.ADMIN_ONE, code)
+    if row is None:
+        raise Problem.field("campaign", f"no campaign {code!r}", status=404, kind="not-found")
+    _require(grants, row["city"])
+    return row
+
+
+async def get_campaign(pool: Pool, grants: list[Grant], code: str) -> AdminCampaignOut:
+    async with pool.acquire() as conn:
+        row = await _one(conn, grants, code)
+        enrolled = await conn.fetchval(
+            "SELECT count(*) FROM enrolments WHERE campaign_id = $1 AND left_at IS NULL", row["id"]
+        )
+    return _out(row, enrolled)
+
+
+async def put_campaign(
+    pool: Pool, snapshot: Snapshot, grants: list[Grant], code: str, campaign: Campaign
+) -> tuple[AdminCampaignOut, bool]:
+    """Create or replace a campaign made over the API; returns it and whether it is new."""
+    if campaign.code != code:
+        raise Problem.field("code", f"must equal the campaign in the path ({code!r})")
+    _require(grants, campaign.cities[0])
+    units = {t.code: t.unit for t in snapshot.action_types.values()}
+    problems = check_campaign(campaign, set(snapshot.cities), units)
+    offered = {t.code for c in campaign.cities if c in snapshot.cities for t in snapshot.offered_in(snapshot.cities[c])}
+    problems += [
+        (f"action[{i}].type", f"{a.type!r} is not offered in every city of the campaign")
+        for i, a in enumerate(campaign.action)
+        if a.type in units and a.type not in offered
+    ]
+    if problems:
+        raise Problem.invalid([FieldError(field, reason) for field, reason in problems])
+    time_zones = {c.code: c.time_zone for c in snapshot.cities.values()}
+    async with pool.acquire() as conn, conn.transaction():
+        existed = await conn.fetchval("SELECT true FROM campaigns WHERE code = $1", code)
+        _, refused = await apply_campaigns(conn, [campaign], time_zones, "api", datetime.now(UTC).date())
+        if refused:
+            errors = [FieldError(field, reason) for _, field, reason in refused]
+            raise Problem(409, "rule-violation", "; ".join(f"{e.field}: {e.reason}" for e in errors), errors=errors)
+        row = await conn.fetchrow(queries.ADMIN_ONE, code)
+    assert row is not None
+    return _out(row, 0), not existed
+
+
+async def teams(pool: Pool, grants: list[Grant], code: str) -> list[AdminTeamOut]:
+    async with pool.acquire() as conn:
+        row = await _one(conn, grants, code)
+        rows = await conn.fetch(queries.TEAMS, row["id"])
+    return [
+        AdminTeamOut(r["code"], r["name"], r["kind"], r["city"], r["members"], r["member_quota"], r["invite_code"])
+        for r in rows
+    ]
+
+
+async def stats(pool: Pool, grants: list[Grant], code: str) -> CampaignStats:
+    async with pool.acquire() as conn:
+        row = await _one(conn, grants, code)
+        campaign = msgspec.convert(row["definition"], Campaign)
+        result = await conn.fetchrow(queries.STATS, row["id"], campaign.starts_on, campaign.ends_on)
+    assert result is not None
+    return msgspec.convert(dict(result), CampaignStats, strict=False)
