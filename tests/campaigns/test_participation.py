@@ -312,3 +312,85 @@ async def test_an_ended_campaign_takes_no_enrolments(resident: Resident, make_ca
     )
 
     assert_problem(await _enrol(resident, ended), 409, "rule-violation", "campaign")
+
+
+async def test_badges_are_earned_by_their_rules(resident: Resident, make_campaign: Any, pool: db.Pool) -> None:
+    badges = [
+        {"code": "first", "title": TEXT, "description": TEXT, "rule": {"kind": "first_action"}},
+        {"code": "streak-3", "title": TEXT, "description": TEXT, "rule": {"kind": "streak", "days": 3}},
+        {"code": "ten", "title": TEXT, "description": TEXT, "rule": {"kind": "actions_count", "actions": 10}},
+        {
+            "code": "week-done",
+            "title": TEXT,
+            "description": TEXT,
+            "rule": {"kind": "challenge_met", "challenge": "week-50"},
+        },
+    ]
+    campaign = await make_campaign(badge=badges)
+    await _enrol(resident, campaign)
+    await pool.execute(
+        "UPDATE enrolments SET enrolled_at = now() - interval '5 days' "
+        "WHERE campaign_id = (SELECT id FROM campaigns WHERE code = $1)",
+        campaign.code,
+    )
+    await resident.post(
+        "/v1/me/actions/batch",
+        json={"actions": [action("walk-instead-of-car", 1, performed_at=_on(d)) for d in (2, 1, 0)]},
+    )
+
+    response = (await resident.get(f"/v1/me/campaigns/{campaign.code}")).json()
+
+    earned = {b["code"]: b["earned"] for b in response["badges"]}
+    assert earned == {"first": True, "streak-3": True, "ten": False, "week-done": False}
+
+
+async def test_residents_start_teams_where_the_campaign_allows(make_resident: MakeResident, make_campaign: Any) -> None:
+    open_teams = await make_campaign(enrolment="team", residents_create_teams=True)
+    closed = await make_campaign(enrolment="team")
+    founder, friend = await make_resident(), await make_resident()
+    answers = {"baseline": {"car_km_per_week": 50}}
+
+    started = await founder.post(f"/v1/campaigns/{open_teams.code}/teams", json={"name": "Naša ulica"} | answers)
+    joined = await _enrol(friend, open_teams, team=started.json()["team"])
+    refused = await founder.post(f"/v1/campaigns/{closed.code}/teams", json={"name": "Naša ulica"} | answers)
+
+    assert (started.status_code, joined.status_code) == (201, 201)
+    teams = {t["name"]: t for t in (await friend.get(f"/v1/campaigns/{open_teams.code}")).json()["teams"]}
+    assert teams["Naša ulica"]["members"] == 2
+    assert_problem(refused, 403, "forbidden", "campaign")
+
+
+async def test_the_last_day_counts_until_local_midnight(resident: Resident, make_campaign: Any, pool: db.Pool) -> None:
+    # A campaign whose last day was yesterday (local time): yesterday's actions count, today's do not,
+    # even late in the evening in Ljubljana when UTC is still on the same date.
+    campaign = await make_campaign(
+        starts_on=(TODAY - timedelta(days=5)).isoformat(), ends_on=(TODAY - timedelta(days=1)).isoformat()
+    )
+    starts_at, ends_at = await pool.fetchrow("SELECT starts_at, ends_at FROM campaigns WHERE code = $1", campaign.code)
+    assert ends_at == datetime.combine(TODAY, time(), ZONE)  # local midnight after the last day
+    assert starts_at == datetime.combine(TODAY - timedelta(days=5), time(), ZONE)
+    await pool.execute(
+        """
+        INSERT INTO enrolments (campaign_id, resident_id, city_id, baseline, enrolled_at)
+        SELECT k.id, r.id, r.city_id, '{"car_km_per_week": 10}', now() - interval '5 days'
+        FROM campaigns k, residents r WHERE k.code = $1 AND r.firebase_uid = $2
+        """,
+        campaign.code,
+        resident.uid,
+    )
+    last_evening = datetime.combine(TODAY - timedelta(days=1), time(23, 30), ZONE).astimezone(UTC).isoformat()
+    await resident.post(
+        "/v1/me/actions/batch",
+        json={
+            "actions": [
+                action("walk-instead-of-car", 1, performed_at=last_evening),
+                action("walk-instead-of-car", 1, performed_at=_on(0)),
+            ]
+        },
+    )
+
+    days = (await _progress(resident, campaign))["days-3"]
+
+    assert days["value"] == 1
+    listed = {c["code"]: c for c in (await resident.get("/v1/campaigns")).json()}
+    assert listed[campaign.code]["phase"] == "ended"

@@ -8,6 +8,7 @@ the action log on request; the scheduled scoring jobs will store it.
 
 from __future__ import annotations
 
+import secrets
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +19,8 @@ import msgspec
 from upscale_api.campaigns import queries
 from upscale_api.campaigns.structs import (
     ActionPoints,
+    ActionsCountBadge,
+    BadgeProgress,
     Campaign,
     CampaignOut,
     CampaignSummary,
@@ -27,12 +30,15 @@ from upscale_api.campaigns.structs import (
     DistinctDaysRule,
     EnrolmentIn,
     EnrolmentOut,
+    FirstActionBadge,
     MemberRule,
     MyCampaignOut,
     PersonalRule,
     QuantityRule,
     QuestionOut,
     RuleOut,
+    StreakBadge,
+    TeamIn,
     TeamOut,
     TeamParticipationRule,
 )
@@ -124,43 +130,76 @@ async def enrol(pool: Pool, uid: str, code: str, data: EnrolmentIn) -> tuple[Enr
     """Enrol (or change team and answers); returns whether this is a new enrolment."""
     async with pool.acquire() as conn, conn.transaction():
         resident = await _resident(conn, uid)
+        return await _enrol(conn, resident, _find(await _visible(conn, resident), code), data)
+
+
+async def start_team(pool: Pool, uid: str, code: str, data: TeamIn) -> EnrolmentOut:
+    """Start a team (where the campaign lets residents) and join it."""
+    async with pool.acquire() as conn, conn.transaction():
+        resident = await _resident(conn, uid)
         v = _find(await _visible(conn, resident), code)
-        c = v.definition
-        errors = []
-        if v.row["phase"] not in ("scheduled", "active"):
+        if not v.definition.residents_create_teams:
             raise Problem.field(
-                "campaign", f"{code} has {v.row['phase']}; enrolment is closed", status=409, kind="rule-violation"
+                "campaign", f"teams of {code} are set up by its coordinators", status=403, kind="forbidden"
             )
-        if c.enrolment == "invite" and (data.invite_code or "").upper() != (c.invite_code or "").upper():
-            errors.append(FieldError("invite_code", "does not match the campaign's invite code"))
-        if c.enrolment == "team" and data.team is None:
-            errors.append(FieldError("team", "this campaign enrols by team: give a team's code or invite code"))
-        questions = {q.code: q for q in c.question}
-        for key in data.baseline:
-            if key not in questions:
-                errors.append(FieldError(f"baseline.{key}", "not a question of this campaign"))
-        for q in c.question:
-            answer = data.baseline.get(q.code)
-            if answer is None:
-                errors.append(FieldError(f"baseline.{q.code}", f"required: {pick(q.text, 'en')}"))
-            elif not q.min <= answer <= q.max:
-                errors.append(FieldError(f"baseline.{q.code}", f"must be between {q.min:g} and {q.max:g} {q.unit}"))
-        team_id = None
-        if data.team is not None and not errors:
-            team = await conn.fetchrow(queries.TEAM_FOR_ENROLMENT, v.row["id"], data.team, resident["id"])
-            if team is None:
-                errors.append(FieldError("team", f"no team {data.team!r} in this campaign"))
-            elif team["member_quota"] is not None and team["members"] >= team["member_quota"]:
-                errors.append(FieldError("team", f"the team is full ({team['member_quota']} members)"))
-            else:
-                team_id = team["id"]
-        if errors:
-            raise Problem.invalid(errors)
-        created = v.row["enrolled_at"] is None or v.row["left_at"] is not None
-        enrolled_at = await conn.fetchval(
-            queries.ENROL, v.row["id"], resident["id"], resident["city_id"], team_id, data.baseline
+        _check_open(v)
+        team_code = f"r{resident['id']}-{secrets.token_hex(3)}"
+        await conn.execute(
+            queries.CREATE_TEAM,
+            v.row["id"],
+            resident["city_id"],
+            team_code,
+            data.kind,
+            data.name.strip(),
+            resident["id"],
         )
-    return EnrolmentOut(campaign=code, team=data.team, enrolled_at=enrolled_at, baseline=data.baseline), created
+        enrolment, _ = await _enrol(conn, resident, v, EnrolmentIn(team=team_code, baseline=data.baseline))
+    return enrolment
+
+
+def _check_open(v: _Visible) -> None:
+    if v.row["phase"] not in ("scheduled", "active"):
+        phase = v.row["phase"]
+        raise Problem.field(
+            "campaign", f"{v.row['code']} has {phase}; enrolment is closed", status=409, kind="rule-violation"
+        )
+
+
+async def _enrol(conn: Connection, resident: Record, v: _Visible, data: EnrolmentIn) -> tuple[EnrolmentOut, bool]:
+    c = v.definition
+    _check_open(v)
+    errors = []
+    if c.enrolment == "invite" and (data.invite_code or "").upper() != (c.invite_code or "").upper():
+        errors.append(FieldError("invite_code", "does not match the campaign's invite code"))
+    if c.enrolment == "team" and data.team is None:
+        errors.append(FieldError("team", "this campaign enrols by team: give a team's code or invite code"))
+    questions = {q.code: q for q in c.question}
+    errors += [
+        FieldError(f"baseline.{k}", "not a question of this campaign") for k in data.baseline if k not in questions
+    ]
+    for q in c.question:
+        answer = data.baseline.get(q.code)
+        if answer is None:
+            errors.append(FieldError(f"baseline.{q.code}", f"required: {pick(q.text, 'en')}"))
+        elif not q.min <= answer <= q.max:
+            errors.append(FieldError(f"baseline.{q.code}", f"must be between {q.min:g} and {q.max:g} {q.unit}"))
+    team_id = None
+    if data.team is not None and not errors:
+        team = await conn.fetchrow(queries.TEAM_FOR_ENROLMENT, v.row["id"], data.team, resident["id"])
+        if team is None:
+            errors.append(FieldError("team", f"no team {data.team!r} in this campaign"))
+        elif team["member_quota"] is not None and team["members"] >= team["member_quota"]:
+            errors.append(FieldError("team", f"the team is full ({team['member_quota']} members)"))
+        else:
+            team_id = team["id"]
+    if errors:
+        raise Problem.invalid(errors)
+    created = v.row["enrolled_at"] is None or v.row["left_at"] is not None
+    enrolled_at = await conn.fetchval(
+        queries.ENROL, v.row["id"], resident["id"], resident["city_id"], team_id, data.baseline
+    )
+    out = EnrolmentOut(campaign=c.code, team=data.team, enrolled_at=enrolled_at, baseline=data.baseline)
+    return out, created
 
 
 async def leave(pool: Pool, uid: str, code: str) -> None:
@@ -184,11 +223,13 @@ async def my_campaign(pool: Pool, snapshot: Snapshot, uid: str, code: str, now: 
         today = now.astimezone(zoneinfo.ZoneInfo(resident["time_zone"])).date()
         progress = _Progress(conn, snapshot, v, enrolment, today)
         challenges = [await progress.of(ch.code, pick(ch.title, language), ch.rule) for ch in v.definition.challenge]
+        badges = await progress.badges(challenges, language)
     return MyCampaignOut(
         campaign=_summary(v, language),
         enrolled_at=enrolment["enrolled_at"],
         baseline=enrolment["baseline"],
         challenges=challenges,
+        badges=badges,
     )
 
 
@@ -223,6 +264,27 @@ class _Progress:
             rows = await self.conn.fetch(queries.DISTINCT_DAYS, *self._counted(rule, residents, None))
             return {r["resident_id"]: float(r["days"]) for r in rows}
         return {k: float(r["best"]) for k, r in (await self._windows(rule, residents, rule.measure)).items()}
+
+    async def badges(self, challenges: list[ChallengeProgress], language: str) -> list[BadgeProgress]:
+        everything = Counted(action_types=[a.type for a in self.campaign.definition.action])
+        row = await self.conn.fetchrow(
+            queries.ACTIVITY, *self._counted(everything, [self.enrolment["resident_id"]], None)
+        )
+        assert row is not None
+        met = {c.code for c in challenges if c.met}
+        result = []
+        for badge in self.campaign.definition.badge:
+            rule = badge.rule
+            if isinstance(rule, FirstActionBadge):
+                earned = row["actions"] >= 1
+            elif isinstance(rule, ActionsCountBadge):
+                earned = row["actions"] >= rule.actions
+            elif isinstance(rule, StreakBadge):
+                earned = row["longest_streak"] >= rule.days
+            else:
+                earned = rule.challenge in met
+            result.append(BadgeProgress(badge.code, pick(badge.title, language), _kind(rule), earned))
+        return result
 
     async def of(self, code: str, title: str, rule: Any) -> ChallengeProgress:
         me = self.enrolment["resident_id"]

@@ -100,6 +100,26 @@ TOTAL = "SELECT coalesce(sum(CASE WHEN $8 = 'co2e_kg' THEN a.co2e_kg ELSE a.quan
 
 TEAM_MEMBERS = "SELECT resident_id FROM enrolments WHERE team_id = $1 AND left_at IS NULL"
 
+# For badges: number of counted actions and the longest run of consecutive days.
+ACTIVITY = (
+    """
+WITH mine AS (SELECT a.local_date """
+    + _COUNTED
+    + """), days AS (SELECT DISTINCT local_date FROM mine)
+SELECT (SELECT count(*) FROM mine) AS actions,
+       (SELECT coalesce(max(n), 0) FROM (
+            SELECT count(*) AS n
+            FROM (SELECT local_date - (row_number() OVER (ORDER BY local_date))::int AS run FROM days) d
+            GROUP BY run) r) AS longest_streak
+"""
+)
+
+CREATE_TEAM = """
+INSERT INTO teams (campaign_id, city_id, code, kind, name, created_by)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id, code, invite_code
+"""
+
 # --- Coordinators ------------------------------------------------------------------
 
 ADMIN_LIST = """

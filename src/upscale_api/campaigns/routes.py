@@ -23,6 +23,7 @@ from upscale_api.campaigns.structs import (
     EnrolmentIn,
     EnrolmentOut,
     MyCampaignOut,
+    TeamIn,
 )
 from upscale_api.context import Context
 
@@ -51,6 +52,16 @@ class CampaignController(Controller):
     ) -> Response[EnrolmentOut]:
         enrolment, created = await participation.enrol(ctx.pool, ctx.uid, code, data)
         return Response(enrolment, status_code=201 if created else 200)
+
+    @post(
+        "/{code:str}/teams",
+        summary="Start a team and join it (where the campaign lets residents start teams)",
+        description="The answer's team is the new team's code; others join it with that code.",
+    )
+    async def start_team(
+        self, code: FromPath[str], data: JSONBody[TeamIn], ctx: NamedDependency[Context]
+    ) -> EnrolmentOut:
+        return await participation.start_team(ctx.pool, ctx.uid, code, data)
 
     @delete("/{code:str}/enrolment", summary="Leave the campaign")
     async def leave(self, code: FromPath[str], ctx: NamedDependency[Context]) -> None:

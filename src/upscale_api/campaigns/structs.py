@@ -291,11 +291,28 @@ class ChallengeProgress(msgspec.Struct, kw_only=True, omit_defaults=True):
     team_members_met: int | None = None
 
 
+class BadgeProgress(msgspec.Struct):
+    code: str
+    title: str
+    kind: str
+    earned: bool
+
+
 class MyCampaignOut(msgspec.Struct):
     campaign: CampaignSummary
     enrolled_at: datetime
     baseline: dict[str, float]
     challenges: list[ChallengeProgress]
+    badges: list[BadgeProgress]
+
+
+class TeamIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A team a resident starts (where the campaign allows); they join it."""
+
+    name: Annotated[str, msgspec.Meta(min_length=2, max_length=120)]
+    kind: TeamKind = "other"
+    baseline: dict[AnswerKey, float] = msgspec.field(default_factory=dict)
+    """Answers to the campaign's questions, as when enrolling."""
 
 
 # --- What coordinators see ------------------------------------------------------
