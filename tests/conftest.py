@@ -60,6 +60,16 @@ async def database_url(new_database: NewDatabase) -> str:
     return url
 
 
+@pytest.fixture
+async def fresh_pool(new_database: NewDatabase) -> AsyncIterator[db.Pool]:
+    """A migrated database of its own with nothing in it, for tests that change definitions."""
+    fresh = await db.create_pool(await new_database(), settings_for_tests())
+    async with fresh.acquire() as conn:
+        await migrations.migrate(conn)
+    yield fresh
+    await fresh.close()
+
+
 @pytest.fixture(scope="session")
 async def client(database_url: str) -> AsyncIterator[AsyncTestClient[Any]]:
     """The app with its lifespan run (definitions applied), over HTTP through Litestar."""

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import NewDatabase
-from tests.factories import CAMPAIGNS, settings_for_tests
-from upscale_api import db, migrations
+from tests.factories import CAMPAIGNS
+from upscale_api import db
 from upscale_api.definitions.files import InvalidDefinitions, read_definitions
 from upscale_api.definitions.service import apply_definitions
 
@@ -97,12 +95,8 @@ def campaigns(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def pool(new_database: NewDatabase) -> AsyncIterator[db.Pool]:
-    pool = await db.create_pool(await new_database(), settings_for_tests())
-    async with pool.acquire() as conn:
-        await migrations.migrate(conn)
-    yield pool
-    await pool.close()
+def pool(fresh_pool: db.Pool) -> db.Pool:
+    return fresh_pool
 
 
 def _write(campaigns: Path, text: str) -> None:

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import NewDatabase
-from tests.factories import CAMPAIGNS, settings_for_tests
-from upscale_api import db, migrations
+from tests.factories import CAMPAIGNS
+from upscale_api import db
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.definitions.files import InvalidDefinitions, read_definitions
 from upscale_api.definitions.service import apply_definitions
 
 
 @pytest.fixture
-async def empty_pool(new_database: NewDatabase) -> AsyncIterator[db.Pool]:
+def empty_pool(fresh_pool: db.Pool) -> db.Pool:
     """A migrated database of its own, with no definitions applied yet."""
-    pool = await db.create_pool(await new_database(), settings_for_tests())
-    async with pool.acquire() as conn:
-        await migrations.migrate(conn)
-    yield pool
-    await pool.close()
+    return fresh_pool
 
 
 @pytest.fixture

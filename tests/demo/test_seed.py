@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
 
-from tests.conftest import NewDatabase
-from tests.factories import CAMPAIGNS, settings_for_tests
-from upscale_api import db, migrations
+from tests.factories import CAMPAIGNS
+from upscale_api import db
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
@@ -17,13 +15,9 @@ from upscale_api.demo.seed import RESIDENTS_PER_CITY, seed_demo
 
 
 @pytest.fixture
-async def loaded_pool(new_database: NewDatabase) -> AsyncIterator[db.Pool]:
-    pool = await db.create_pool(await new_database(), settings_for_tests())
-    async with pool.acquire() as conn:
-        await migrations.migrate(conn)
-    await apply_definitions(pool, read_definitions(CAMPAIGNS))
-    yield pool
-    await pool.close()
+async def loaded_pool(fresh_pool: db.Pool) -> db.Pool:
+    await apply_definitions(fresh_pool, read_definitions(CAMPAIGNS))
+    return fresh_pool
 
 
 async def test_seeding_twice_changes_nothing(loaded_pool: db.Pool) -> None:
