@@ -71,6 +71,9 @@ class Resident:
     async def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.client.post(path, headers=self.headers | kwargs.pop("headers", {}), **kwargs)
 
+    async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.patch(path, headers=self.headers | kwargs.pop("headers", {}), **kwargs)
+
     async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.client.delete(path, headers=self.headers | kwargs.pop("headers", {}), **kwargs)
 

@@ -30,6 +30,7 @@ from upscale_api.definitions.service import apply_definitions
 from upscale_api.errors import EXCEPTION_HANDLERS
 from upscale_api.health.routes import HealthController
 from upscale_api.impact.routes import ImpactController
+from upscale_api.notifications.routes import DeviceController, NotificationController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.settings import Settings
 
@@ -43,6 +44,8 @@ ROUTES = [
     CampaignController,
     MyCampaignController,
     AdminCampaignController,
+    DeviceController,
+    NotificationController,
     HealthController,
 ]
 

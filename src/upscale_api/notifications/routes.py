@@ -1,0 +1,75 @@
+"""``/v1/me/devices``, ``/v1/me/notification-settings`` and the inbox ``/v1/me/notifications``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from upscale_api.auth import SIGNED_IN
+from upscale_api.context import Context
+from upscale_api.notifications import service
+from upscale_api.notifications.structs import (
+    DeviceIn,
+    DeviceOut,
+    Inbox,
+    NotificationSettings,
+    NotificationSettingsPatch,
+)
+
+
+class DeviceController(Controller):
+    path = "/v1/me/devices"
+    tags = ["notifications"]
+    guards = [SIGNED_IN]
+
+    @put(
+        "/{installation_id:str}",
+        summary="Register (201) or refresh (200) this device by its Firebase installation ID",
+        description="A device registered by another resident moves to you (logging in on a shared phone).",
+        status_code=200,
+    )
+    async def register(
+        self, installation_id: FromPath[str], data: JSONBody[DeviceIn], ctx: NamedDependency[Context]
+    ) -> Response[DeviceOut]:
+        device, created = await service.register_device(ctx.pool, ctx.uid, installation_id, data)
+        return Response(device, status_code=201 if created else 200)
+
+    @get("/", summary="Your devices")
+    async def devices(self, ctx: NamedDependency[Context]) -> list[DeviceOut]:
+        return await service.devices(ctx.pool, ctx.uid)
+
+    @delete("/{installation_id:str}", summary="Forget this device (logout)")
+    async def remove(self, installation_id: FromPath[str], ctx: NamedDependency[Context]) -> None:
+        await service.remove_device(ctx.pool, ctx.uid, installation_id)
+
+
+class NotificationController(Controller):
+    path = "/v1/me"
+    tags = ["notifications"]
+    guards = [SIGNED_IN]
+
+    @get("/notification-settings", summary="What you get pushed, quiet hours and the daily cap")
+    async def settings(self, ctx: NamedDependency[Context]) -> NotificationSettings:
+        return await service.settings(ctx.pool, ctx.uid)
+
+    @patch("/notification-settings", summary="Change some preferences; fields left out keep their value")
+    async def update_settings(
+        self, data: JSONBody[NotificationSettingsPatch], ctx: NamedDependency[Context]
+    ) -> NotificationSettings:
+        return await service.update_settings(ctx.pool, ctx.uid, data)
+
+    @get("/notifications", summary="Your inbox: every message, also those not pushed, newest first")
+    async def inbox(
+        self,
+        ctx: NamedDependency[Context],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 30,
+        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    ) -> Inbox:
+        return await service.inbox(ctx.pool, ctx.uid, limit, cursor)
+
+    @post("/notifications/{notification_id:int}/read", summary="Mark a message read", status_code=204)
+    async def read(self, notification_id: FromPath[int], ctx: NamedDependency[Context]) -> None:
+        await service.mark_read(ctx.pool, ctx.uid, notification_id)
