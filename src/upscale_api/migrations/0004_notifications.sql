@@ -59,6 +59,7 @@ CREATE TABLE notification_deliveries (
     status           text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
     attempts         integer NOT NULL DEFAULT 0,
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    claimed_at       timestamptz,                 -- when a sender took it (status sending)
     fcm_message_id   text,
     PRIMARY KEY (notification_id, installation_id)
 );
