@@ -12,8 +12,8 @@ constant (process-global: two Apps with different endpoints would interfere, and
 created first would win), we create the App's messaging service ourselves, through the same per-App
 service registry the SDK uses (``App._get_service("_messaging", ...)``, which is what
 ``messaging._get_messaging_service`` calls), and set ``_fcm_url`` on that one instance before it is
-registered. Later SDK calls with ``app=`` find the registered service and use its URL. If a future SDK
-renames ``_fcm_url`` we raise instead of silently sending to Google.
+registered. Later SDK calls with ``app=`` find the registered service and use its URL, sync and async
+alike. If a future SDK renames ``_fcm_url`` we raise instead of silently sending to Google.
 
 **Offline credentials.** With an endpoint and no explicit credential, the App uses a fixed-token
 ``google.oauth2.credentials.Credentials``: requests carry ``Authorization: Bearer <token>`` and nothing
@@ -28,6 +28,10 @@ the messaging service to the SDK, created lazily on the first send.
 Apps are cached per ``(project_id, endpoint)`` under a unique name. The option ``httpTimeout`` bounds
 every request (the SDK's default is 120 s). The SDK's async client keeps an ``httpx.AsyncClient`` with a
 connection pool bound to the event loop that first uses it, so use an App from one event loop.
+Against a plain ``http://`` endpoint that client speaks HTTP/1.1 over at most 100 connections, and the
+wait for a pooled connection counts against ``httpTimeout``: a first batch of 500 on a new App can take
+seconds, so give test Apps a generous timeout. Do not ``firebase_admin.delete_app`` a messaging App
+inside a running event loop: the SDK's ``close()`` calls ``asyncio.run()`` and raises ``RuntimeError``.
 """
 
 from __future__ import annotations
