@@ -33,6 +33,7 @@ from upscale_api.impact.routes import ImpactController
 from upscale_api.notifications.routes import DeviceController, NotificationController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.settings import Settings
+from upscale_api.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,9 @@ class StartupError(Exception):
     """The service cannot start; the message says why and what to do."""
 
 
-def create_app(settings: Settings, database_url: str | None = None) -> Litestar:
-    """Build the app. ``database_url`` overrides the one derived from ``settings``."""
+def create_app(settings: Settings, database_url: str | None = None, *, with_worker: bool = False) -> Litestar:
+    """Build the app. ``database_url`` overrides the one derived from ``settings``;
+    ``with_worker`` runs the scheduled jobs in this process too (``upscale dev``)."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -72,7 +74,14 @@ def create_app(settings: Settings, database_url: str | None = None) -> Litestar:
             await catalogue.reload()
             app.state.pool = pool
             app.state.catalogue = catalogue
-            yield
+            worker = Worker(pool, settings) if with_worker else None
+            if worker is not None:
+                worker.start()
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    worker.stop()
         finally:
             await pool.close()
 

@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     serve.set_defaults(run=_serve)
 
+    commands.add_parser("worker", help="run the scheduled jobs").set_defaults(run=_worker)
     commands.add_parser("migrate", help="apply pending schema migrations").set_defaults(run=_migrate)
 
     token = commands.add_parser("token", help="print a development ID token for a uid")
@@ -112,6 +113,28 @@ async def _apply_migrations(pool: db.Pool) -> None:
         print(f"applied migration {migration.version:04d}_{migration.name}")
     if not done:
         print("schema is current")
+
+
+@_async
+async def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    import signal
+
+    from upscale_api.worker import Worker
+
+    async def work(pool: db.Pool) -> None:
+        async with pool.acquire() as conn:
+            if await migrations.pending(conn):
+                raise CommandError("the database schema is behind: run `upscale migrate`")
+        worker = Worker(pool, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        worker.start()
+        await stop.wait()
+        worker.stop()
+
+    await _with_pool(settings, work)
 
 
 @_async
@@ -259,4 +282,6 @@ def _dev(settings: Settings, args: argparse.Namespace) -> None:
         f"  data folder:     {settings.data_dir / 'pgdata'} (kept across restarts)\n",
         flush=True,
     )
-    uvicorn.run(create_app(settings), host=settings.upscale_host, port=settings.upscale_port, log_level="info")
+    uvicorn.run(
+        create_app(settings, with_worker=True), host=settings.upscale_host, port=settings.upscale_port, log_level="info"
+    )

@@ -40,6 +40,8 @@ class AdvisoryLock(enum.IntEnum):
     MIGRATE = 7_401_001
     LOAD_DEFINITIONS = 7_401_002
     SEED_DEMO = 7_401_003
+    NUDGES = 7_401_004
+    STALE_DELIVERIES = 7_401_005
 
 
 def start_embedded_server(data_dir: Path) -> str:

@@ -42,6 +42,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """How long after logging a resident may delete an action."""
     upscale_max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024
     firebase_project_id: Annotated[str, msgspec.Meta(min_length=1)] = "demo-upscale"
+    upscale_push: Literal["off", "fcm"] = "off"
+    """``fcm``: the worker sends push messages through firebase-admin; ``off``: inbox only."""
+    upscale_fcm_endpoint: str | None = None
+    """Send to this FCM-compatible endpoint instead of Google's (tests, staging)."""
     firebase_auth_emulator_host: str | None = None
     """Set: ID tokens are checked in Firebase Auth-emulator mode (no signature)."""
 

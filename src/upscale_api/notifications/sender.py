@@ -92,13 +92,14 @@ WITH due AS (
 INSERT INTO notification_deliveries (notification_id, installation_id, next_attempt_at)
 SELECT d.id, v.installation_id, $1
 FROM decided d JOIN devices v ON v.resident_id = d.resident_id AND v.active
-WHERE d.status = 'sending'
+WHERE d.status = 'sending' AND $3  -- push on
 ON CONFLICT DO NOTHING
 """
 
-# Notifications that went to 'sending' with no active device are done: they live in the inbox.
+# Notifications that went to 'sending' with nothing to push (no active device, or push
+# off) are done: they live in the inbox.
 SETTLE_WITHOUT_DEVICES = """
-UPDATE notifications n SET status = 'sent', status_reason = 'no device: inbox only'
+UPDATE notifications n SET status = 'sent', status_reason = 'inbox only: no device to push to'
 WHERE n.status = 'sending'
   AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id)
 """
@@ -179,10 +180,10 @@ class Result:
     detail: str | None
 
 
-async def plan_due(pool: Pool, now: datetime, limit: int = 5_000) -> None:
-    """Decide what is due now: expire, drop, defer, or create deliveries."""
+async def plan_due(pool: Pool, now: datetime, limit: int = 5_000, *, push: bool = True) -> None:
+    """Decide what is due now: expire, drop, defer, or create deliveries (``push=False``: inbox only)."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(PLAN, now, limit)
+        await conn.execute(PLAN, now, limit, push)
         await conn.execute(SETTLE_WITHOUT_DEVICES)
 
 

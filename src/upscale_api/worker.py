@@ -1,0 +1,81 @@
+"""The worker: scheduled jobs run by APScheduler 3.11 (AsyncIOScheduler, jobs in
+code, memory job store).
+
+Several worker replicas may run at once. A job that must run once per tick
+takes a transaction-scoped PostgreSQL advisory lock and skips the tick when
+another replica holds it; the sender instead runs in every replica, because its
+rows are claimed with ``FOR UPDATE SKIP LOCKED``. Every job is idempotent, so a
+job killed halfway is simply run again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from upscale_api.db import AdvisoryLock, Pool
+from upscale_api.notifications import sender
+from upscale_api.notifications.fcm import messaging_app
+from upscale_api.notifications.producers import produce_nudges
+from upscale_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def run_once(pool: Pool, key: AdvisoryLock, work: Callable[[], Awaitable[Any]]) -> bool:
+    """Run ``work`` unless another replica runs this job now; True when it ran."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", key):
+            return False
+        await work()
+    return True
+
+
+class Worker:
+    def __init__(self, pool: Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.messaging = (
+            messaging_app(settings.firebase_project_id, endpoint=settings.upscale_fcm_endpoint)
+            if settings.upscale_push == "fcm"
+            else None
+        )
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        jobs: list[tuple[Callable[[], Awaitable[Any]], float]] = [
+            (self.nudges, 30),
+            (self.deliver, 2),
+            (self.settle_stale, 60),
+        ]
+        for job, seconds in jobs:
+            self.scheduler.add_job(job, "interval", seconds=seconds, max_instances=1, coalesce=True, id=job.__name__)
+
+    def start(self) -> None:
+        self.scheduler.start()
+        log.info("worker started: %s", ", ".join(j.id for j in self.scheduler.get_jobs()))
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+
+    async def nudges(self) -> None:
+        async def work() -> None:
+            written = await produce_nudges(self.pool, datetime.now(UTC))
+            if written:
+                log.info("nudges: %d messages", written)
+
+        await run_once(self.pool, AdvisoryLock.NUDGES, work)
+
+    async def deliver(self) -> None:
+        """Plan what is due, then send batches until none is left (push off: plan only, for the inbox)."""
+        now = datetime.now(UTC)
+        await sender.plan_due(self.pool, now, push=self.messaging is not None)
+        if self.messaging is not None:
+            while await sender.send_batch(self.pool, self.messaging, now):
+                pass
+
+    async def settle_stale(self) -> None:
+        await run_once(
+            self.pool, AdvisoryLock.STALE_DELIVERIES, lambda: sender.fail_stale(self.pool, datetime.now(UTC))
+        )
