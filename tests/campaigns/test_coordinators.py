@@ -153,3 +153,43 @@ async def test_stats_show_participation_and_savings(
     assert {t["code"]: t["members"] for t in teams}["school"] == 2
     assert all(t["invite_code"] for t in teams)
     assert datetime.fromisoformat(stats["by_week"][0]["week"]).weekday() == 0
+
+
+async def test_broadcasts_preview_then_reach_the_segments_inbox(
+    coordinator: Resident, other_coordinator: Resident, make_resident: MakeResident, pool: db.Pool
+) -> None:
+    body = _body(
+        cities=["kranj"],
+        enrolment="team",
+        challenge=[],
+        question=[],
+        team=[
+            {"code": "school", "kind": "school", "name": "OŠ Test"},
+            {"code": "office", "kind": "workplace", "name": "Office"},
+        ],
+    )
+    await coordinator.put(f"/v1/admin/campaigns/{body['code']}", json=body)
+    pupil, clerk = await make_resident("kranj", locale="sl"), await make_resident("kranj", locale="en")
+    await pupil.post(f"/v1/campaigns/{body['code']}/enrolment", json={"team": "school"})
+    await clerk.post(f"/v1/campaigns/{body['code']}/enrolment", json={"team": "office"})
+    await clerk.post("/v1/me/actions", json=action("walk-instead-of-car", 1))
+    message = {"title": {"sl": "Hvala!", "en": "Thank you!"}, "body": {"sl": "Odlično.", "en": "Great."}}
+    path = f"/v1/admin/campaigns/{body['code']}/broadcasts"
+
+    dry = (await coordinator.post(path, json=message | {"dry_run": True})).json()
+    assert dry["recipients"] == 2 and dry["preview"]["sl"]["title"] == "Hvala!" and dry["dry_run"] is True
+    assert (await pupil.get("/v1/me/notifications")).json()["items"] == []
+
+    team_only = (await coordinator.post(path, json=message | {"segment": {"team": "school"}})).json()
+    inactive = (await coordinator.post(path, json=message | {"segment": {"inactive_days": 3}, "dry_run": True})).json()
+
+    assert team_only["recipients"] == 1 and inactive["recipients"] == 1
+    assert [n["title"] for n in (await pupil.get("/v1/me/notifications")).json()["items"]] == ["Hvala!"]
+    assert (await clerk.get("/v1/me/notifications")).json()["items"] == []
+    assert_problem(
+        await coordinator.post(path, json=message | {"segment": {"team": "nope"}}),
+        422,
+        "validation-error",
+        "segment.team",
+    )
+    assert_problem(await other_coordinator.post(path, json=message), 403, "forbidden")

@@ -7,6 +7,7 @@ the same rules once started; a campaign from a file is changed in its file.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import msgspec
@@ -15,10 +16,18 @@ from upscale_api.auth import Grant
 from upscale_api.campaigns import queries
 from upscale_api.campaigns.files import check_campaign
 from upscale_api.campaigns.service import apply_campaigns
-from upscale_api.campaigns.structs import AdminCampaignOut, AdminTeamOut, Campaign, CampaignStats
+from upscale_api.campaigns.structs import (
+    AdminCampaignOut,
+    AdminTeamOut,
+    BroadcastIn,
+    BroadcastOut,
+    Campaign,
+    CampaignStats,
+)
 from upscale_api.catalogue.service import Snapshot
 from upscale_api.db import Connection, Pool, Record
 from upscale_api.errors import Problem
+from upscale_api.i18n import pick
 from upscale_api.validation import FieldError
 
 
@@ -114,3 +123,39 @@ async def stats(pool: Pool, grants: list[Grant], code: str) -> CampaignStats:
         result = await conn.fetchrow(queries.STATS, row["id"], campaign.starts_on, campaign.ends_on)
     assert result is not None
     return msgspec.convert(dict(result), CampaignStats, strict=False)
+
+
+async def broadcast(pool: Pool, grants: list[Grant], code: str, data: BroadcastIn, now: datetime) -> BroadcastOut:
+    """Send (or with ``dry_run`` only count and preview) a message to a segment of the campaign."""
+    send_at = max(data.send_at or now, now)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _one(conn, grants, code)
+        campaign = msgspec.convert(row["definition"], Campaign)
+        errors = [
+            FieldError(f"{key}.en", "English is required (the fallback)")
+            for key in ("title", "body")
+            if "en" not in getattr(data, key)
+        ]
+        team = data.segment.team
+        if (
+            team is not None
+            and team not in {t.code for t in campaign.team}
+            and not await conn.fetchval("SELECT true FROM teams WHERE campaign_id = $1 AND code = $2", row["id"], team)
+        ):
+            errors.append(FieldError("segment.team", f"no team {team!r} in this campaign"))
+        if errors:
+            raise Problem.invalid(errors)
+        recipients = await conn.fetchval(
+            queries.BROADCAST,
+            row["id"],
+            team,
+            data.segment.inactive_days,
+            data.title,
+            data.body,
+            send_at,
+            uuid.uuid4().hex,
+            not data.dry_run,
+        )
+    languages = sorted(set(data.title) | set(data.body))
+    preview = {lang: {"title": pick(data.title, lang), "body": pick(data.body, lang)} for lang in languages}
+    return BroadcastOut(recipients=recipients, preview=preview, scheduled_for=send_at, dry_run=data.dry_run)

@@ -192,3 +192,30 @@ SELECT
         WHERE t.campaign_id = $1 AND t.active
         GROUP BY t.id) s) AS teams
 """
+
+# Participants of campaign $1 in the segment: team code $2 (NULL: any), no live
+# action for $3 days (NULL: any). $4 title, $5 body (localised jsonb), $6 send at,
+# $7 a key unique to this broadcast, $8 false = only count.
+BROADCAST = """
+WITH audience AS (
+    SELECT e.resident_id, e.city_id, r.locale
+    FROM enrolments e
+    JOIN residents r ON r.id = e.resident_id
+    LEFT JOIN teams t ON t.id = e.team_id
+    WHERE e.campaign_id = $1 AND e.left_at IS NULL
+      AND ($2::text IS NULL OR t.code = $2)
+      AND ($3::int IS NULL OR NOT EXISTS (
+          SELECT 1 FROM action_logs a WHERE a.resident_id = e.resident_id AND a.deleted_at IS NULL
+            AND a.performed_at > $6::timestamptz - make_interval(days => $3)))
+), sent AS (
+    INSERT INTO notifications
+        (resident_id, city_id, kind, campaign_id, dedupe_key, title, body, data, locale, not_before, expires_at)
+    SELECT a.resident_id, a.city_id, 'broadcast', $1, 'broadcast:' || $7,
+           coalesce($4::jsonb ->> a.locale, $4::jsonb ->> 'en'), coalesce($5::jsonb ->> a.locale, $5::jsonb ->> 'en'),
+           '{}', a.locale, $6, $6::timestamptz + interval '2 days'
+    FROM audience a
+    WHERE $8
+    ON CONFLICT (resident_id, dedupe_key) DO NOTHING
+)
+SELECT count(*) FROM audience
+"""

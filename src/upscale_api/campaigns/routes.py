@@ -16,6 +16,8 @@ from upscale_api.campaigns import admin, participation
 from upscale_api.campaigns.structs import (
     AdminCampaignOut,
     AdminTeamOut,
+    BroadcastIn,
+    BroadcastOut,
     Campaign,
     CampaignOut,
     CampaignStats,
@@ -118,3 +120,15 @@ class AdminCampaignController(Controller):
     )
     async def stats(self, code: FromPath[str], ctx: NamedDependency[Context]) -> CampaignStats:
         return await admin.stats(ctx.pool, ctx.grants, code)
+
+    @post(
+        "/{code:str}/broadcasts",
+        summary="Message a segment of the campaign (all, a team, inactive for N days); dry_run counts and previews",
+        description="Messages go through the outbox: each resident's language (English fallback), quiet hours, "
+        "daily cap and opt-outs apply; every message also lands in the residents' inbox.",
+        status_code=200,
+    )
+    async def broadcast(
+        self, code: FromPath[str], data: JSONBody[BroadcastIn], ctx: NamedDependency[Context]
+    ) -> BroadcastOut:
+        return await admin.broadcast(ctx.pool, ctx.grants, code, data, datetime.now(UTC))

@@ -390,3 +390,28 @@ class CampaignStats(msgspec.Struct):
     retention: list[RetentionCell]
     teams: list[TeamStanding]
     """Ranked by participation share, then kg CO2e."""
+
+
+class Segment(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who gets a broadcast: every participant, one team, or those inactive for some days."""
+
+    team: Code | None = None
+    inactive_days: Annotated[int, msgspec.Meta(ge=1, le=365)] | None = None
+
+
+class BroadcastIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    title: Localized
+    body: Localized
+    segment: Segment = msgspec.field(default_factory=Segment)
+    send_at: datetime | None = None
+    """When to send (quiet hours still apply per resident); default now."""
+    dry_run: bool = False
+    """Count the recipients and preview the texts; send nothing."""
+
+
+class BroadcastOut(msgspec.Struct):
+    recipients: int
+    preview: dict[str, dict[str, str]]
+    """The title and body each language will see, e.g. ``{"sl": {"title": ..., "body": ...}}``."""
+    scheduled_for: datetime
+    dry_run: bool
