@@ -42,6 +42,7 @@ class AdvisoryLock(enum.IntEnum):
     SEED_DEMO = 7_401_003
     NUDGES = 7_401_004
     STALE_DELIVERIES = 7_401_005
+    WEEKLY_SUMMARIES = 7_401_006
 
 
 def start_embedded_server(data_dir: Path) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ from tests.factories import action
 from upscale_api import db
 from upscale_api.campaigns.service import apply_campaigns
 from upscale_api.db import AdvisoryLock
-from upscale_api.notifications.producers import produce_nudges
+from upscale_api.notifications.producers import produce_nudges, produce_weekly_summaries
 from upscale_api.worker import run_once
 
 ZONE = ZoneInfo("Europe/Ljubljana")
@@ -105,3 +105,41 @@ async def test_a_job_runs_in_one_replica_at_a_time(pool: db.Pool) -> None:
     assert await run_once(pool, AdvisoryLock.NUDGES, slow) is True
     assert ran == ["first"]
     assert await run_once(pool, AdvisoryLock.NUDGES, second) is True
+
+
+async def test_the_weekly_summary_fills_in_the_residents_numbers(make_resident: Any, pool: db.Pool) -> None:
+    slovene, english, idle = (
+        await make_resident(locale="sl"),
+        await make_resident(locale="en"),
+        await make_resident(locale="sl"),
+    )
+    last_monday = TODAY - timedelta(days=TODAY.weekday() + 7)
+    for resident in (slovene, english):
+        await pool.execute(
+            """
+            INSERT INTO action_logs (id, resident_id, city_id, action_type_id, quantity, performed_at, local_date,
+                                     baseline_factor_id, co2e_kg)
+            SELECT gen_random_uuid(), r.id, r.city_id, t.id, 1, $2, $3, f.id, 1.25
+            FROM residents r, action_types t, emission_factors f, generate_series(1, 2)
+            WHERE r.firebase_uid = $1 AND t.code = 'walk-instead-of-car' AND f.code = t.baseline_factor
+              AND f.version = 1
+            """,
+            resident.uid,
+            _at(last_monday, time(12)),
+            last_monday,
+        )
+    monday_morning = _at(TODAY - timedelta(days=TODAY.weekday()), time(9, 5))
+
+    await produce_weekly_summaries(pool, monday_morning)
+    await produce_weekly_summaries(pool, monday_morning + timedelta(hours=1))
+
+    rows = await pool.fetch(
+        "SELECT r.firebase_uid AS uid, n.title, n.body FROM notifications n JOIN residents r ON r.id = n.resident_id "
+        "WHERE n.kind = 'weekly_summary' AND r.firebase_uid = ANY($1::text[])",
+        [slovene.uid, english.uid, idle.uid],
+    )
+    by_uid = {r["uid"]: r for r in rows}
+    assert set(by_uid) == {slovene.uid, english.uid}
+    assert by_uid[slovene.uid]["title"] == "Vaš teden: 2,5 kg CO₂e manj"
+    assert by_uid[english.uid]["title"] == "Your week: 2.5 kg CO₂e saved"
+    assert "2 sustainable actions on 1 days" in by_uid[english.uid]["body"]

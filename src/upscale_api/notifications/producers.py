@@ -1,4 +1,4 @@
-"""Producers that write into the outbox: scheduled campaign nudges.
+"""Producers that write into the outbox: scheduled campaign nudges and the weekly summary.
 
 Every producer is one set-based statement and idempotent: a message carries a
 ``dedupe_key`` unique per resident (``nudge:<id>:<local date>``), so running a
@@ -8,9 +8,10 @@ Texts are picked in the resident's locale, English when the text lacks it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from upscale_api.db import Pool, rows_affected
+from upscale_api.notifications import templates
 
 # A nudge is due for a resident when, in the campaign city's time zone, today is
 # its weekday (or it runs daily), its time has passed less than $2 ago, and the
@@ -58,3 +59,40 @@ async def produce_nudges(pool: Pool, now: datetime, catch_up: timedelta = timede
     for a few minutes sends it; one down all morning does not).
     """
     return rows_affected(await pool.execute(NUDGES, now, catch_up))
+
+
+# Residents with live actions in the ISO week before the one containing $1 (their
+# local dates) get a summary once that week is over, at or after Monday $2 local.
+# Templates $3 (title) and $4 (body) are {"sl": ..., "en": ...}; decimals follow
+# the language (comma in Slovenian).
+WEEKLY = """
+WITH last_week AS (
+    SELECT a.resident_id, round(sum(a.co2e_kg)::numeric, 1) AS kg, count(*) AS actions,
+           count(DISTINCT a.local_date) AS days,
+           date_trunc('week', (($1::timestamptz AT TIME ZONE r.time_zone)::date - 7))::date AS week
+    FROM action_logs a JOIN residents r ON r.id = a.resident_id
+    WHERE a.deleted_at IS NULL
+      AND date_trunc('week', a.local_date) = date_trunc('week', (($1::timestamptz AT TIME ZONE r.time_zone)::date - 7))
+      AND ($1::timestamptz AT TIME ZONE r.time_zone)::time >= $2::time
+    GROUP BY a.resident_id, r.time_zone
+)
+INSERT INTO notifications (resident_id, city_id, kind, dedupe_key, title, body, data, locale, not_before, expires_at)
+SELECT w.resident_id, r.city_id, 'weekly_summary', 'weekly:' || to_char(w.week, 'IYYY-"W"IW'),
+       replace(replace(replace(coalesce($3::jsonb ->> r.locale, $3::jsonb ->> 'en'),
+           '{kg}', shown.kg), '{actions}', w.actions::text), '{days}', w.days::text),
+       replace(replace(replace(coalesce($4::jsonb ->> r.locale, $4::jsonb ->> 'en'),
+           '{kg}', shown.kg), '{actions}', w.actions::text), '{days}', w.days::text),
+       jsonb_build_object('week', to_char(w.week, 'IYYY-"W"IW')), r.locale, $1, $1::timestamptz + interval '2 days'
+FROM last_week w
+JOIN residents r ON r.id = w.resident_id
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN r.locale = 'sl' THEN replace(w.kg::text, '.', ',') ELSE w.kg::text END AS kg
+) AS shown
+ON CONFLICT (resident_id, dedupe_key) DO NOTHING
+"""
+
+
+async def produce_weekly_summaries(pool: Pool, now: datetime, at: time = time(9, 0)) -> int:
+    """Write last week's summary for every resident who logged something in it (once per week)."""
+    template = templates.WEEKLY_SUMMARY
+    return rows_affected(await pool.execute(WEEKLY, now, at, template["title"], template["body"]))
