@@ -9,7 +9,6 @@ once costs no wait (the SDK's first retry has no backoff); 503s until the SDK gi
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import firebase_admin
@@ -22,19 +21,6 @@ from tests.fakes.fcm import FCM_ERROR_TYPE, FakeFCM
 from upscale_api.notifications.fcm import OFFLINE_TOKEN, messaging_app
 
 PROJECT = "demo-upscale-fcm"
-
-
-@pytest.fixture(scope="module")
-def fake_fcm() -> Iterator[FakeFCM]:
-    with FakeFCM() as fcm:
-        yield fcm
-
-
-@pytest.fixture
-def fcm(fake_fcm: FakeFCM) -> Iterator[FakeFCM]:
-    fake_fcm.reset()
-    yield fake_fcm
-    fake_fcm.reset()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,17 +22,9 @@ from upscale_api.notifications.fcm import messaging_app
 PROJECT = "demo-upscale"
 
 
-@pytest.fixture(scope="module")
-def fcm() -> Iterator[FakeFCM]:
-    with FakeFCM() as server:
-        yield server
-
-
 @pytest.fixture
-def fake(fcm: FakeFCM) -> Iterator[FakeFCM]:
-    fcm.reset()
-    yield fcm
-    fcm.reset()
+def fake(fcm: FakeFCM) -> FakeFCM:
+    return fcm
 
 
 @pytest.fixture
