@@ -23,13 +23,8 @@ PROJECT = "demo-upscale"
 
 
 @pytest.fixture
-def fake(fcm: FakeFCM) -> FakeFCM:
-    return fcm
-
-
-@pytest.fixture
-def app(fake: FakeFCM) -> Any:
-    return messaging_app(PROJECT, endpoint=fake.url)
+def app(fcm: FakeFCM) -> Any:
+    return messaging_app(PROJECT, endpoint=fcm.url)
 
 
 @pytest.fixture
@@ -102,7 +97,7 @@ async def _run(pool: db.Pool, app: Any, now: datetime | None = None) -> int:
     return await sender.send_batch(pool, app, now)
 
 
-async def test_a_due_message_reaches_every_device_once(pool: db.Pool, app: Any, fake: FakeFCM) -> None:
+async def test_a_due_message_reaches_every_device_once(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-phone", "fid-tablet")
     await _quiet_hours_off(pool, resident)
     notification = await _notify(pool, resident)
@@ -110,8 +105,8 @@ async def test_a_due_message_reaches_every_device_once(pool: db.Pool, app: Any, 
     assert await _run(pool, app) == 2
     assert await _run(pool, app) == 0
 
-    assert sorted(r.target for r in fake.delivered()) == ["fid-phone", "fid-tablet"]
-    message = fake.sent_to("fid-phone")[0].message
+    assert sorted(r.target for r in fcm.delivered()) == ["fid-phone", "fid-tablet"]
+    message = fcm.sent_to("fid-phone")[0].message
     assert message["notification"] == {"title": "Nov teden", "body": "Na kolo!"}
     assert message["data"]["kind"] == "reminder"
     assert await _status(pool, notification) == ("sent", None)
@@ -121,9 +116,7 @@ async def test_a_due_message_reaches_every_device_once(pool: db.Pool, app: Any, 
     assert [a["outcome"] for a in attempts] == ["sent", "sent"] and all(a["fcm_message_id"] for a in attempts)
 
 
-async def test_quiet_hours_defer_to_their_end_in_the_residents_time_zone(
-    pool: db.Pool, app: Any, fake: FakeFCM
-) -> None:
+async def test_quiet_hours_defer_to_their_end_in_the_residents_time_zone(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-night")
     notification = await _notify(pool, resident)
     late_evening = datetime(2026, 11, 25, 22, 30, tzinfo=UTC)  # 23:30 in Ljubljana (CET)
@@ -134,10 +127,10 @@ async def test_quiet_hours_defer_to_their_end_in_the_residents_time_zone(
     not_before = await pool.fetchval("SELECT not_before FROM notifications WHERE id = $1", notification)
     assert (status, reason) == ("pending", "deferred: quiet hours")
     assert not_before == datetime(2026, 11, 26, 7, 0, tzinfo=UTC)  # 08:00 the next morning, local
-    assert fake.received == []
+    assert fcm.received == []
 
 
-async def test_quiet_hours_across_a_dst_change(pool: db.Pool, app: Any, fake: FakeFCM) -> None:
+async def test_quiet_hours_across_a_dst_change(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-dst")
     evening = datetime(2026, 3, 28, 22, 0, tzinfo=UTC)  # 23:00 CET; clocks go forward at 02:00 that night
     notification = await _notify(pool, resident, not_before=evening - timedelta(minutes=5))
@@ -151,7 +144,7 @@ async def test_quiet_hours_across_a_dst_change(pool: db.Pool, app: Any, fake: Fa
     assert not_before == datetime(2026, 3, 29, 6, 0, tzinfo=UTC)  # 08:00 CEST
 
 
-async def test_opt_outs_drop_with_the_reason_and_stay_in_the_inbox(pool: db.Pool, app: Any, fake: FakeFCM) -> None:
+async def test_opt_outs_drop_with_the_reason_and_stay_in_the_inbox(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-quiet")
     await _quiet_hours_off(pool, resident, reminders=False)
     notification = await _notify(pool, resident)
@@ -159,10 +152,10 @@ async def test_opt_outs_drop_with_the_reason_and_stay_in_the_inbox(pool: db.Pool
     await _run(pool, app)
 
     assert await _status(pool, notification) == ("dropped", "opted out of reminder")
-    assert fake.received == []
+    assert fcm.received == []
 
 
-async def test_the_daily_cap_defers(pool: db.Pool, app: Any, fake: FakeFCM) -> None:
+async def test_the_daily_cap_defers(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-capped")
     await _quiet_hours_off(pool, resident, daily_cap=1)
     first, second = await _notify(pool, resident), await _notify(pool, resident)
@@ -172,10 +165,10 @@ async def test_the_daily_cap_defers(pool: db.Pool, app: Any, fake: FakeFCM) -> N
 
     statuses = sorted([await _status(pool, first), await _status(pool, second)])
     assert statuses == [("pending", "deferred: daily cap of 1"), ("sent", None)]
-    assert len(fake.delivered()) == 1
+    assert len(fcm.delivered()) == 1
 
 
-async def test_expired_messages_are_not_sent(pool: db.Pool, app: Any, fake: FakeFCM) -> None:
+async def test_expired_messages_are_not_sent(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-late")
     await _quiet_hours_off(pool, resident)
     notification = await _notify(pool, resident, expires_in=timedelta(seconds=-1))
@@ -183,13 +176,13 @@ async def test_expired_messages_are_not_sent(pool: db.Pool, app: Any, fake: Fake
     await _run(pool, app)
 
     assert await _status(pool, notification) == ("expired", "expired before it could be sent")
-    assert fake.received == []
+    assert fcm.received == []
 
 
-async def test_an_unregistered_device_is_deactivated(pool: db.Pool, app: Any, fake: FakeFCM) -> None:
+async def test_an_unregistered_device_is_deactivated(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-gone", "fid-ok")
     await _quiet_hours_off(pool, resident)
-    fake.always("fid-gone", "unregistered")
+    fcm.always("fid-gone", "unregistered")
     first = await _notify(pool, resident)
 
     await _run(pool, app)
@@ -197,15 +190,15 @@ async def test_an_unregistered_device_is_deactivated(pool: db.Pool, app: Any, fa
     await _run(pool, app)
 
     assert await pool.fetchval("SELECT active FROM devices WHERE installation_id = 'fid-gone'") is False
-    assert len(fake.sent_to("fid-gone")) == 1  # not tried again for the second message
+    assert len(fcm.sent_to("fid-gone")) == 1  # not tried again for the second message
     assert await _status(pool, first) == ("sent", None)  # the other device got it
 
 
-async def test_quota_errors_are_retried_after_retry_after(pool: db.Pool, app: Any, fake: FakeFCM) -> None:
+async def test_quota_errors_are_retried_after_retry_after(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-busy")
     await _quiet_hours_off(pool, resident)
-    fake.retry_after_seconds = 120
-    fake.script("fid-busy", ["quota_exceeded"])
+    fcm.retry_after_seconds = 120
+    fcm.script("fid-busy", ["quota_exceeded"])
     notification = await _notify(pool, resident)
     now = datetime.now(UTC)
 
@@ -225,10 +218,10 @@ async def test_quota_errors_are_retried_after_retry_after(pool: db.Pool, app: An
     assert [o["outcome"] for o in outcomes] == ["QUOTA_EXCEEDED", "sent"]
 
 
-async def test_an_invalid_token_fails_and_deactivates(pool: db.Pool, app: Any, fake: FakeFCM) -> None:
+async def test_an_invalid_token_fails_and_deactivates(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-bad")
     await _quiet_hours_off(pool, resident)
-    fake.always("fid-bad", "invalid_argument")
+    fcm.always("fid-bad", "invalid_argument")
     notification = await _notify(pool, resident)
 
     await _run(pool, app)
@@ -240,7 +233,7 @@ async def test_an_invalid_token_fails_and_deactivates(pool: db.Pool, app: Any, f
     )
 
 
-async def test_two_senders_at_once_send_each_message_once(pool: db.Pool, app: Any, fake: FakeFCM) -> None:
+async def test_two_senders_at_once_send_each_message_once(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     devices = [f"fid-many-{i}" for i in range(40)]
     resident = await _resident(pool, *devices)
     await _quiet_hours_off(pool, resident)
@@ -250,10 +243,10 @@ async def test_two_senders_at_once_send_each_message_once(pool: db.Pool, app: An
     counts = await asyncio.gather(*(sender.send_batch(pool, app, datetime.now(UTC), batch=15) for _ in range(4)))
 
     assert sum(counts) == 40
-    assert sorted(r.target for r in fake.received) == sorted(devices)
+    assert sorted(r.target for r in fcm.received) == sorted(devices)
 
 
-async def test_a_sender_killed_mid_batch_never_sends_twice(pool: db.Pool, app: Any, fake: FakeFCM) -> None:
+async def test_a_sender_killed_mid_batch_never_sends_twice(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-crash")
     await _quiet_hours_off(pool, resident)
     notification = await _notify(pool, resident)
@@ -269,4 +262,4 @@ async def test_a_sender_killed_mid_batch_never_sends_twice(pool: db.Pool, app: A
     assert await _status(pool, notification) == ("failed", None)
     reason = await pool.fetchval("SELECT outcome FROM notification_attempts WHERE notification_id = $1", notification)
     assert reason == "SENDER_STOPPED"
-    assert fake.received == []
+    assert fcm.received == []
