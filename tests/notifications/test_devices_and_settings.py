@@ -97,6 +97,12 @@ async def test_the_inbox_lists_messages_newest_first_with_read_state(resident: R
         """,
         resident.uid,
     )
+    # a push the resident opted out of still shows in the inbox
+    await pool.execute(
+        "UPDATE notifications SET status = 'dropped' WHERE dedupe_key = 'test:1' "
+        "AND resident_id = (SELECT id FROM residents WHERE firebase_uid = $1)",
+        resident.uid,
+    )
 
     first = (await resident.get("/v1/me/notifications", params={"limit": 2})).json()
     second = (await resident.get("/v1/me/notifications", params={"limit": 2, "cursor": first["next_cursor"]})).json()

@@ -144,7 +144,7 @@ async def test_quiet_hours_across_a_dst_change(pool: db.Pool, app: Any, fcm: Fak
     assert not_before == datetime(2026, 3, 29, 6, 0, tzinfo=UTC)  # 08:00 CEST
 
 
-async def test_opt_outs_drop_with_the_reason_and_stay_in_the_inbox(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
+async def test_opt_outs_drop_the_push_with_the_reason(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-quiet")
     await _quiet_hours_off(pool, resident, reminders=False)
     notification = await _notify(pool, resident)

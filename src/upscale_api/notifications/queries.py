@@ -46,10 +46,11 @@ ON CONFLICT (resident_id) DO UPDATE SET
     daily_cap = coalesce($8, s.daily_cap), updated_at = now()
 """
 
+# Every message that is due, whatever became of its push (opt-outs turn off pushes, not the inbox).
 INBOX = """
 SELECT n.id, n.kind, n.title, n.body, n.data, n.created_at, n.read_at
 FROM notifications n
-WHERE n.resident_id = $1 AND n.not_before <= now() AND n.status <> 'dropped'
+WHERE n.resident_id = $1 AND n.not_before <= now()
   AND ($2::bigint IS NULL OR n.id < $2)
 ORDER BY n.id DESC
 LIMIT $3
@@ -57,7 +58,7 @@ LIMIT $3
 
 UNREAD = """
 SELECT count(*) FROM notifications
-WHERE resident_id = $1 AND read_at IS NULL AND not_before <= now() AND status <> 'dropped'
+WHERE resident_id = $1 AND read_at IS NULL AND not_before <= now()
 """
 
 MARK_READ = """
