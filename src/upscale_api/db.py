@@ -43,6 +43,7 @@ class AdvisoryLock(enum.IntEnum):
     NUDGES = 7_401_004
     STALE_DELIVERIES = 7_401_005
     WEEKLY_SUMMARIES = 7_401_006
+    CAMPAIGN_EVENTS = 7_401_007
 
 
 def start_embedded_server(data_dir: Path) -> str:

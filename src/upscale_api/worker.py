@@ -20,7 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from upscale_api.db import AdvisoryLock, Pool
 from upscale_api.notifications import sender
 from upscale_api.notifications.fcm import messaging_app
-from upscale_api.notifications.producers import produce_nudges, produce_weekly_summaries
+from upscale_api.notifications.producers import (
+    produce_campaign_events,
+    produce_nudges,
+    produce_weekly_summaries,
+)
 from upscale_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,7 @@ class Worker:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         jobs: list[tuple[Callable[[], Awaitable[Any]], float]] = [
             (self.nudges, 30),
+            (self.campaign_events, 60),
             (self.weekly_summaries, 300),
             (self.deliver, 2),
             (self.settle_stale, 60),
@@ -67,6 +72,12 @@ class Worker:
                 log.info("nudges: %d messages", written)
 
         await run_once(self.pool, AdvisoryLock.NUDGES, work)
+
+    async def campaign_events(self) -> None:
+        async def work() -> None:
+            await produce_campaign_events(self.pool, datetime.now(UTC))
+
+        await run_once(self.pool, AdvisoryLock.CAMPAIGN_EVENTS, work)
 
     async def weekly_summaries(self) -> None:
         async def work() -> None:

@@ -13,7 +13,7 @@ from tests.factories import action
 from upscale_api import db
 from upscale_api.campaigns.service import apply_campaigns
 from upscale_api.db import AdvisoryLock
-from upscale_api.notifications.producers import produce_nudges, produce_weekly_summaries
+from upscale_api.notifications.producers import produce_campaign_events, produce_nudges, produce_weekly_summaries
 from upscale_api.worker import run_once
 
 ZONE = ZoneInfo("Europe/Ljubljana")
@@ -143,3 +143,19 @@ async def test_the_weekly_summary_fills_in_the_residents_numbers(make_resident: 
     assert by_uid[slovene.uid]["title"] == "Vaš teden: 2,5 kg CO₂e manj"
     assert by_uid[english.uid]["title"] == "Your week: 2.5 kg CO₂e saved"
     assert "2 sustainable actions on 1 days" in by_uid[english.uid]["body"]
+
+
+async def test_participants_hear_when_a_campaign_starts_and_ends(make_resident: Any, pool: db.Pool) -> None:
+    definition = _campaign(starts_on=TODAY.isoformat(), ends_on=(TODAY + timedelta(days=6)).isoformat())
+    async with pool.acquire() as conn, conn.transaction():
+        await apply_campaigns(conn, [definition], TIME_ZONES, "file", TODAY)
+    resident = await make_resident(locale="sl")
+    await resident.post(f"/v1/campaigns/{definition.code}/enrolment", json={"baseline": {"car_km_per_week": 10}})
+    start = _at(TODAY, time(0, 0))
+    end = _at(TODAY + timedelta(days=7), time(0, 0))
+
+    for moment in (start + timedelta(minutes=1), start + timedelta(hours=2), end + timedelta(minutes=1)):
+        await produce_campaign_events(pool, moment)
+
+    titles = [m["title"] for m in await _messages(pool, definition)]
+    assert titles == ["Začelo se je: Kolesarski mesec", "Konec: Kolesarski mesec"]

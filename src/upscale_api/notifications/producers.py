@@ -1,4 +1,5 @@
-"""Producers that write into the outbox: scheduled campaign nudges and the weekly summary.
+"""Producers that write into the outbox: campaign nudges, campaign start and end,
+and the weekly summary.
 
 Every producer is one set-based statement and idempotent: a message carries a
 ``dedupe_key`` unique per resident (``nudge:<id>:<local date>``), so running a
@@ -96,3 +97,33 @@ async def produce_weekly_summaries(pool: Pool, now: datetime, at: time = time(9,
     """Write last week's summary for every resident who logged something in it (once per week)."""
     template = templates.WEEKLY_SUMMARY
     return rows_affected(await pool.execute(WEEKLY, now, at, template["title"], template["body"]))
+
+
+# Enrolled residents hear when a campaign starts and when it ends, within a day
+# of the moment ($2: 'start' or 'end'); $3/$4 are the templates, {campaign}
+# filled with the campaign's title in the resident's language.
+CAMPAIGN_EVENT = """
+INSERT INTO notifications
+    (resident_id, city_id, kind, campaign_id, dedupe_key, title, body, data, locale, not_before, expires_at)
+SELECT e.resident_id, e.city_id, 'campaign_news', k.id, 'campaign-' || $2 || ':' || k.id,
+       replace(coalesce($3::jsonb ->> r.locale, $3::jsonb ->> 'en'), '{campaign}', name.text),
+       replace(coalesce($4::jsonb ->> r.locale, $4::jsonb ->> 'en'), '{campaign}', name.text),
+       jsonb_build_object('campaign', k.code, 'event', $2), r.locale, $1, $1::timestamptz + interval '1 day'
+FROM campaigns k
+JOIN enrolments e ON e.campaign_id = k.id AND e.left_at IS NULL
+JOIN residents r ON r.id = e.resident_id
+CROSS JOIN LATERAL (SELECT coalesce(k.title ->> r.locale, k.title ->> 'en') AS text) AS name
+WHERE k.status = 'scheduled'
+  AND CASE $2 WHEN 'start' THEN k.starts_at ELSE k.ends_at END <= $1
+  AND CASE $2 WHEN 'start' THEN k.starts_at ELSE k.ends_at END > $1::timestamptz - interval '1 day'
+ON CONFLICT (resident_id, dedupe_key) DO NOTHING
+"""
+
+
+async def produce_campaign_events(pool: Pool, now: datetime) -> int:
+    """Tell participants that a campaign started or ended (once each)."""
+    written = 0
+    for event, template in (("start", templates.CAMPAIGN_STARTED), ("end", templates.CAMPAIGN_ENDED)):
+        status = await pool.execute(CAMPAIGN_EVENT, now, event, template["title"], template["body"])
+        written += rows_affected(status)
+    return written

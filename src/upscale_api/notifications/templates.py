@@ -15,3 +15,19 @@ WEEKLY_SUMMARY = {
         "en": "Last week you logged {actions} sustainable actions on {days} days. Keep it up!",
     },
 }
+
+CAMPAIGN_STARTED = {
+    "title": {"sl": "Začelo se je: {campaign}", "en": "It has started: {campaign}"},
+    "body": {
+        "sl": "Kampanja {campaign} se je začela. Vpišite svoje prvo dejanje!",
+        "en": "{campaign} has started. Log your first action!",
+    },
+}
+
+CAMPAIGN_ENDED = {
+    "title": {"sl": "Konec: {campaign}", "en": "Finished: {campaign}"},
+    "body": {
+        "sl": "Kampanja {campaign} se je končala. Hvala, da ste sodelovali!",
+        "en": "{campaign} has ended. Thank you for taking part!",
+    },
+}
