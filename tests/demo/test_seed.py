@@ -11,7 +11,7 @@ from upscale_api import db
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
-from upscale_api.demo.seed import RESIDENTS_PER_CITY, seed_demo
+from upscale_api.demo.seed import DEMO_CAMPAIGN, RESIDENTS_PER_CITY, seed_demo
 
 
 @pytest.fixture
@@ -55,3 +55,22 @@ async def test_demo_actions_respect_the_catalogue_rules(loaded_pool: db.Pool) ->
     )
     assert (over_limits, out_of_range) == (0, 0)
     assert {r["code"]: r["count"] for r in cities} == RESIDENTS_PER_CITY
+
+
+async def test_kranj_demo_residents_take_part_in_an_active_campaign(loaded_pool: db.Pool) -> None:
+    await seed_demo(loaded_pool, await Catalogue(loaded_pool).reload())
+
+    row = await loaded_pool.fetchrow(
+        """
+        SELECT p.phase, count(e.*) AS enrolled, count(DISTINCT e.team_id) AS teams,
+               (SELECT count(*) FROM action_logs a JOIN enrolments x ON x.resident_id = a.resident_id
+                  AND x.campaign_id = k.id JOIN action_types t ON t.id = a.action_type_id
+                WHERE t.category = 'mobility') AS counted_actions
+        FROM campaigns k JOIN campaign_phases p ON p.id = k.id JOIN enrolments e ON e.campaign_id = k.id
+        WHERE k.code = $1 GROUP BY p.phase, k.id
+        """,
+        DEMO_CAMPAIGN,
+    )
+    assert row["phase"] == "active"
+    assert (row["enrolled"], row["teams"]) == (RESIDENTS_PER_CITY["kranj"], 3)
+    assert row["counted_actions"] > 100

@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import msgspec
+
+from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.campaigns.structs import Campaign
 from upscale_api.catalogue.service import ActionType, Snapshot
-from upscale_api.db import AdvisoryLock, Pool
+from upscale_api.db import AdvisoryLock, Connection, Pool
 
 RESIDENTS_PER_CITY = {"ljubljana": 150, "kranj": 90, "velenje": 60}
 DAYS = 28
@@ -117,7 +121,81 @@ async def seed_demo(pool: Pool, snapshot: Snapshot, today: date | None = None) -
                 "co2e_kg",
             ],
         )
+        await _demo_campaign(conn, snapshot, today)
     return SeedResult(len(rows), len(actions))
+
+
+DEMO_CAMPAIGN = "demo-kranj-active-travel"
+
+
+async def _demo_campaign(conn: Connection, snapshot: Snapshot, today: date) -> None:
+    """An active campaign for Kranj's demo residents, so progress and coordinator statistics show numbers."""
+    text = {"sl": "Predstavitvena kampanja s sintetičnimi podatki.", "en": "A demo campaign with synthetic data."}
+    mobility = [t.code for t in snapshot.action_types.values() if t.category == "mobility"]
+    campaign = msgspec.convert(
+        {
+            "code": DEMO_CAMPAIGN,
+            "cities": ["kranj"],
+            "title": {"sl": "Demo: aktivno po Kranju", "en": "Demo: active travel in Kranj"},
+            "description": text,
+            "starts_on": (today - timedelta(days=DAYS)).isoformat(),
+            "ends_on": (today + timedelta(days=30)).isoformat(),
+            "enrolment": "team",
+            "action": [{"type": code, "points_per_unit": 10} for code in mobility],
+            "team": [
+                {"code": "north", "kind": "district", "name": "Sever"},
+                {"code": "south", "kind": "district", "name": "Jug"},
+                {"code": "city-hall", "kind": "workplace", "name": "Mestna občina Kranj"},
+            ],
+            "challenge": [
+                {
+                    "code": "ten-days",
+                    "title": {"sl": "10 dni trajnostno", "en": "10 sustainable days"},
+                    "description": text,
+                    "rule": {"kind": "distinct_days", "days": 10, "categories": ["mobility"]},
+                },
+                {
+                    "code": "half-the-team",
+                    "title": {"sl": "Polovica ekipe", "en": "Half the team"},
+                    "description": text,
+                    "rule": {
+                        "kind": "team_participation",
+                        "share": 0.5,
+                        "member_rule": {"kind": "distinct_days", "days": 5, "categories": ["mobility"]},
+                    },
+                },
+                {
+                    "code": "one-tonne",
+                    "title": {"sl": "Skupaj ena tona", "en": "One tonne together"},
+                    "description": text,
+                    "rule": {"kind": "collective", "categories": ["mobility"], "target": 1000},
+                },
+            ],
+            "badge": [
+                {
+                    "code": "first",
+                    "title": {"sl": "Prvi korak", "en": "First step"},
+                    "description": text,
+                    "rule": {"kind": "first_action"},
+                }
+            ],
+        },
+        Campaign,
+    )
+    zones = {c.code: c.time_zone for c in snapshot.cities.values()}
+    await apply_campaigns(conn, [campaign], zones, "api", today)
+    await conn.execute(
+        """
+        INSERT INTO enrolments (campaign_id, resident_id, city_id, team_id, enrolled_at)
+        SELECT k.id, r.id, r.city_id,
+               (SELECT t.id FROM teams t WHERE t.campaign_id = k.id ORDER BY t.code OFFSET r.id % 3 LIMIT 1),
+               r.created_at
+        FROM campaigns k, residents r JOIN cities c ON c.id = r.city_id
+        WHERE k.code = $1 AND c.code = 'kranj' AND r.firebase_uid LIKE 'demo-resident-%'
+        ON CONFLICT DO NOTHING
+        """,
+        DEMO_CAMPAIGN,
+    )
 
 
 def _actions(rng: random.Random, snapshot: Snapshot, residents: list[Any], today: date) -> list[tuple[Any, ...]]:
