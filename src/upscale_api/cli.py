@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     apply.set_defaults(run=_campaigns_apply)
 
     commands.add_parser("seed-demo", help="write demo residents and actions once").set_defaults(run=_seed_demo)
+
+    rescore = commands.add_parser("rescore", help="recompute stored savings after a factor correction")
+    rescore.add_argument("--from", dest="since", type=date.fromisoformat, help="only actions on or after this day")
+    rescore.add_argument("--action-type", help="only this action type")
+    rescore.set_defaults(run=_rescore)
 
     for name, run in (("grant", _grant), ("revoke", _revoke)):
         role = commands.add_parser(name, help=f"{name} a role")
@@ -200,6 +206,20 @@ async def _load_and_seed(pool: db.Pool) -> None:
         print(f"demo data: {result.residents} residents, {result.actions} actions")
     else:
         print("demo data: already there, nothing written")
+
+
+@_async
+async def _rescore(settings: Settings, args: argparse.Namespace) -> None:
+    from upscale_api.scoring.service import rescore
+
+    async def work(pool: db.Pool) -> None:
+        changes = await rescore(pool, since=args.since, action_type=args.action_type)
+        for change in changes:
+            print(f"{change.action_type}: {change.actions} actions, {change.delta_kg:+.3f} kg CO2e")
+        if not changes:
+            print("every stored saving already uses the factor versions in force")
+
+    await _with_pool(settings, work)
 
 
 @_async

@@ -94,3 +94,10 @@ def test_migrate_and_grant_against_a_database(database_url: str, client: object)
     assert migrate.returncode == 0 and "schema is current" in migrate.stdout
     assert "granted" in grant.stdout and "already granted" in again.stdout
     assert unknown.returncode == 1 and "unknown city: atlantis" in unknown.stderr
+
+
+def test_rescore_reports_when_nothing_needs_it(database_url: str, client: object) -> None:
+    result = upscale("rescore", "--from", "2100-01-01", DATABASE_URL=database_url)
+
+    assert result.returncode == 0, result.stderr
+    assert "already uses the factor versions in force" in result.stdout
