@@ -65,6 +65,14 @@ import asyncpg
 import httpx
 import msgspec
 
+from procstats import (
+    admin_url,
+    descendants,
+    local_parent,
+    machine_busy_seconds,
+    proc_table,
+    rss_bytes,
+)
 from upscale_api import db, migrations
 from upscale_api.actions import service as actions_service
 from upscale_api.actions.structs import ActionIn
@@ -188,66 +196,6 @@ class Result:
         ordered = sorted(self.latencies)
         rank = max(0, math.ceil(q * len(ordered)) - 1)
         return ordered[rank] * 1000
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def proc_table() -> dict[int, tuple[int, float, float]]:
-    """``pid -> (parent pid, own CPU seconds, CPU seconds of its exited children)``, from Linux's /proc.
-
-    The third value keeps the CPU of processes that ended in the window: a
-    PostgreSQL backend that asyncpg replaced (every 50,000 queries by default)
-    lands in the postmaster's. Read directly rather than through psutil.
-    """
-    table = {}
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    with open(f"/proc/{entry.name}/stat", "rb") as f:
-                        data = f.read()
-                except OSError:
-                    continue  # exited meanwhile
-                fields = data[data.rindex(b")") + 2 :].split()
-                own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-                reaped = (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
-                table[int(entry.name)] = (int(fields[1]), own, reaped)
-    return table
-
-
-def descendants(table: dict[int, tuple[int, float, float]], root: int) -> list[int]:
-    """``root`` and every process below it."""
-    children: dict[int, list[int]] = collections.defaultdict(list)
-    for pid, (ppid, _, _) in table.items():
-        children[ppid].append(pid)
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        if pid in table:
-            found.append(pid)
-            todo.extend(children[pid])
-    return found
-
-
-def rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * PAGE_SIZE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent not idle (all cores), from /proc/stat."""
-    try:
-        with open("/proc/stat", "rb") as f:
-            fields = [int(v) for v in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return 0.0
-    idle, iowait = fields[3], fields[4]  # user nice system idle iowait irq softirq steal
-    return (sum(fields) - idle - iowait) / CLOCK_TICKS
 
 
 class Monitor(threading.Thread):
@@ -745,37 +693,9 @@ def serve(argv: list[str]) -> None:
 # --- The run ------------------------------------------------------------------
 
 
-def admin_url() -> str:
-    """A URL on the server to create the bench database on."""
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    data_dir = ROOT / ".upscale"
-    pid_file = data_dir / "pgdata" / "postmaster.pid"
-    running = False
-    if pid_file.exists():
-        with contextlib.suppress(ValueError, OSError, IndexError):
-            running = Path(f"/proc/{int(pid_file.read_text().split()[0])}").exists()
-    if running:
-        # Join without stopping it at exit: someone else started it and may still use it.
-        from pgserver.postgres_server import get_server
-
-        return str(get_server(data_dir.resolve() / "pgdata", cleanup_mode=None).get_uri("postgres"))
-    return db.start_embedded_server(data_dir)
-
-
 async def postmaster_of(conn: db.Connection) -> int | None:
     """pid of the PostgreSQL server process when it runs on this machine (for its CPU time)."""
     return local_parent(await conn.fetchval("SELECT pg_backend_pid()"))
-
-
-def local_parent(backend: int) -> int | None:
-    try:
-        if Path(f"/proc/{backend}/comm").read_text().strip() != "postgres":
-            return None  # a server elsewhere; a local process merely has the same pid
-    except OSError:
-        return None
-    parent = proc_table().get(backend)
-    return parent[0] if parent else None
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import json
 import math
@@ -58,6 +57,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.fakes.fcm in the fake server's process
 
+from procstats import (  # noqa: E402 (the bench folder is on sys.path when run as a script)
+    admin_url,
+    descendants,
+    local_parent,
+    machine_busy_seconds,
+    proc_table,
+    rss_bytes,
+)
 from upscale_api import db, migrations  # noqa: E402
 from upscale_api.notifications import sender  # noqa: E402
 from upscale_api.notifications.fcm import OFFLINE_TOKEN, messaging_app  # noqa: E402
@@ -67,8 +74,6 @@ PROJECT = "demo-upscale-bench"
 TARGET_RATE = 5_000.0
 TARGET_SHARE = 0.50
 FLAT_RSS_SLACK_MB = 20.0  # end RSS at most this much above the RSS after the first 10%
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def log(message: str) -> None:
@@ -76,54 +81,6 @@ def log(message: str) -> None:
 
 
 # --- /proc ---------------------------------------------------------------------
-
-
-def proc_table() -> dict[int, tuple[int, float, float]]:
-    """``pid -> (parent pid, own CPU seconds, CPU seconds of reaped children)`` (as in action_logging.py)."""
-    table = {}
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    with open(f"/proc/{entry.name}/stat", "rb") as f:
-                        data = f.read()
-                except OSError:
-                    continue
-                fields = data[data.rindex(b")") + 2 :].split()
-                own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-                reaped = (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
-                table[int(entry.name)] = (int(fields[1]), own, reaped)
-    return table
-
-
-def descendants(table: dict[int, tuple[int, float, float]], root: int) -> list[int]:
-    children: dict[int, list[int]] = collections.defaultdict(list)
-    for pid, (ppid, _, _) in table.items():
-        children[ppid].append(pid)
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        if pid in table:
-            found.append(pid)
-            todo.extend(children[pid])
-    return found
-
-
-def rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * PAGE_SIZE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def machine_busy_seconds() -> float:
-    try:
-        with open("/proc/stat", "rb") as f:
-            fields = [int(v) for v in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return 0.0
-    return (sum(fields) - fields[3] - fields[4]) / CLOCK_TICKS
 
 
 @dataclass
@@ -462,33 +419,6 @@ async def sender_row(url: str, args: argparse.Namespace, postmaster: int | None,
 # --- The run -------------------------------------------------------------------------
 
 
-def admin_url() -> str:
-    """A URL on the server to create the bench database on (as in action_logging.py)."""
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    data_dir = ROOT / ".upscale"
-    pid_file = data_dir / "pgdata" / "postmaster.pid"
-    running = False
-    if pid_file.exists():
-        with contextlib.suppress(ValueError, OSError, IndexError):
-            running = Path(f"/proc/{int(pid_file.read_text().split()[0])}").exists()
-    if running:
-        from pgserver.postgres_server import get_server
-
-        return str(get_server(data_dir.resolve() / "pgdata", cleanup_mode=None).get_uri("postgres"))
-    return db.start_embedded_server(data_dir)
-
-
-def postmaster_of(backend: int) -> int | None:
-    try:
-        if Path(f"/proc/{backend}/comm").read_text().strip() != "postgres":
-            return None
-    except OSError:
-        return None
-    parent = proc_table().get(backend)
-    return parent[0] if parent else None
-
-
 async def run(args: argparse.Namespace) -> int:
     server_url = admin_url()
     name = f"upscale_bench_{secrets.token_hex(4)}"
@@ -502,7 +432,7 @@ async def run(args: argparse.Namespace) -> int:
         conn = await asyncpg.connect(url)
         try:
             await migrations.migrate(conn)
-            postmaster = postmaster_of(await conn.fetchval("SELECT pg_backend_pid()"))
+            postmaster = local_parent(await conn.fetchval("SELECT pg_backend_pid()"))
             version = (await conn.fetchval("SELECT version()")).split(" on ")[0]
         finally:
             await conn.close()
