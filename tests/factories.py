@@ -95,3 +95,10 @@ def assert_problem(response: httpx.Response, status: int, kind: str, field: str 
         assert field in [e["field"] for e in problem.get("errors", [])], problem
         assert field in problem["detail"]
     return problem
+
+
+def toml_entry(text: str, table: str, code: str) -> tuple[int, int]:
+    """Where the ``[[table]]`` entry with ``code`` starts and ends in a definition file's text."""
+    start = text.index(f'[[{table}]]\ncode = "{code}"')
+    end = text.find(f"[[{table}]]", start + 1)
+    return start, len(text) if end == -1 else end

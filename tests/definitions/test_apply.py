@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import CAMPAIGNS
+from tests.factories import CAMPAIGNS, toml_entry
 from upscale_api import db
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.definitions.files import InvalidDefinitions, read_definitions
@@ -72,8 +72,7 @@ async def test_a_corrected_factor_is_a_new_version_in_force(empty_pool: db.Pool,
     await apply_definitions(empty_pool, read_definitions(campaigns))
     factors = campaigns / "catalogue/emission-factors.toml"
     text = factors.read_text()
-    start = text.index('[[factor]]\ncode = "car-si-fleet"')
-    end = text.index("[[factor]]", start + 10)
+    start, end = toml_entry(text, "factor", "car-si-fleet")
     corrected = text[start:end].replace("version = 1", "version = 2", 1)
     factors.write_text(text + "\n" + corrected)
 
@@ -89,9 +88,7 @@ async def test_removed_entries_are_retired_not_deleted(empty_pool: db.Pool, camp
     await apply_definitions(empty_pool, read_definitions(campaigns))
     types = campaigns / "catalogue/action-types.toml"
     text = types.read_text()
-    start = text.index('[[action_type]]\ncode = "milk-saved-from-bin"')
-    end = text.find("[[action_type]]", start + 10)
-    end = len(text) if end == -1 else end  # the last entry runs to the end of the file
+    start, end = toml_entry(text, "action_type", "milk-saved-from-bin")  # the last entry
     types.write_text(text[:start] + text[end:])
 
     result = await apply_definitions(empty_pool, read_definitions(campaigns))

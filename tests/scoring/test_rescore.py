@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from tests.factories import CAMPAIGNS
+from tests.factories import CAMPAIGNS, toml_entry
 from upscale_api import db
 from upscale_api.actions.service import Policy, log_actions
 from upscale_api.actions.structs import ActionIn
@@ -41,8 +41,7 @@ async def test_a_factor_correction_is_rescored_once(fresh_pool: db.Pool, tmp_pat
     # The car factor is corrected: a new version with another value.
     factors = campaigns / "catalogue/emission-factors.toml"
     text = factors.read_text()
-    start = text.index('[[factor]]\ncode = "car-si-fleet"')
-    end = text.index("[[factor]]", start + 10)
+    start, end = toml_entry(text, "factor", "car-si-fleet")
     old_block = text[start:end]
     corrected = old_block.replace("version = 1", "version = 2", 1).replace("value = 0.1229", "value = 0.1100", 1)
     assert corrected != old_block.replace("version = 1", "version = 2", 1)

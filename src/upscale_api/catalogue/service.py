@@ -86,9 +86,6 @@ class Snapshot:
     cities: dict[str, City] = field(default_factory=dict)
     action_types: dict[str, ActionType] = field(default_factory=dict)
 
-    def city_by_id(self, city_id: int) -> City:
-        return next(c for c in self.cities.values() if c.id == city_id)
-
     def offered_in(self, city: City) -> list[ActionType]:
         return [t for t in self.action_types.values() if city.id in t.city_ids]
 

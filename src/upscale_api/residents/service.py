@@ -41,22 +41,24 @@ async def register(pool: Pool, snapshot: Snapshot, uid: str, data: ResidentIn) -
         raise Problem.invalid(errors)
     assert city is not None
     locale = data.locale or next((lang for lang in city.languages if lang in SUPPORTED_LOCALES), "en")
+    display_name = data.display_name.strip() if data.display_name else None
+    time_zone = data.time_zone or city.time_zone
     row = await pool.fetchrow(
         queries.UPSERT,
         uid,
         city.id,
         district_id,
-        data.display_name.strip() if data.display_name else None,
+        display_name,
         locale,
-        data.time_zone or city.time_zone,
+        time_zone,
     )
     assert row is not None
     profile = ResidentOut(
         city=city.code,
         district=data.district,
-        display_name=data.display_name.strip() if data.display_name else None,
+        display_name=display_name,
         locale=locale,
-        time_zone=data.time_zone or city.time_zone,
+        time_zone=time_zone,
         registered_at=row["created_at"],
         updated_at=row["updated_at"],
     )
