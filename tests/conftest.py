@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from litestar.testing import AsyncTestClient
 from tests.factories import EMULATOR_HOST, ROOT, Resident, settings_for_tests
 from upscale_api import db, migrations
 from upscale_api.app import create_app
+from upscale_api.scoring import service as scoring
 
 # firebase-admin reads the emulator switch from the process environment itself.
 os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = EMULATOR_HOST
@@ -111,3 +113,19 @@ def make_resident(client: AsyncTestClient[Any]) -> MakeResident:
 @pytest.fixture
 async def resident(make_resident: MakeResident) -> Resident:
     return await make_resident()
+
+
+Score = Callable[[], Awaitable[None]]
+
+
+@pytest.fixture
+def score(pool: db.Pool) -> Score:
+    """Run the worker's scoring jobs once, as the worker does every few seconds:
+    the incremental tick, then the standings of campaigns whose scores changed."""
+
+    async def run() -> None:
+        now = datetime.now(UTC)
+        assert await scoring.tick(pool, now) is not None
+        await scoring.compute_standings(pool, now)
+
+    return run

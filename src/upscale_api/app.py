@@ -31,7 +31,9 @@ from upscale_api.errors import EXCEPTION_HANDLERS
 from upscale_api.health.routes import HealthController
 from upscale_api.impact.routes import ImpactController
 from upscale_api.notifications.routes import DeviceController, NotificationController
+from upscale_api.reports.routes import CityReportController
 from upscale_api.residents.routes import ResidentController
+from upscale_api.reviews.routes import HeldEntryController
 from upscale_api.settings import Settings
 from upscale_api.worker import Worker
 
@@ -45,8 +47,10 @@ ROUTES = [
     CampaignController,
     MyCampaignController,
     AdminCampaignController,
+    HeldEntryController,
     DeviceController,
     NotificationController,
+    CityReportController,
     HealthController,
 ]
 

@@ -9,22 +9,28 @@ upscale campaigns apply     store them (idempotent); --dry-run shows what would 
 upscale seed-demo           write the demo residents and actions (once)
 upscale grant UID ROLE      grant coordinator (with --city), researcher or admin
 upscale revoke UID ROLE     take a role back
+upscale report city CODE    a city's kg CO2e avoided per month and category (table or CSV)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from upscale_api import db, migrations
 from upscale_api.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from upscale_api.reports.structs import CityImpact
 
 DEV_EMULATOR_HOST = "127.0.0.1:9099"
 
@@ -83,10 +89,23 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("seed-demo", help="write demo residents and actions once").set_defaults(run=_seed_demo)
 
-    rescore = commands.add_parser("rescore", help="recompute stored savings after a factor correction")
-    rescore.add_argument("--from", dest="since", type=date.fromisoformat, help="only actions on or after this day")
-    rescore.add_argument("--action-type", help="only this action type")
+    rescore = commands.add_parser(
+        "rescore", help="recompute savings and scores after a factor or campaign rule correction"
+    )
+    rescore.add_argument("--campaign", help="only this campaign's scores (after a rule or points correction)")
+    rescore.add_argument("--from", dest="since", type=date.fromisoformat, help="only days on or after this one")
     rescore.set_defaults(run=_rescore)
+
+    report = commands.add_parser("report", help="reports for operators")
+    report_commands = report.add_subparsers(dest="report_command", required=True)
+    city_report = report_commands.add_parser(
+        "city", help="a city's kg CO2e avoided per month and category, participants, share of its target"
+    )
+    city_report.add_argument("code", help="the city, e.g. kranj")
+    city_report.add_argument("--from", dest="start", metavar="YYYY-MM", help="first month (default: 11 before --to)")
+    city_report.add_argument("--to", dest="end", metavar="YYYY-MM", help="last month (default: this month)")
+    city_report.add_argument("--format", choices=["table", "csv"], default="table", help="output (default table)")
+    city_report.set_defaults(run=_report_city)
 
     for name, run in (("grant", _grant), ("revoke", _revoke)):
         role = commands.add_parser(name, help=f"{name} a role")
@@ -212,12 +231,27 @@ async def _load_and_seed(pool: db.Pool) -> None:
 async def _rescore(settings: Settings, args: argparse.Namespace) -> None:
     from upscale_api.scoring.service import rescore
 
+    def bar(done: int, total: int) -> None:
+        filled = 30 * done // max(total, 1)
+        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} residents", end="", file=sys.stderr, flush=True)
+
     async def work(pool: db.Pool) -> None:
-        changes = await rescore(pool, since=args.since, action_type=args.action_type)
-        for change in changes:
+        campaign_id = None
+        if args.campaign is not None:
+            campaign_id = await pool.fetchval("SELECT id FROM campaigns WHERE code = $1", args.campaign)
+            if campaign_id is None:
+                raise SystemExit(f"unknown campaign: {args.campaign}")
+        report = await rescore(pool, datetime.now(UTC), campaign_id=campaign_id, since=args.since, progress=bar)
+        print(file=sys.stderr)
+        for change in report.factor_changes:
             print(f"{change.action_type}: {change.actions} actions, {change.delta_kg:+.3f} kg CO2e")
-        if not changes:
+        if campaign_id is None and not report.factor_changes:
             print("every stored saving already uses the factor versions in force")
+        print(
+            f"recomputed {report.resident_days} resident days and {report.participants} participants "
+            f"in {report.seconds:.1f} s; campaign points {report.points_before:,.1f} -> {report.points_after:,.1f}, "
+            f"kg CO2e {report.co2e_kg_before:,.3f} -> {report.co2e_kg_after:,.3f}"
+        )
 
     await _with_pool(settings, work)
 
@@ -246,6 +280,112 @@ async def _revoke(settings: Settings, args: argparse.Namespace) -> None:
         print(f"{args.uid}: {args.role} {'revoked' if removed else 'was not granted'}")
 
     await _with_pool(settings, work)
+
+
+@_async
+async def _report_city(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from upscale_api.catalogue.service import Catalogue
+    from upscale_api.errors import Problem
+    from upscale_api.reports.service import report
+
+    async def work(pool: db.Pool) -> None:
+        city = (await Catalogue(pool).reload()).cities.get(args.code)
+        if city is None:
+            raise CommandError(f"unknown city: {args.code}")
+        try:
+            impact = await report(pool, city, args.start, args.end, datetime.now(UTC))
+        except Problem as exc:
+            raise CommandError("; ".join(f"--{e.field}: {e.reason}" for e in exc.errors or [])) from None
+        if args.format == "csv":
+            sys.stdout.write(_impact_csv(impact))
+            print(_impact_summary(impact), file=sys.stderr)  # stdout stays plain CSV
+        else:
+            print(_impact_table(impact))
+
+    await _with_pool(settings, work)
+
+
+def _impact_summary(impact: CityImpact) -> str:
+    computed = (
+        f"{impact.computed_at:%Y-%m-%d %H:%M %Z}" if impact.computed_at else "never (the scoring job has not run)"
+    )
+    if impact.climate_target is None or impact.target_share is None:
+        target = "no climate target declared"
+    else:
+        t = impact.climate_target
+        target = (
+            f"{impact.target_share:.6%} of the climate target "
+            f"(-{t.reduction_t_co2e:,.0f} t CO2e by {t.target_year} against {t.baseline_year})"
+        )
+    return (
+        f"{impact.city} {impact.from_} to {impact.to}: {impact.co2e_kg:,.1f} kg CO2e avoided, "
+        f"{impact.actions} actions, {impact.participants} participants; {target}; computed {computed}"
+    )
+
+
+def _impact_table(impact: CityImpact) -> str:
+    categories = [c.category for c in impact.months[0].by_category] if impact.months else []
+    header = ["month", *categories, "total kg", "actions", "participants"]
+    rows = [
+        [
+            m.month,
+            *(f"{c.co2e_kg:,.1f} ({c.actions})" for c in m.by_category),
+            f"{m.co2e_kg:,.1f}",
+            str(m.actions),
+            str(m.participants),
+        ]
+        for m in impact.months
+    ]
+    per_category = [
+        (sum(m.by_category[i].co2e_kg for m in impact.months), sum(m.by_category[i].actions for m in impact.months))
+        for i in range(len(categories))
+    ]
+    rows.append(
+        [
+            "total",
+            *(f"{kg:,.1f} ({n})" for kg, n in per_category),
+            f"{impact.co2e_kg:,.1f}",
+            str(impact.actions),
+            str(impact.participants),
+        ]
+    )
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    ]
+    return "\n".join(
+        [
+            f"{impact.city}: kg CO2e avoided (actions) per month and category, {impact.time_zone} months",
+            "",
+            *lines,
+            "",
+            _impact_summary(impact),
+        ]
+    )
+
+
+def _impact_csv(impact: CityImpact) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    categories = [c.category for c in impact.months[0].by_category] if impact.months else []
+    writer.writerow(
+        [
+            "month",
+            "co2e_kg",
+            "actions",
+            "participants",
+            *(f"{c}_{k}" for c in categories for k in ("co2e_kg", "actions")),
+        ]
+    )
+    for m in impact.months:
+        by_category = [v for c in m.by_category for v in (c.co2e_kg, c.actions)]
+        writer.writerow([m.month, m.co2e_kg, m.actions, m.participants, *by_category])
+    return out.getvalue()
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> None:

@@ -44,6 +44,9 @@ class AdvisoryLock(enum.IntEnum):
     STALE_DELIVERIES = 7_401_005
     WEEKLY_SUMMARIES = 7_401_006
     CAMPAIGN_EVENTS = 7_401_007
+    SCORING = 7_401_008
+    STANDINGS = 7_401_009
+    CAMPAIGN_RESULTS = 7_401_010
 
 
 def start_embedded_server(data_dir: Path) -> str:

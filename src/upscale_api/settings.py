@@ -38,6 +38,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """Set false behind PgBouncer in transaction mode."""
     upscale_backdate_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 7
     """How far back a resident may log an action (offline sync)."""
+    upscale_scoring_seconds: Annotated[float, msgspec.Meta(ge=0.5, le=3600)] = 5.0
+    """How often the worker scores what was logged since its last run."""
+    upscale_standings_seconds: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
+    """How often the worker rebuilds leaderboards of campaigns whose scores changed."""
     upscale_delete_grace_hours: Annotated[float, msgspec.Meta(ge=0, le=24 * 365)] = 24.0
     """How long after logging a resident may delete an action."""
     upscale_max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024

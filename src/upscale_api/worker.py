@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -25,6 +25,7 @@ from upscale_api.notifications.producers import (
     produce_nudges,
     produce_weekly_summaries,
 )
+from upscale_api.scoring import service as scoring
 from upscale_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ async def run_once(pool: Pool, key: AdvisoryLock, work: Callable[[], Awaitable[A
 class Worker:
     def __init__(self, pool: Pool, settings: Settings) -> None:
         self.pool = pool
+        self.grace = timedelta(days=settings.upscale_backdate_days)
         self.messaging = (
             messaging_app(settings.firebase_project_id, endpoint=settings.upscale_fcm_endpoint)
             if settings.upscale_push == "fcm"
@@ -49,6 +51,9 @@ class Worker:
         )
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         jobs: list[tuple[Callable[[], Awaitable[Any]], float]] = [
+            (self.score, settings.upscale_scoring_seconds),
+            (self.standings, settings.upscale_standings_seconds),
+            (self.results, 300),
             (self.nudges, 30),
             (self.campaign_events, 60),
             (self.weekly_summaries, 300),
@@ -64,6 +69,30 @@ class Worker:
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
+
+    async def score(self) -> None:
+        """Incremental scoring; the tick takes its own advisory lock."""
+        report = await scoring.tick(self.pool, datetime.now(UTC))
+        if report is not None and (report.resident_days or report.participants):
+            log.info(
+                "scoring: %d resident days, %d participants, %d messages in %.3f s",
+                report.resident_days,
+                report.participants,
+                report.messages,
+                report.seconds,
+            )
+
+    async def standings(self) -> None:
+        await run_once(
+            self.pool, AdvisoryLock.STANDINGS, lambda: scoring.compute_standings(self.pool, datetime.now(UTC))
+        )
+
+    async def results(self) -> None:
+        await run_once(
+            self.pool,
+            AdvisoryLock.CAMPAIGN_RESULTS,
+            lambda: scoring.take_results(self.pool, datetime.now(UTC), self.grace),
+        )
 
     async def nudges(self) -> None:
         async def work() -> None:

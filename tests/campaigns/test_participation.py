@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.conftest import MakeResident
+from tests.conftest import MakeResident, Score
 from tests.factories import Resident, action, assert_problem
 from upscale_api import db
 from upscale_api.campaigns.service import apply_campaigns
@@ -112,7 +112,9 @@ def make_campaign(pool: db.Pool) -> Callable[..., Awaitable[Campaign]]:
     return make
 
 
-async def _progress(resident: Resident, campaign: Campaign) -> dict[str, dict[str, Any]]:
+async def _progress(score: Score, resident: Resident, campaign: Campaign) -> dict[str, dict[str, Any]]:
+    """Progress after the worker's next scoring run."""
+    await score()
     response = await resident.get(f"/v1/me/campaigns/{campaign.code}")
     assert response.status_code == 200, response.text
     return {c["code"]: c for c in response.json()["challenges"]}
@@ -196,7 +198,7 @@ async def test_team_invite_codes_enrol_into_the_team(resident: Resident, make_ca
     assert listed[campaign.code]["team"] == "office"
 
 
-async def test_quantity_and_distinct_days_progress(resident: Resident, make_campaign: Any) -> None:
+async def test_quantity_and_distinct_days_progress(resident: Resident, make_campaign: Any, score: Score) -> None:
     campaign = await make_campaign()
     await _enrol(resident, campaign)
     await resident.post(
@@ -210,7 +212,7 @@ async def test_quantity_and_distinct_days_progress(resident: Resident, make_camp
         },
     )
 
-    progress = await _progress(resident, campaign)
+    progress = await _progress(score, resident, campaign)
 
     assert progress["week-50"]["met"] is True and progress["week-50"]["value"] == 55
     assert progress["week-50"]["current_window"] == 55 and progress["week-50"]["unit"] == "km"
@@ -218,7 +220,9 @@ async def test_quantity_and_distinct_days_progress(resident: Resident, make_camp
     assert progress["days-3"]["met"] is False
 
 
-async def test_actions_before_enrolment_do_not_count(resident: Resident, make_campaign: Any, pool: db.Pool) -> None:
+async def test_actions_before_enrolment_do_not_count(
+    resident: Resident, make_campaign: Any, pool: db.Pool, score: Score
+) -> None:
     campaign = await make_campaign()
     await _enrol(resident, campaign)
     # enrolled two days ago; a back-dated action from three days ago stays out
@@ -238,24 +242,26 @@ async def test_actions_before_enrolment_do_not_count(resident: Resident, make_ca
         },
     )
 
-    assert (await _progress(resident, campaign))["days-3"]["value"] == 2
+    assert (await _progress(score, resident, campaign))["days-3"]["value"] == 2
 
 
-async def test_a_personal_goal_comes_from_the_residents_answer(resident: Resident, make_campaign: Any) -> None:
+async def test_a_personal_goal_comes_from_the_residents_answer(
+    resident: Resident, make_campaign: Any, score: Score
+) -> None:
     campaign = await make_campaign()
     await _enrol(resident, campaign, baseline={"car_km_per_week": 80})  # goal: 16 km a week
     await resident.log("cycle-instead-of-car", 10, performed_at=_on(0))
 
-    before = (await _progress(resident, campaign))["less-car"]
+    before = (await _progress(score, resident, campaign))["less-car"]
     await resident.log("walk-instead-of-car", 6, performed_at=_on(0))
-    after = (await _progress(resident, campaign))["less-car"]
+    after = (await _progress(score, resident, campaign))["less-car"]
 
     assert (before["target"], before["value"], before["met"]) == (16, 10, False)
     assert (after["value"], after["met"]) == (16, True)
 
 
 async def test_team_participation_follows_its_members(
-    make_resident: MakeResident, make_campaign: Any, pool: db.Pool
+    make_resident: MakeResident, make_campaign: Any, pool: db.Pool, score: Score
 ) -> None:
     campaign = await make_campaign(enrolment="team")
     active, idle = await make_resident(), await make_resident()
@@ -276,16 +282,16 @@ async def test_team_participation_follows_its_members(
         },
     )
 
-    half = (await _progress(idle, campaign))["half-team"]
+    half = (await _progress(score, idle, campaign))["half-team"]
     await active.delete(f"/v1/campaigns/{campaign.code}/enrolment")
-    after_leaving = (await _progress(idle, campaign))["half-team"]
+    after_leaving = (await _progress(score, idle, campaign))["half-team"]
 
     assert (half["team_members"], half["team_members_met"], half["value"], half["met"]) == (2, 1, 0.5, True)
     assert (after_leaving["team_members"], after_leaving["team_members_met"], after_leaving["met"]) == (1, 0, False)
 
 
 async def test_a_collective_goal_per_city_in_a_campaign_across_cities(
-    make_resident: MakeResident, make_campaign: Any
+    make_resident: MakeResident, make_campaign: Any, score: Score
 ) -> None:
     campaign = await make_campaign()
     kranj_a, kranj_b, velenje = (
@@ -300,7 +306,7 @@ async def test_a_collective_goal_per_city_in_a_campaign_across_cities(
     ]
     await velenje.log("cycle-instead-of-car", 50, performed_at=_on(0))
 
-    together = (await _progress(kranj_a, campaign))["together"]
+    together = (await _progress(score, kranj_a, campaign))["together"]
 
     assert together["value"] == pytest.approx(sum(logged), abs=1e-6)
     assert together["unit"] == "kg CO2e"
@@ -314,7 +320,9 @@ async def test_an_ended_campaign_takes_no_enrolments(resident: Resident, make_ca
     assert_problem(await _enrol(resident, ended), 409, "rule-violation", "campaign")
 
 
-async def test_badges_are_earned_by_their_rules(resident: Resident, make_campaign: Any, pool: db.Pool) -> None:
+async def test_badges_are_earned_by_their_rules(
+    resident: Resident, make_campaign: Any, pool: db.Pool, score: Score
+) -> None:
     badges = [
         {"code": "first", "title": TEXT, "description": TEXT, "rule": {"kind": "first_action"}},
         {"code": "streak-3", "title": TEXT, "description": TEXT, "rule": {"kind": "streak", "days": 3}},
@@ -338,6 +346,7 @@ async def test_badges_are_earned_by_their_rules(resident: Resident, make_campaig
         json={"actions": [action("walk-instead-of-car", 1, performed_at=_on(d)) for d in (2, 1, 0)]},
     )
 
+    await score()
     response = (await resident.get(f"/v1/me/campaigns/{campaign.code}")).json()
 
     earned = {b["code"]: b["earned"] for b in response["badges"]}
@@ -360,7 +369,9 @@ async def test_residents_start_teams_where_the_campaign_allows(make_resident: Ma
     assert_problem(refused, 403, "forbidden", "campaign")
 
 
-async def test_the_last_day_counts_until_local_midnight(resident: Resident, make_campaign: Any, pool: db.Pool) -> None:
+async def test_the_last_day_counts_until_local_midnight(
+    resident: Resident, make_campaign: Any, pool: db.Pool, score: Score
+) -> None:
     # A campaign whose last day was yesterday (local time): yesterday's actions count, today's do not,
     # even late in the evening in Ljubljana when UTC is still on the same date.
     campaign = await make_campaign(
@@ -389,7 +400,7 @@ async def test_the_last_day_counts_until_local_midnight(resident: Resident, make
         },
     )
 
-    days = (await _progress(resident, campaign))["days-3"]
+    days = (await _progress(score, resident, campaign))["days-3"]
 
     assert days["value"] == 1
     listed = {c["code"]: c for c in (await resident.get("/v1/campaigns")).json()}

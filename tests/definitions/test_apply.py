@@ -97,3 +97,21 @@ async def test_removed_entries_are_retired_not_deleted(empty_pool: db.Pool, camp
     assert result.action_types_retired == 1
     assert "milk-saved-from-bin" not in snapshot.action_types
     assert await empty_pool.fetchval("SELECT active FROM action_types WHERE code = 'milk-saved-from-bin'") is False
+
+
+async def test_review_limits_are_stored_changed_and_cleared(empty_pool: db.Pool, campaigns: Path) -> None:
+    await apply_definitions(empty_pool, read_definitions(campaigns))
+    limit = "SELECT plausible_per_day FROM action_types WHERE code = $1"
+    stored = {code: await empty_pool.fetchval(limit, code) for code in ("cycle-instead-of-car", "thermostat-down-1c")}
+    types = campaigns / "catalogue/action-types.toml"
+    types.write_text(types.read_text().replace("plausible_per_day = 100\n", "plausible_per_day = 120\n", 1))
+
+    raised = await apply_definitions(empty_pool, read_definitions(campaigns))
+    after_raise = await empty_pool.fetchval(limit, "cycle-instead-of-car")
+    types.write_text(types.read_text().replace("plausible_per_day = 120\n", "", 1))
+    cleared = await apply_definitions(empty_pool, read_definitions(campaigns))
+
+    assert stored == {"cycle-instead-of-car": 100, "thermostat-down-1c": None}
+    assert (raised.action_types_changed, after_raise) == (1, 120)
+    assert cleared.action_types_changed == 1
+    assert await empty_pool.fetchval(limit, "cycle-instead-of-car") is None

@@ -39,6 +39,11 @@ def test_the_shipped_catalogue_is_valid_and_complete() -> None:
     assert {c.code for c in definitions.cities} >= {"kranj", "ljubljana", "velenje"}
     assert all(c.district for c in definitions.cities)
     assert all(f.sources for f in definitions.factors)
+    assert all(
+        a.min_quantity <= a.plausible_per_day <= a.max_per_day
+        for a in definitions.action_types
+        if a.plausible_per_day is not None
+    )
 
 
 def test_a_wrong_type_names_file_field_and_reason(campaigns: Path) -> None:
@@ -91,3 +96,33 @@ def test_a_city_file_must_sit_in_its_own_folder(campaigns: Path) -> None:
     shutil.copytree(campaigns / "kranj", campaigns / "celje")
 
     assert "celje/city.toml: code: must equal the folder name 'celje'" in _problems(campaigns)
+
+
+def test_a_review_limit_must_lie_within_the_daily_range(campaigns: Path) -> None:
+    types = campaigns / "catalogue/action-types.toml"
+    _edit(types, "plausible_per_day = 100", "plausible_per_day = 200")  # cycling: over its 150 km a day
+    _edit(types, "plausible_per_day = 25", "plausible_per_day = 0.1")  # walking: under its smallest entry, 0.2 km
+
+    problems = _problems(campaigns)
+
+    reason = "must satisfy min_quantity <= plausible_per_day <= max_per_day"
+    assert problems == [
+        f"catalogue/action-types.toml: action_type[0].plausible_per_day: {reason}",
+        f"catalogue/action-types.toml: action_type[1].plausible_per_day: {reason}",
+    ]
+
+
+def test_a_review_limit_is_a_positive_number(campaigns: Path) -> None:
+    _edit(campaigns / "catalogue/action-types.toml", "plausible_per_day = 260", "plausible_per_day = -1")
+
+    assert _problems(campaigns) == [
+        "catalogue/action-types.toml: action_type[3].plausible_per_day: Expected `float` > 0.0"
+    ]
+
+
+def test_a_review_limit_is_optional(campaigns: Path) -> None:
+    _edit(campaigns / "catalogue/action-types.toml", "plausible_per_day = 100\n", "")
+
+    cycling = next(a for a in read_definitions(campaigns).action_types if a.code == "cycle-instead-of-car")
+
+    assert cycling.plausible_per_day is None

@@ -5,6 +5,9 @@ from __future__ import annotations
 import zoneinfo
 from datetime import UTC, datetime, time, timedelta
 
+from httpx import Response
+
+from tests.conftest import Score
 from tests.factories import Resident, action, assert_problem
 
 ZONE = zoneinfo.ZoneInfo("Europe/Ljubljana")
@@ -17,9 +20,16 @@ def _on(days_ago: int, hour: int = 12) -> str:
     return min(moment, now - timedelta(seconds=1)).astimezone(UTC).isoformat()
 
 
-async def test_a_new_resident_has_zero_impact(resident: Resident) -> None:
-    impact = (await resident.get("/v1/me/impact")).json()
+async def _impact(score: Score, resident: Resident) -> Response:
+    """The resident's impact after the worker's next scoring run."""
+    await score()
+    return await resident.get("/v1/me/impact")
 
+
+async def test_a_new_resident_has_zero_impact(resident: Resident, score: Score) -> None:
+    impact = (await _impact(score, resident)).json()
+
+    assert impact.pop("computed_at") is not None  # the worker has run, and found nothing of theirs
     assert impact == {
         "co2e_kg": 0.0,
         "actions": 0,
@@ -30,10 +40,11 @@ async def test_a_new_resident_has_zero_impact(resident: Resident) -> None:
         "last_action_on": None,
         "by_category": [],
         "by_week": [],
+        "held_co2e_kg": 0.0,
     }
 
 
-async def test_totals_add_up_by_category_and_week(resident: Resident) -> None:
+async def test_totals_add_up_by_category_and_week(resident: Resident, score: Score) -> None:
     logged = [
         (await resident.post("/v1/me/actions", json=body)).json()
         for body in (
@@ -44,7 +55,7 @@ async def test_totals_add_up_by_category_and_week(resident: Resident) -> None:
         )
     ]
 
-    impact = (await resident.get("/v1/me/impact")).json()
+    impact = (await _impact(score, resident)).json()
 
     assert impact["actions"] == 4
     assert abs(impact["co2e_kg"] - sum(a["co2e_kg"] for a in logged)) < 1e-6
@@ -61,30 +72,30 @@ async def test_totals_add_up_by_category_and_week(resident: Resident) -> None:
     assert impact["by_week"] == sorted(impact["by_week"], key=lambda w: w["week"], reverse=True)
 
 
-async def test_streaks_count_consecutive_local_days(resident: Resident) -> None:
+async def test_streaks_count_consecutive_local_days(resident: Resident, score: Score) -> None:
     days_ago = [6, 5, 3, 2, 1, 1, 0]  # runs: 6-5 (2 days), 3-0 (4 days)
     items = [action("walk-instead-of-car", 1, performed_at=_on(d, hour=8 + i)) for i, d in enumerate(days_ago)]
     await resident.post("/v1/me/actions/batch", json={"actions": items})
 
-    impact = (await resident.get("/v1/me/impact")).json()
+    impact = (await _impact(score, resident)).json()
 
     assert impact["active_days"] == 6
     assert impact["current_streak_days"] == 4
     assert impact["longest_streak_days"] == 4
 
 
-async def test_a_streak_survives_until_the_end_of_today(resident: Resident) -> None:
+async def test_a_streak_survives_until_the_end_of_today(resident: Resident, score: Score) -> None:
     items = [action("walk-instead-of-car", 1, performed_at=_on(d)) for d in (3, 2, 1)]
     await resident.post("/v1/me/actions/batch", json={"actions": items})
 
-    assert (await resident.get("/v1/me/impact")).json()["current_streak_days"] == 3
+    assert (await _impact(score, resident)).json()["current_streak_days"] == 3
 
 
-async def test_a_broken_streak_is_zero(resident: Resident) -> None:
+async def test_a_broken_streak_is_zero(resident: Resident, score: Score) -> None:
     items = [action("walk-instead-of-car", 1, performed_at=_on(d)) for d in (5, 4, 3)]
     await resident.post("/v1/me/actions/batch", json={"actions": items})
 
-    impact = (await resident.get("/v1/me/impact")).json()
+    impact = (await _impact(score, resident)).json()
 
     assert (impact["current_streak_days"], impact["longest_streak_days"]) == (0, 3)
 

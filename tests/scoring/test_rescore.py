@@ -48,8 +48,8 @@ async def test_a_factor_correction_is_rescored_once(fresh_pool: db.Pool, tmp_pat
     factors.write_text(text + "\n" + corrected)
     await apply_definitions(fresh_pool, read_definitions(campaigns))
 
-    changes = await rescore(fresh_pool)
-    again = await rescore(fresh_pool, since=date.today())
+    changes = (await rescore(fresh_pool, now)).factor_changes
+    again = (await rescore(fresh_pool, now, since=date.today())).factor_changes
 
     by_type = {c.action_type: c for c in changes}
     assert set(by_type) == {"cycle-instead-of-car"}  # the meal used other factors

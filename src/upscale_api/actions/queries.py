@@ -39,5 +39,5 @@ FOR UPDATE OF a
 """
 
 SOFT_DELETE = """
-UPDATE action_logs SET deleted_at = now(), change_seq = nextval('action_log_changes') WHERE id = $1
+UPDATE action_logs SET deleted_at = now(), written_xid = pg_current_xact_id() WHERE id = $1
 """

@@ -1,9 +1,10 @@
-"""Residents taking part: seeing campaigns, enrolling, leaving, and progress.
+"""Residents taking part: seeing campaigns, enrolling, leaving, progress, standings.
 
-An action counts for a campaign when it is live, of an action type the campaign
-counts (and the challenge's rule names), on a local day inside the campaign's
-days and not before the day the resident enrolled. Progress is computed from
-the action log on request; the scheduled scoring jobs will store it.
+An action counts for a campaign when it is live, not held for review, of an
+action type the campaign counts (and the challenge's rule names), on a local
+day inside the campaign's days and not before the day the resident enrolled.
+Progress and standings are read from what the scoring jobs computed
+(``upscale_api.scoring``); nothing is recomputed per request.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import secrets
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -19,25 +20,21 @@ import msgspec
 from upscale_api.campaigns import queries
 from upscale_api.campaigns.structs import (
     ActionPoints,
-    ActionsCountBadge,
     BadgeProgress,
     Campaign,
     CampaignOut,
+    CampaignScore,
     CampaignSummary,
     ChallengeProgress,
     CollectiveRule,
-    Counted,
     DistinctDaysRule,
     EnrolmentIn,
     EnrolmentOut,
-    FirstActionBadge,
-    MemberRule,
     MyCampaignOut,
     PersonalRule,
     QuantityRule,
     QuestionOut,
     RuleOut,
-    StreakBadge,
     TeamIn,
     TeamOut,
     TeamParticipationRule,
@@ -47,6 +44,9 @@ from upscale_api.db import Connection, Pool, Record
 from upscale_api.errors import Problem
 from upscale_api.i18n import pick
 from upscale_api.residents.service import not_registered
+from upscale_api.scoring import queries as scoring_queries
+from upscale_api.scoring.leaderboard import leaderboard as scoring_leaderboard
+from upscale_api.scoring.structs import LeaderboardOut, Scope
 from upscale_api.validation import FieldError
 
 
@@ -202,6 +202,14 @@ async def _enrol(conn: Connection, resident: Record, v: _Visible, data: Enrolmen
     return out, created
 
 
+async def leaderboard(pool: Pool, uid: str, code: str, scope: Scope, limit: int) -> LeaderboardOut:
+    """A campaign's standings as the scoring jobs last computed them, for anyone who can see the campaign."""
+    async with pool.acquire() as conn:
+        resident = await _resident(conn, uid)
+        v = _find(await _visible(conn, resident), code)
+        return await scoring_leaderboard(conn, v.row["id"], code, scope, resident["id"], limit, resident["locale"])
+
+
 async def leave(pool: Pool, uid: str, code: str) -> None:
     async with pool.acquire() as conn:
         resident = await _resident(conn, uid)
@@ -213,132 +221,108 @@ async def leave(pool: Pool, uid: str, code: str) -> None:
 
 
 async def my_campaign(pool: Pool, snapshot: Snapshot, uid: str, code: str, now: datetime) -> MyCampaignOut:
+    """The participant's score, rank, challenges and badges as the scoring jobs last computed them."""
     async with pool.acquire() as conn:
         resident = await _resident(conn, uid)
         language = resident["locale"]
         v = _find(await _visible(conn, resident), code)
-        enrolment = await conn.fetchrow(queries.ENROLMENT, v.row["id"], resident["id"])
+        campaign_id = v.row["id"]
+        enrolment = await conn.fetchrow(queries.ENROLMENT, campaign_id, resident["id"])
         if enrolment is None:
             raise Problem.field("campaign", f"you are not enrolled in {code}", status=404, kind="not-found")
         today = now.astimezone(zoneinfo.ZoneInfo(resident["time_zone"])).date()
-        progress = _Progress(conn, snapshot, v, enrolment, today)
-        challenges = [await progress.of(ch.code, pick(ch.title, language), ch.rule) for ch in v.definition.challenge]
-        badges = await progress.badges(challenges, language)
+        score = await conn.fetchrow(scoring_queries.MY_SCORE, campaign_id, resident["id"])
+        standing = {
+            r["code"]: r for r in await conn.fetch(scoring_queries.MY_CHALLENGES, campaign_id, resident["id"], today)
+        }
+        earned = {r["code"] for r in await conn.fetch(scoring_queries.MY_BADGES, campaign_id, resident["id"])}
+    c = v.definition
+    challenges = [
+        _challenge(x.code, pick(x.title, language), x.rule, standing.get(x.code), snapshot) for x in c.challenge
+    ]
+    badges = [BadgeProgress(b.code, pick(b.title, language), _kind(b.rule), b.code in earned) for b in c.badge]
     return MyCampaignOut(
         campaign=_summary(v, language),
         enrolled_at=enrolment["enrolled_at"],
         baseline=enrolment["baseline"],
+        score=_score(score, today),
         challenges=challenges,
         badges=badges,
     )
 
 
-@dataclass
-class _Progress:
-    conn: Connection
-    snapshot: Snapshot
-    campaign: _Visible
-    enrolment: Record
-    today: date
+def _score(row: Record | None, today: date) -> CampaignScore:
+    if row is None:  # enrolled since the last scoring run
+        return CampaignScore(0.0, 0.0, 0, 0, 0, 0, None, None, None)
+    current = row["last_run_days"] if row["last_run_end"] and row["last_run_end"] >= today - timedelta(days=1) else 0
+    return CampaignScore(
+        points=round(float(row["points"]), 6),
+        co2e_kg=round(float(row["co2e_kg"]), 6),
+        actions=row["actions"],
+        active_days=row["active_days"],
+        current_streak_days=current,
+        longest_streak_days=row["longest_streak"],
+        rank=row["rank"],
+        ranked=row["ranked"],
+        computed_at=row["scored_at"],
+    )
 
-    def _counted(self, rule: Counted, residents: list[int] | None, city_id: int | None) -> list[Any]:
-        c = self.campaign.definition
-        return [self.campaign.row["id"], residents, rule.action_types, rule.categories, city_id, c.starts_on, c.ends_on]
 
-    def _unit(self, rule: Counted, measure: str) -> str:
-        if measure == "co2e_kg":
-            return "kg CO2e"
-        t = self.snapshot.action_types.get(rule.action_types[0]) if rule.action_types else None
-        return t.unit if t else ""
+def _unit(rule: Any, snapshot: Snapshot) -> str:
+    if isinstance(rule, DistinctDaysRule):
+        return "days"
+    if getattr(rule, "measure", "quantity") == "co2e_kg":
+        return "kg CO2e"
+    t = snapshot.action_types.get(rule.action_types[0]) if rule.action_types else None
+    return t.unit if t else ""
 
-    async def _windows(
-        self, rule: QuantityRule | PersonalRule, residents: list[int], measure: str
-    ) -> dict[int, Record]:
-        rows = await self.conn.fetch(
-            queries.BEST_WINDOW, *self._counted(rule, residents, None), rule.window, self.today, measure
-        )
-        return {r["resident_id"]: r for r in rows}
 
-    async def _member_values(self, rule: MemberRule, residents: list[int]) -> dict[int, float]:
-        if isinstance(rule, DistinctDaysRule):
-            rows = await self.conn.fetch(queries.DISTINCT_DAYS, *self._counted(rule, residents, None))
-            return {r["resident_id"]: float(r["days"]) for r in rows}
-        return {k: float(r["best"]) for k, r in (await self._windows(rule, residents, rule.measure)).items()}
+def _challenge(code: str, title: str, rule: Any, row: Record | None, snapshot: Snapshot) -> ChallengeProgress:
+    def number(key: str) -> float:
+        return float(row[key]) if row is not None and row[key] is not None else 0.0
 
-    async def badges(self, challenges: list[ChallengeProgress], language: str) -> list[BadgeProgress]:
-        everything = Counted(action_types=[a.type for a in self.campaign.definition.action])
-        row = await self.conn.fetchrow(
-            queries.ACTIVITY, *self._counted(everything, [self.enrolment["resident_id"]], None)
-        )
-        assert row is not None
-        met = {c.code for c in challenges if c.met}
-        result = []
-        for badge in self.campaign.definition.badge:
-            rule = badge.rule
-            if isinstance(rule, FirstActionBadge):
-                earned = row["actions"] >= 1
-            elif isinstance(rule, ActionsCountBadge):
-                earned = row["actions"] >= rule.actions
-            elif isinstance(rule, StreakBadge):
-                earned = row["longest_streak"] >= rule.days
-            else:
-                earned = rule.challenge in met
-            result.append(BadgeProgress(badge.code, pick(badge.title, language), _kind(rule), earned))
+    def met(key: str) -> bool:
+        return row is not None and row[key] is not None
+
+    if isinstance(rule, TeamParticipationRule):
+        result = _progress(code, title, rule, number("share"), rule.share, "share of members", met("team_met_at"))
+        result.team_members = int(number("members"))
+        result.team_members_met = int(number("members_met"))
         return result
-
-    async def of(self, code: str, title: str, rule: Any) -> ChallengeProgress:
-        me = self.enrolment["resident_id"]
-        if isinstance(rule, QuantityRule):
-            row = (await self._windows(rule, [me], rule.measure)).get(me)
-            value = float(row["best"]) if row else 0.0
-            current = float(row["current"]) if row else 0.0
-            return _progress(
-                code,
-                title,
-                rule,
-                value,
-                rule.target,
-                self._unit(rule, rule.measure),
-                current_window=current if rule.window != "campaign" else None,
-            )
-        if isinstance(rule, DistinctDaysRule):
-            days = (await self._member_values(rule, [me])).get(me, 0.0)
-            return _progress(code, title, rule, days, rule.days, "days")
-        if isinstance(rule, CollectiveRule):
-            city_id = self.enrolment["city_id"] if rule.scope == "city" else None
-            total = await self.conn.fetchval(queries.TOTAL, *self._counted(rule, None, city_id), rule.measure)
-            return _progress(code, title, rule, float(total), rule.target, self._unit(rule, rule.measure))
-        if isinstance(rule, PersonalRule):
-            answer = float(self.enrolment["baseline"].get(rule.question, 0.0))
-            target = round(answer * rule.share, 6)
-            row = (await self._windows(rule, [me], "quantity")).get(me)
-            current = float(row["current"]) if row else 0.0
-            value = current if rule.window != "campaign" else (float(row["best"]) if row else 0.0)
-            return _progress(
-                code,
-                title,
-                rule,
-                value,
-                target,
-                self._unit(rule, "quantity"),
-                current_window=current if rule.window != "campaign" else None,
-            )
-        assert isinstance(rule, TeamParticipationRule)
-        team_id = self.enrolment["team_id"]
-        members = [r["resident_id"] for r in await self.conn.fetch(queries.TEAM_MEMBERS, team_id)] if team_id else []
-        target = rule.member_rule.days if isinstance(rule.member_rule, DistinctDaysRule) else rule.member_rule.target
-        values = await self._member_values(rule.member_rule, members) if members else {}
-        meeting = sum(1 for m in members if values.get(m, 0.0) >= target)
-        share = meeting / len(members) if members else 0.0
-        result = _progress(code, title, rule, share, rule.share, "share of members")
-        result.team_members, result.team_members_met = len(members), meeting
-        return result
+    if isinstance(rule, CollectiveRule):
+        return _progress(
+            code, title, rule, number("goal_value"), rule.target, _unit(rule, snapshot), met("goal_met_at")
+        )
+    target = number("target")
+    if isinstance(rule, QuantityRule):
+        target = rule.target
+    elif isinstance(rule, DistinctDaysRule):
+        target = float(rule.days)
+    windowed = isinstance(rule, QuantityRule | PersonalRule) and rule.window != "campaign"
+    # A personal goal is about the current week or day; other goals show the best window.
+    value = number("window_value") if isinstance(rule, PersonalRule) and windowed else number("value")
+    return _progress(
+        code,
+        title,
+        rule,
+        value,
+        target,
+        _unit(rule, snapshot),
+        met("met_at"),
+        current_window=number("window_value") if windowed else None,
+    )
 
 
 def _progress(
-    code: str, title: str, rule: Any, value: float, target: float, unit: str, current_window: float | None = None
+    code: str,
+    title: str,
+    rule: Any,
+    value: float,
+    target: float,
+    unit: str,
+    met: bool,
+    current_window: float | None = None,
 ) -> ChallengeProgress:
-    met = target > 0 and value >= target - 1e-9
     return ChallengeProgress(
         code=code,
         title=title,
@@ -346,7 +330,7 @@ def _progress(
         met=met,
         progress=round(min(1.0, value / target), 4) if target > 0 else 0.0,
         value=round(value, 6),
-        target=target,
+        target=round(target, 6),
         unit=unit,
         current_window=round(current_window, 6) if current_window is not None else None,
     )

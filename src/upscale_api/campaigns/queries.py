@@ -39,12 +39,12 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (campaign_id, resident_id) DO UPDATE SET
     team_id = excluded.team_id, baseline = excluded.baseline, city_id = excluded.city_id,
     enrolled_at = CASE WHEN enrolments.left_at IS NULL THEN enrolments.enrolled_at ELSE now() END,
-    left_at = NULL
+    left_at = NULL, written_xid = pg_current_xact_id()
 RETURNING enrolled_at
 """
 
 LEAVE = """
-UPDATE enrolments SET left_at = now()
+UPDATE enrolments SET left_at = now(), written_xid = pg_current_xact_id()
 WHERE campaign_id = $1 AND resident_id = $2 AND left_at IS NULL
 """
 
@@ -52,67 +52,6 @@ ENROLMENT = """
 SELECT e.resident_id, e.team_id, e.baseline, e.enrolled_at, e.city_id
 FROM enrolments e WHERE e.campaign_id = $1 AND e.resident_id = $2 AND e.left_at IS NULL
 """
-
-# Live actions that count for a campaign: types of the campaign (and of the rule),
-# inside the campaign's days, from the day each resident enrolled.
-# $1 campaign, $2 resident ids (NULL: every current participant), $3 action type codes,
-# $4 categories, $5 city id (NULL: every city), $6 starts_on, $7 ends_on
-_COUNTED = """
-FROM action_logs a
-JOIN action_types t ON t.id = a.action_type_id
-JOIN campaign_action_types x ON x.campaign_id = $1 AND x.action_type_id = a.action_type_id
-JOIN enrolments e ON e.campaign_id = $1 AND e.resident_id = a.resident_id AND e.left_at IS NULL
-JOIN residents r ON r.id = a.resident_id
-WHERE a.deleted_at IS NULL
-  AND ($2::bigint[] IS NULL OR a.resident_id = ANY($2::bigint[]))
-  AND (t.code = ANY($3::text[]) OR t.category = ANY($4::text[]))
-  AND ($5::int IS NULL OR e.city_id = $5)
-  AND a.local_date BETWEEN $6::date AND $7::date
-  AND a.local_date >= (e.enrolled_at AT TIME ZONE r.time_zone)::date
-"""
-
-# Per resident: the best window's total of quantity or kg CO2e ($8: 'day', 'week', 'campaign'),
-# and the total of the window containing $9 (today).
-BEST_WINDOW = (
-    """
-SELECT resident_id, max(total) AS best, coalesce(max(total) FILTER (WHERE current), 0) AS current
-FROM (
-    SELECT a.resident_id,
-           sum(CASE WHEN $10 = 'co2e_kg' THEN a.co2e_kg ELSE a.quantity END) AS total,
-           bool_or(CASE $8 WHEN 'day' THEN a.local_date = $9::date
-                           WHEN 'week' THEN date_trunc('week', a.local_date) = date_trunc('week', $9::date)
-                           ELSE true END) AS current
-"""
-    + _COUNTED
-    + """
-    GROUP BY a.resident_id,
-             CASE $8 WHEN 'day' THEN a.local_date
-                     WHEN 'week' THEN date_trunc('week', a.local_date)::date
-                     ELSE $6::date END
-) w
-GROUP BY resident_id
-"""
-)
-
-DISTINCT_DAYS = "SELECT a.resident_id, count(DISTINCT a.local_date) AS days " + _COUNTED + " GROUP BY a.resident_id"
-
-TOTAL = "SELECT coalesce(sum(CASE WHEN $8 = 'co2e_kg' THEN a.co2e_kg ELSE a.quantity END), 0) " + _COUNTED
-
-TEAM_MEMBERS = "SELECT resident_id FROM enrolments WHERE team_id = $1 AND left_at IS NULL"
-
-# For badges: number of counted actions and the longest run of consecutive days.
-ACTIVITY = (
-    """
-WITH mine AS (SELECT a.local_date """
-    + _COUNTED
-    + """), days AS (SELECT DISTINCT local_date FROM mine)
-SELECT (SELECT count(*) FROM mine) AS actions,
-       (SELECT coalesce(max(n), 0) FROM (
-            SELECT count(*) AS n
-            FROM (SELECT local_date - (row_number() OVER (ORDER BY local_date))::int AS run FROM days) d
-            GROUP BY run) r) AS longest_streak
-"""
-)
 
 CREATE_TEAM = """
 INSERT INTO teams (campaign_id, city_id, code, kind, name, created_by)

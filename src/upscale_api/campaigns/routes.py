@@ -6,10 +6,11 @@ Texts come in the resident's locale (English when a text lacks it).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from upscale_api.auth import COORDINATOR, SIGNED_IN
 from upscale_api.campaigns import admin, participation
@@ -28,6 +29,7 @@ from upscale_api.campaigns.structs import (
     TeamIn,
 )
 from upscale_api.context import Context
+from upscale_api.scoring.structs import LeaderboardOut, Scope
 
 
 class CampaignController(Controller):
@@ -64,6 +66,22 @@ class CampaignController(Controller):
         self, code: FromPath[str], data: JSONBody[TeamIn], ctx: NamedDependency[Context]
     ) -> EnrolmentOut:
         return await participation.start_team(ctx.pool, ctx.uid, code, data)
+
+    @get(
+        "/{code:str}/leaderboard",
+        summary="Standings: the top N and your own entry and rank",
+        description="Individual standings rank points; team, district and city standings rank points per member "
+        "and show the share of members taking part. Ties share a rank. Standings are recomputed by the worker "
+        "shortly after scores change; `computed_at` says when.",
+    )
+    async def leaderboard(
+        self,
+        code: FromPath[str],
+        ctx: NamedDependency[Context],
+        board: Annotated[Scope, QueryParameter(name="scope", description="Who is ranked")] = "individual",
+        limit: Annotated[int, QueryParameter(ge=1, le=100, description="How many from the top")] = 10,
+    ) -> LeaderboardOut:
+        return await participation.leaderboard(ctx.pool, ctx.uid, code, board, limit)
 
     @delete("/{code:str}/enrolment", summary="Leave the campaign")
     async def leave(self, code: FromPath[str], ctx: NamedDependency[Context]) -> None:

@@ -298,10 +298,28 @@ class BadgeProgress(msgspec.Struct):
     earned: bool
 
 
+class CampaignScore(msgspec.Struct):
+    points: float
+    """Points of the campaign's action types, capped per type and day where the campaign says."""
+    co2e_kg: float
+    actions: int
+    active_days: int
+    current_streak_days: int
+    """Consecutive active days ending today or yesterday (your time zone)."""
+    longest_streak_days: int
+    rank: int | None
+    """Your individual rank (ties share one); none until the standings include you."""
+    ranked: int | None
+    """How many participants the standings rank."""
+    computed_at: datetime | None
+    """When the scoring jobs last ran; actions since then are not counted yet."""
+
+
 class MyCampaignOut(msgspec.Struct):
     campaign: CampaignSummary
     enrolled_at: datetime
     baseline: dict[str, float]
+    score: CampaignScore
     challenges: list[ChallengeProgress]
     badges: list[BadgeProgress]
 

@@ -100,6 +100,14 @@ def _check_catalogue(d: Definitions) -> list[DefinitionError]:
                     types_file, f"{where}.max_quantity", "must satisfy min_quantity <= max_quantity <= max_per_day"
                 )
             )
+        if a.plausible_per_day is not None and not a.min_quantity <= a.plausible_per_day <= a.max_per_day:
+            errors.append(
+                DefinitionError(
+                    types_file,
+                    f"{where}.plausible_per_day",
+                    "must satisfy min_quantity <= plausible_per_day <= max_per_day",
+                )
+            )
         for key in ("title", "description"):
             missing = [lang for lang in REQUIRED_LANGUAGES if lang not in getattr(a, key)]
             if missing:

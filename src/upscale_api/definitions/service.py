@@ -119,27 +119,27 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
             """
             INSERT INTO action_types
                 (code, category, unit, baseline_factor, option_factor, min_quantity, max_quantity,
-                 max_per_day, step, title, description, active)
+                 max_per_day, plausible_per_day, step, title, description, active)
             SELECT n.code, n.category, n.unit, n.baseline_factor, n.option_factor, n.min_quantity,
-                   n.max_quantity, n.max_per_day, n.step, n.title, n.description, true
+                   n.max_quantity, n.max_per_day, n.plausible_per_day, n.step, n.title, n.description, true
             FROM jsonb_to_recordset($1::jsonb) AS n(
                 code text, category text, unit text, baseline_factor text, option_factor text,
-                min_quantity float8, max_quantity float8, max_per_day float8, step float8,
-                title jsonb, description jsonb)
+                min_quantity float8, max_quantity float8, max_per_day float8, plausible_per_day float8,
+                step float8, title jsonb, description jsonb)
             ON CONFLICT (code) DO UPDATE SET
                 category = excluded.category, unit = excluded.unit,
                 baseline_factor = excluded.baseline_factor, option_factor = excluded.option_factor,
                 min_quantity = excluded.min_quantity, max_quantity = excluded.max_quantity,
-                max_per_day = excluded.max_per_day, step = excluded.step, title = excluded.title,
-                description = excluded.description, active = true
+                max_per_day = excluded.max_per_day, plausible_per_day = excluded.plausible_per_day,
+                step = excluded.step, title = excluded.title, description = excluded.description, active = true
             WHERE (action_types.category, action_types.unit, action_types.baseline_factor,
                    action_types.option_factor, action_types.min_quantity, action_types.max_quantity,
-                   action_types.max_per_day, action_types.step, action_types.title,
-                   action_types.description, action_types.active)
+                   action_types.max_per_day, action_types.plausible_per_day, action_types.step,
+                   action_types.title, action_types.description, action_types.active)
               IS DISTINCT FROM
                   (excluded.category, excluded.unit, excluded.baseline_factor, excluded.option_factor,
-                   excluded.min_quantity, excluded.max_quantity, excluded.max_per_day, excluded.step,
-                   excluded.title, excluded.description, true)
+                   excluded.min_quantity, excluded.max_quantity, excluded.max_per_day,
+                   excluded.plausible_per_day, excluded.step, excluded.title, excluded.description, true)
             """,
             _rows(definitions.action_types),
         )

@@ -74,6 +74,9 @@ class ActionType(_File, kw_only=True):
     min_quantity: Positive
     max_quantity: Positive
     max_per_day: Positive
+    """Hard limit per resident and local day: logging more is refused."""
+    plausible_per_day: Positive | None = None
+    """A day total above this is held out of scores until a coordinator accepts it."""
     step: Positive
     title: Localized
     description: Localized

@@ -1,7 +1,8 @@
-"""A resident's totals, computed from their live (not deleted) actions.
+"""A resident's totals, as the scoring jobs computed them.
 
-These are the immediate estimates stored with each action; the scheduled
-scoring jobs will take over and recompute when factors are corrected.
+The worker scores new actions within seconds (``UPSCALE_SCORING_SECONDS``);
+``computed_at`` says when it last did. Deleted actions are out, and days above
+a plausible limit are shown apart until a coordinator accepts them.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import msgspec
 
@@ -22,7 +22,7 @@ class WeekImpact(msgspec.Struct):
 
 class ImpactOut(msgspec.Struct):
     co2e_kg: float
-    """Total kg CO2e avoided (immediate estimates)."""
+    """Total kg CO2e avoided, with the factor versions in force."""
     actions: int
     active_days: int
     current_streak_days: int
@@ -33,3 +33,7 @@ class ImpactOut(msgspec.Struct):
     by_category: list[CategoryImpact]
     by_week: list[WeekImpact]
     """Newest week first."""
+    held_co2e_kg: float
+    """kg CO2e of days above a plausible limit, waiting for a coordinator's review (not in the totals)."""
+    computed_at: datetime | None
+    """When the scoring jobs last ran; actions logged since then are not in these figures yet."""

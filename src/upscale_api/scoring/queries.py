@@ -1,9 +1,624 @@
-"""SQL for recomputing savings when an emission factor is corrected."""
+"""SQL of the scoring engine.
+
+A unit of work marks what changed in two temporary tables, ``dirty_days``
+(resident, local day) and ``dirty_members`` (campaign, participant), and the
+statements below recompute exactly those keys from the source. Recomputed rows
+replace the stored ones; the difference (old rows with sign -1, new rows with
++1, kept in ``day_changes`` and ``member_changes``) is added to the running
+totals. Recomputing a key that did not change gives a difference of zero, so
+every statement can run again without changing anything.
+"""
+
+# --- The unit of work -------------------------------------------------------------
+
+SCRATCH = """
+CREATE TEMP TABLE dirty_days (resident_id bigint, local_date date, PRIMARY KEY (resident_id, local_date))
+    ON COMMIT DROP;
+CREATE TEMP TABLE dirty_members (campaign_id integer, resident_id bigint, PRIMARY KEY (campaign_id, resident_id))
+    ON COMMIT DROP;
+CREATE TEMP TABLE day_changes (sign integer NOT NULL, LIKE resident_days) ON COMMIT DROP;
+CREATE TEMP TABLE member_changes (sign integer NOT NULL, LIKE campaign_days) ON COMMIT DROP;
+CREATE TEMP TABLE touched_teams (team_id integer PRIMARY KEY) ON COMMIT DROP;
+"""
+
+# Achievements found in this transaction, turned into messages at its end.
+NEWS_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS news (resident_id bigint NOT NULL, kind text NOT NULL, subject_id integer NOT NULL)
+    ON COMMIT DROP
+"""
+
+ANALYZE_SCRATCH = "ANALYZE dirty_days, dirty_members"
+
+# The snapshot of the previous run (before any: one that saw nothing as done).
+WATERMARK = "SELECT coalesce((SELECT seen FROM job_watermarks WHERE job = $1), '1:1:'::pg_snapshot)"
+
+# Taken before reading what changed; what it does not show as done is read by a later run.
+SNAPSHOT = "SELECT pg_current_snapshot()"
+
+SAVE_WATERMARK = """
+INSERT INTO job_watermarks (job, seen, ran_at) VALUES ($1, $2::pg_snapshot, $3)
+ON CONFLICT (job) DO UPDATE SET seen = excluded.seen, ran_at = excluded.ran_at
+"""
+
+# Rows written by transactions that had not finished at snapshot $1.
+_SINCE = "written_xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(written_xid, $1::pg_snapshot)"
+
+# Resident days whose actions or whose review decision changed since snapshot $1.
+MARK_CHANGED_DAYS = f"""
+INSERT INTO dirty_days (resident_id, local_date)
+SELECT resident_id, local_date FROM action_logs WHERE {_SINCE}
+UNION
+SELECT resident_id, local_date FROM held_days WHERE {_SINCE}
+ON CONFLICT DO NOTHING
+"""
+
+# Participants whose enrolment changed since snapshot $1, or who have a changed day inside the campaign.
+MARK_CHANGED_MEMBERS = f"""
+INSERT INTO dirty_members (campaign_id, resident_id)
+SELECT campaign_id, resident_id FROM enrolments WHERE {_SINCE}
+UNION
+SELECT e.campaign_id, e.resident_id
+FROM dirty_days d
+JOIN enrolments e ON e.resident_id = d.resident_id
+JOIN campaigns k ON k.id = e.campaign_id AND d.local_date BETWEEN k.starts_on AND k.ends_on
+ON CONFLICT DO NOTHING
+"""
+
+# For a rescore: residents with ids in [$1, $2], days from $3 (NULL: all), and
+# their enrolments (in campaign $4 only, when given; then no days are marked).
+MARK_RESIDENTS = """
+WITH days AS (
+    INSERT INTO dirty_days (resident_id, local_date)
+    SELECT DISTINCT resident_id, local_date FROM action_logs
+    WHERE $4::int IS NULL AND resident_id BETWEEN $1 AND $2 AND ($3::date IS NULL OR local_date >= $3)
+    UNION
+    SELECT DISTINCT resident_id, local_date FROM resident_days
+    WHERE $4::int IS NULL AND resident_id BETWEEN $1 AND $2 AND ($3::date IS NULL OR local_date >= $3)
+    ON CONFLICT DO NOTHING
+)
+INSERT INTO dirty_members (campaign_id, resident_id)
+SELECT e.campaign_id, e.resident_id
+FROM enrolments e JOIN campaigns k ON k.id = e.campaign_id
+WHERE e.resident_id BETWEEN $1 AND $2 AND ($4::int IS NULL OR e.campaign_id = $4)
+  AND ($3::date IS NULL OR k.ends_on >= $3)
+ON CONFLICT DO NOTHING
+"""
+
+# --- Resident days ------------------------------------------------------------------
+
+RESIDENT_DAYS_OUT = """
+WITH gone AS (
+    DELETE FROM resident_days r USING dirty_days d
+    WHERE r.resident_id = d.resident_id AND r.local_date = d.local_date
+    RETURNING r.*
+)
+INSERT INTO day_changes SELECT -1, * FROM gone
+"""
+
+# A day total over the type's plausible limit is held unless a coordinator
+# accepted at least that much.
+RESIDENT_DAYS_IN = """
+WITH fresh AS (
+    SELECT a.resident_id, a.local_date, a.action_type_id, min(a.city_id) AS city_id,
+           sum(a.quantity::numeric) AS quantity, sum(a.co2e_kg::numeric) AS co2e_kg, count(*)::int AS actions
+    FROM dirty_days d
+    JOIN action_logs a ON a.resident_id = d.resident_id AND a.local_date = d.local_date
+    WHERE a.deleted_at IS NULL
+    GROUP BY a.resident_id, a.local_date, a.action_type_id
+), stored AS (
+    INSERT INTO resident_days
+        (resident_id, local_date, action_type_id, city_id, district_id, quantity, co2e_kg, actions, held)
+    SELECT f.resident_id, f.local_date, f.action_type_id, f.city_id, r.district_id, f.quantity, f.co2e_kg, f.actions,
+           coalesce(f.quantity > t.plausible_per_day::numeric, false)
+           AND NOT coalesce(h.status = 'accepted' AND f.quantity <= h.decided_quantity, false)
+    FROM fresh f
+    JOIN residents r ON r.id = f.resident_id
+    JOIN action_types t ON t.id = f.action_type_id
+    LEFT JOIN held_days h
+        ON h.resident_id = f.resident_id AND h.local_date = f.local_date AND h.action_type_id = f.action_type_id
+    RETURNING *
+)
+INSERT INTO day_changes SELECT 1, * FROM stored
+"""
+
+# Held days are listed for review (a larger total than the one accepted is
+# pending again); a pending day that fell back under the limit is withdrawn.
+# The tick's own writes keep written_xid at 0 so they do not mark the day again.
+HOLDS = """
+WITH flagged AS (
+    INSERT INTO held_days (resident_id, local_date, action_type_id, city_id, quantity, written_xid)
+    SELECT resident_id, local_date, action_type_id, city_id, quantity, '0'
+    FROM day_changes WHERE sign = 1 AND held
+    ON CONFLICT (resident_id, local_date, action_type_id) DO UPDATE
+    SET quantity = excluded.quantity,
+        status = 'pending',
+        flagged_at = now()
+    WHERE held_days.quantity <> excluded.quantity OR held_days.status = 'accepted'
+)
+DELETE FROM held_days h USING dirty_days d
+WHERE h.resident_id = d.resident_id AND h.local_date = d.local_date AND h.status = 'pending'
+  AND NOT EXISTS (
+      SELECT 1 FROM day_changes c
+      WHERE c.sign = 1 AND c.held AND c.resident_id = h.resident_id AND c.local_date = h.local_date
+        AND c.action_type_id = h.action_type_id)
+"""
+
+# --- Running totals -------------------------------------------------------------------
+#
+# {changes} is day_changes (all actions: campaign 0, by city and district) or
+# member_changes (what counts for each campaign: by campaign, city, district, team).
+
+_DAY_SCOPES = "(VALUES ('city', c.city_id), ('district', c.district_id))"
+_MEMBER_SCOPES = "(VALUES ('campaign', 0), ('city', c.city_id), ('district', c.district_id), ('team', c.team_id))"
+
+_TOTALS = """
+INSERT INTO totals_daily AS t
+    (campaign_id, scope, scope_id, local_date, action_type_id, quantity, co2e_kg, points, actions, residents)
+SELECT {campaign}, s.scope, s.scope_id, c.local_date, c.action_type_id,
+       sum(c.sign * c.quantity), sum(c.sign * c.co2e_kg), sum(c.sign * {points}), sum(c.sign * c.actions), sum(c.sign)
+FROM {changes} c
+CROSS JOIN LATERAL {scopes} AS s (scope, scope_id)
+WHERE s.scope_id IS NOT NULL {filter}
+GROUP BY 1, s.scope, s.scope_id, c.local_date, c.action_type_id
+HAVING sum(c.sign * c.quantity) <> 0 OR sum(c.sign * c.co2e_kg) <> 0 OR sum(c.sign * {points}) <> 0
+    OR sum(c.sign * c.actions) <> 0 OR sum(c.sign) <> 0
+ON CONFLICT (campaign_id, scope, scope_id, local_date, action_type_id) DO UPDATE
+SET quantity = t.quantity + excluded.quantity, co2e_kg = t.co2e_kg + excluded.co2e_kg,
+    points = t.points + excluded.points, actions = t.actions + excluded.actions,
+    residents = t.residents + excluded.residents
+"""
+
+_PARTICIPANTS = """
+INSERT INTO participants_daily AS p (campaign_id, scope, scope_id, local_date, residents)
+SELECT c.campaign_id, s.scope, s.scope_id, c.local_date, sum(c.sign)
+FROM (SELECT DISTINCT sign, {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id
+      FROM {changes} WHERE true {filter}) c
+CROSS JOIN LATERAL {scopes} AS s (scope, scope_id)
+WHERE s.scope_id IS NOT NULL
+GROUP BY c.campaign_id, s.scope, s.scope_id, c.local_date
+HAVING sum(c.sign) <> 0
+ON CONFLICT (campaign_id, scope, scope_id, local_date) DO UPDATE SET residents = p.residents + excluded.residents
+"""
+
+DAY_TOTALS = _TOTALS.format(campaign="0", points="0", changes="day_changes", scopes=_DAY_SCOPES, filter="AND NOT held")
+DAY_PARTICIPANTS = _PARTICIPANTS.format(
+    campaign="0", team="NULL::int", changes="day_changes", scopes=_DAY_SCOPES, filter="AND NOT held"
+)
+MEMBER_TOTALS = _TOTALS.format(
+    campaign="c.campaign_id", points="c.points", changes="member_changes", scopes=_MEMBER_SCOPES, filter=""
+)
+MEMBER_PARTICIPANTS = _PARTICIPANTS.format(
+    campaign="campaign_id", team="team_id", changes="member_changes", scopes=_MEMBER_SCOPES, filter=""
+)
+
+# --- Campaign days and scores -----------------------------------------------------------
+
+MEMBER_DAYS_OUT = """
+WITH gone AS (
+    DELETE FROM campaign_days d USING dirty_members m
+    WHERE d.campaign_id = m.campaign_id AND d.resident_id = m.resident_id
+    RETURNING d.*
+)
+INSERT INTO member_changes SELECT -1, * FROM gone
+"""
+
+# What counts for a campaign: the participant's unheld days of the campaign's
+# action types, inside its days and from the local day of enrolment. Points are
+# capped per type and day.
+MEMBER_DAYS_IN = """
+WITH stored AS (
+    INSERT INTO campaign_days (campaign_id, resident_id, local_date, action_type_id, city_id, district_id, team_id,
+                               quantity, co2e_kg, points, actions)
+    SELECT m.campaign_id, m.resident_id, rd.local_date, rd.action_type_id, e.city_id, rd.district_id, e.team_id,
+           rd.quantity, rd.co2e_kg,
+           CASE WHEN x.max_points_per_day IS NULL THEN rd.quantity * x.points_per_unit::numeric
+                ELSE least(rd.quantity * x.points_per_unit::numeric, x.max_points_per_day::numeric) END,
+           rd.actions
+    FROM dirty_members m
+    JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id AND e.left_at IS NULL
+    JOIN campaigns k ON k.id = m.campaign_id
+    JOIN residents r ON r.id = m.resident_id
+    JOIN campaign_action_types x ON x.campaign_id = m.campaign_id
+    JOIN resident_days rd ON rd.resident_id = m.resident_id AND rd.action_type_id = x.action_type_id
+        AND rd.local_date BETWEEN greatest(k.starts_on, (e.enrolled_at AT TIME ZONE r.time_zone)::date) AND k.ends_on
+    WHERE NOT rd.held
+    RETURNING *
+)
+INSERT INTO member_changes SELECT 1, * FROM stored
+"""
+
+# Teams whose members or standing may change: the ones dirty participants were
+# in and the ones they are in now.
+TOUCHED_TEAMS = """
+INSERT INTO touched_teams (team_id)
+SELECT s.team_id FROM campaign_scores s JOIN dirty_members m USING (campaign_id, resident_id)
+WHERE s.team_id IS NOT NULL
+UNION
+SELECT e.team_id FROM enrolments e JOIN dirty_members m USING (campaign_id, resident_id)
+WHERE e.team_id IS NOT NULL AND e.left_at IS NULL
+ON CONFLICT DO NOTHING
+"""
+
+# A current participant's score: points, kg, actions, active days, the longest
+# run of consecutive active days and the latest run (current while it ends
+# today or yesterday). Those who left drop out. $1: now.
+SCORES = """
+WITH days AS (
+    SELECT d.campaign_id, d.resident_id, d.local_date,
+           sum(d.points) AS points, sum(d.co2e_kg) AS co2e_kg, sum(d.actions) AS actions
+    FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
+    GROUP BY d.campaign_id, d.resident_id, d.local_date
+), runs AS (
+    -- consecutive days share (day - rank): the gaps-and-islands trick
+    SELECT campaign_id, resident_id, max(local_date) AS last_day, count(*)::int AS days
+    FROM (SELECT campaign_id, resident_id, local_date,
+                 local_date - (row_number() OVER (PARTITION BY campaign_id, resident_id
+                                                  ORDER BY local_date))::int AS run
+          FROM days) x
+    GROUP BY campaign_id, resident_id, run
+), streaks AS (
+    SELECT DISTINCT ON (campaign_id, resident_id) campaign_id, resident_id, last_day, days,
+           max(days) OVER (PARTITION BY campaign_id, resident_id) AS longest
+    FROM runs ORDER BY campaign_id, resident_id, last_day DESC
+), sums AS (
+    SELECT campaign_id, resident_id, sum(points) AS points, sum(co2e_kg) AS co2e_kg,
+           sum(actions)::int AS actions, count(*)::int AS active_days
+    FROM days GROUP BY campaign_id, resident_id
+), gone AS (
+    DELETE FROM campaign_scores s USING dirty_members m
+    WHERE s.campaign_id = m.campaign_id AND s.resident_id = m.resident_id
+      AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.campaign_id = m.campaign_id
+                        AND e.resident_id = m.resident_id AND e.left_at IS NULL)
+)
+INSERT INTO campaign_scores AS s (campaign_id, resident_id, city_id, district_id, team_id, points, co2e_kg, actions,
+                                  active_days, longest_streak, last_run_end, last_run_days, updated_at)
+SELECT m.campaign_id, m.resident_id, e.city_id, r.district_id, e.team_id,
+       coalesce(t.points, 0), coalesce(t.co2e_kg, 0), coalesce(t.actions, 0), coalesce(t.active_days, 0),
+       coalesce(k.longest, 0), k.last_day, coalesce(k.days, 0), $1
+FROM dirty_members m
+JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id AND e.left_at IS NULL
+JOIN residents r ON r.id = m.resident_id
+LEFT JOIN sums t ON t.campaign_id = m.campaign_id AND t.resident_id = m.resident_id
+LEFT JOIN streaks k ON k.campaign_id = m.campaign_id AND k.resident_id = m.resident_id
+ON CONFLICT (campaign_id, resident_id) DO UPDATE
+SET city_id = excluded.city_id, district_id = excluded.district_id, team_id = excluded.team_id,
+    points = excluded.points, co2e_kg = excluded.co2e_kg, actions = excluded.actions,
+    active_days = excluded.active_days, longest_streak = excluded.longest_streak,
+    last_run_end = excluded.last_run_end, last_run_days = excluded.last_run_days, updated_at = excluded.updated_at
+WHERE (s.city_id, s.district_id, s.team_id, s.points, s.co2e_kg, s.actions, s.active_days, s.longest_streak,
+       s.last_run_end, s.last_run_days)
+      IS DISTINCT FROM
+      (excluded.city_id, excluded.district_id, excluded.team_id, excluded.points, excluded.co2e_kg, excluded.actions,
+       excluded.active_days, excluded.longest_streak, excluded.last_run_end, excluded.last_run_days)
+"""
+
+STANDINGS_DUE = """
+INSERT INTO standings_due (campaign_id) SELECT DISTINCT campaign_id FROM dirty_members
+ON CONFLICT DO NOTHING
+"""
+
+# --- Challenges ---------------------------------------------------------------------------
+
+# The action types a challenge counts: of the campaign's types, those its rule
+# (or a team rule's member rule) lists by code or by category. Needs `rules`
+# with id, campaign_id and r (the rule that counts).
+_COUNTED = """
+counted AS (
+    SELECT rules.id AS challenge_id, x.action_type_id
+    FROM rules
+    JOIN campaign_action_types x ON x.campaign_id = rules.campaign_id
+    JOIN action_types t ON t.id = x.action_type_id
+    WHERE t.code IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'action_types', '[]')))
+       OR t.category IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'categories', '[]')))
+)"""
+
+# Challenges judged per participant: quantity, distinct days, personal, and the
+# member rule of team participation. Value: the best window's total (distinct
+# days: the number of active days); target: the rule's, or for a personal goal
+# the share of the participant's baseline answer. met_at is kept from the first
+# time the current value reached the target. New successes go to `news`. $1: now.
+CHALLENGES = (
+    """
+WITH rules AS (
+    SELECT ch.id, ch.campaign_id, ch.rule ->> 'kind' = 'team_participation' AS for_team,
+           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+    FROM challenges ch
+    WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
+      AND ch.campaign_id IN (SELECT campaign_id FROM dirty_members)
+), shaped AS (
+    SELECT id, campaign_id, for_team, r, r ->> 'kind' AS kind,
+           coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
+           CASE WHEN r ->> 'kind' = 'quantity' THEN coalesce(r ->> 'measure', 'quantity') ELSE 'quantity' END AS measure
+    FROM rules
+), """
+    + _COUNTED
+    + """, windows AS (
+    SELECT s.id AS challenge_id, d.resident_id,
+           CASE WHEN s.kind = 'distinct_days' THEN count(DISTINCT d.local_date)::numeric
+                WHEN s.measure = 'co2e_kg' THEN sum(d.co2e_kg)
+                ELSE sum(d.quantity) END AS value
+    FROM shaped s
+    JOIN dirty_members m ON m.campaign_id = s.campaign_id
+    JOIN campaign_days d ON d.campaign_id = m.campaign_id AND d.resident_id = m.resident_id
+    JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id
+    GROUP BY s.id, s.kind, s.measure, d.resident_id,
+             CASE s.win WHEN 'day' THEN d.local_date WHEN 'week' THEN date_trunc('week', d.local_date)::date END
+), judged AS (
+    SELECT s.id AS challenge_id, m.resident_id, s.for_team,
+           coalesce((SELECT max(w.value) FROM windows w
+                     WHERE w.challenge_id = s.id AND w.resident_id = m.resident_id), 0) AS value,
+           CASE s.kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
+                       WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
+                       ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
+                                  * (s.r ->> 'share')::numeric, 6) END AS target
+    FROM shaped s
+    JOIN dirty_members m ON m.campaign_id = s.campaign_id
+    JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id AND e.left_at IS NULL
+), gone AS (
+    DELETE FROM challenge_progress p USING dirty_members m, challenges ch
+    WHERE ch.id = p.challenge_id AND ch.campaign_id = m.campaign_id AND p.resident_id = m.resident_id
+      AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.campaign_id = m.campaign_id
+                        AND e.resident_id = m.resident_id AND e.left_at IS NULL)
+), stored AS (
+    INSERT INTO challenge_progress AS p (challenge_id, resident_id, value, target, met_at)
+    SELECT challenge_id, resident_id, value, target,
+           CASE WHEN target > 0 AND value >= target THEN $1::timestamptz END
+    FROM judged
+    ON CONFLICT (challenge_id, resident_id) DO UPDATE
+    SET value = excluded.value, target = excluded.target,
+        met_at = CASE WHEN excluded.met_at IS NULL THEN NULL ELSE coalesce(p.met_at, excluded.met_at) END
+    WHERE (p.value, p.target, p.met_at IS NULL)
+          IS DISTINCT FROM (excluded.value, excluded.target, excluded.met_at IS NULL)
+    RETURNING p.challenge_id, p.resident_id, p.met_at
+)
+INSERT INTO news (resident_id, kind, subject_id)
+SELECT s.resident_id, 'challenge', s.challenge_id
+FROM stored s JOIN judged j USING (challenge_id, resident_id)
+WHERE s.met_at = $1 AND NOT j.for_team
+"""
+)
+
+# Team participation: the share of a touched team's current members meeting the
+# member rule. A team newly meeting it tells every member. $1: now.
+TEAMS = """
+WITH judged AS (
+    SELECT ch.id AS challenge_id, t.id AS team_id, (ch.rule ->> 'share')::numeric AS share,
+           count(e.resident_id)::int AS members, count(p.met_at)::int AS members_met
+    FROM touched_teams tt
+    JOIN teams t ON t.id = tt.team_id
+    JOIN challenges ch ON ch.campaign_id = t.campaign_id AND ch.active AND ch.rule ->> 'kind' = 'team_participation'
+    LEFT JOIN enrolments e ON e.team_id = t.id AND e.left_at IS NULL
+    LEFT JOIN challenge_progress p ON p.challenge_id = ch.id AND p.resident_id = e.resident_id
+    GROUP BY ch.id, t.id
+), stored AS (
+    INSERT INTO team_progress AS p (challenge_id, team_id, members, members_met, share, met_at)
+    SELECT challenge_id, team_id, members, members_met,
+           CASE WHEN members = 0 THEN 0 ELSE round(members_met::numeric / members, 6) END,
+           CASE WHEN members > 0 AND members_met::numeric / members >= share THEN $1::timestamptz END
+    FROM judged
+    ON CONFLICT (challenge_id, team_id) DO UPDATE
+    SET members = excluded.members, members_met = excluded.members_met, share = excluded.share,
+        met_at = CASE WHEN excluded.met_at IS NULL THEN NULL ELSE coalesce(p.met_at, excluded.met_at) END
+    WHERE (p.members, p.members_met, p.met_at IS NULL)
+          IS DISTINCT FROM (excluded.members, excluded.members_met, excluded.met_at IS NULL)
+    RETURNING p.challenge_id, p.team_id, p.met_at
+)
+INSERT INTO news (resident_id, kind, subject_id)
+SELECT e.resident_id, 'team_challenge', s.challenge_id
+FROM stored s JOIN enrolments e ON e.team_id = s.team_id AND e.left_at IS NULL
+WHERE s.met_at = $1
+"""
+
+# Badges of dirty participants (and of members of a team that just met a
+# challenge). A badge is kept once earned. $1: now.
+BADGES = """
+WITH candidates AS (
+    SELECT campaign_id, resident_id FROM dirty_members
+    UNION
+    SELECT ch.campaign_id, n.resident_id FROM news n JOIN challenges ch ON ch.id = n.subject_id
+    WHERE n.kind = 'team_challenge'
+), earned AS (
+    INSERT INTO earned_badges (badge_id, resident_id, earned_at)
+    SELECT b.id, c.resident_id, $1
+    FROM candidates c
+    JOIN campaign_scores s ON s.campaign_id = c.campaign_id AND s.resident_id = c.resident_id
+    JOIN badges b ON b.campaign_id = c.campaign_id AND b.active
+    WHERE CASE b.rule ->> 'kind'
+        WHEN 'first_action' THEN s.actions >= 1
+        WHEN 'actions_count' THEN s.actions >= (b.rule ->> 'actions')::int
+        WHEN 'streak' THEN s.longest_streak >= (b.rule ->> 'days')::int
+        ELSE EXISTS (
+            SELECT 1 FROM challenges ch
+            WHERE ch.campaign_id = c.campaign_id AND ch.code = b.rule ->> 'challenge'
+              AND CASE ch.rule ->> 'kind'
+                  WHEN 'team_participation' THEN EXISTS (
+                      SELECT 1 FROM team_progress tp
+                      WHERE tp.challenge_id = ch.id AND tp.team_id = s.team_id AND tp.met_at IS NOT NULL)
+                  WHEN 'collective' THEN EXISTS (
+                      SELECT 1 FROM collective_progress cp
+                      WHERE cp.challenge_id = ch.id AND cp.scope_id IN (0, s.city_id) AND cp.met_at IS NOT NULL)
+                  ELSE EXISTS (
+                      SELECT 1 FROM challenge_progress p
+                      WHERE p.challenge_id = ch.id AND p.resident_id = c.resident_id AND p.met_at IS NOT NULL)
+                  END)
+        END
+    ON CONFLICT DO NOTHING
+    RETURNING badge_id, resident_id
+)
+INSERT INTO news (resident_id, kind, subject_id) SELECT resident_id, 'badge', badge_id FROM earned
+"""
+
+# One achievement message per piece of news, in the resident's language. $1:
+# now, $2: {"challenge"|"team_challenge"|"goal"|"badge": {"title": {...}, "body": {...}}}
+# with {title} and {campaign} filled in. The dedupe key makes it once per resident.
+NOTIFY = """
+INSERT INTO notifications
+    (resident_id, city_id, kind, campaign_id, dedupe_key, title, body, data, locale, not_before, expires_at)
+SELECT n.resident_id, r.city_id, 'achievement', k.id, n.kind || ':' || n.subject_id,
+       replace(replace(coalesce(tpl.t -> 'title' ->> r.locale, tpl.t -> 'title' ->> 'en'),
+                       '{title}', what.text), '{campaign}', campaign.text),
+       replace(replace(coalesce(tpl.t -> 'body' ->> r.locale, tpl.t -> 'body' ->> 'en'),
+                       '{title}', what.text), '{campaign}', campaign.text),
+       jsonb_build_object('campaign', k.code,
+                          CASE WHEN n.kind = 'badge' THEN 'badge' ELSE 'challenge' END, subject.code),
+       r.locale, $1, $1::timestamptz + interval '3 days'
+FROM (SELECT DISTINCT resident_id, kind, subject_id FROM news) n
+JOIN residents r ON r.id = n.resident_id
+CROSS JOIN LATERAL (
+    SELECT b.campaign_id, b.code, b.title FROM badges b WHERE n.kind = 'badge' AND b.id = n.subject_id
+    UNION ALL
+    SELECT ch.campaign_id, ch.code, ch.title FROM challenges ch WHERE n.kind <> 'badge' AND ch.id = n.subject_id
+) AS subject
+JOIN campaigns k ON k.id = subject.campaign_id
+CROSS JOIN LATERAL (SELECT $2::jsonb -> n.kind AS t) AS tpl
+CROSS JOIN LATERAL (SELECT coalesce(subject.title ->> r.locale, subject.title ->> 'en') AS text) AS what
+CROSS JOIN LATERAL (SELECT coalesce(k.title ->> r.locale, k.title ->> 'en') AS text) AS campaign
+ON CONFLICT (resident_id, dedupe_key) DO NOTHING
+"""
+
+NEWS_COUNT = "SELECT count(*) FROM news"
+
+# --- Standings and collective goals (per campaign, $1) ---------------------------------------
+
+CLAIM_STANDINGS = """
+DELETE FROM standings_due d
+WHERE d.campaign_id IN (SELECT campaign_id FROM standings_due ORDER BY since LIMIT $1 FOR UPDATE SKIP LOCKED)
+  AND NOT EXISTS (SELECT 1 FROM standings_computed s WHERE s.campaign_id = d.campaign_id AND s.final)
+RETURNING d.campaign_id
+"""
+
+# Ties share a rank; teams, districts and cities are ranked by points per member.
+STANDINGS_CLEAR = "DELETE FROM standings WHERE campaign_id = $1"
+
+STANDINGS_INDIVIDUAL = """
+INSERT INTO standings (campaign_id, scope, subject_id, rank, score, points, co2e_kg, members, active_members)
+SELECT $1, 'individual', resident_id, rank() OVER (ORDER BY points DESC), points, points, co2e_kg, 1,
+       (actions > 0)::int
+FROM campaign_scores WHERE campaign_id = $1
+"""
+
+STANDINGS_GROUPS = """
+INSERT INTO standings (campaign_id, scope, subject_id, rank, score, points, co2e_kg, members, active_members)
+SELECT $1, scope, subject_id, rank() OVER (PARTITION BY scope ORDER BY score DESC), score, points, co2e_kg,
+       members, active_members
+FROM (
+    SELECT CASE WHEN grouping(team_id) = 0 THEN 'team' WHEN grouping(district_id) = 0 THEN 'district'
+                ELSE 'city' END AS scope,
+           coalesce(team_id, district_id, city_id) AS subject_id,
+           round(sum(points) / count(*), 6) AS score, sum(points) AS points, sum(co2e_kg) AS co2e_kg,
+           count(*)::int AS members, count(*) FILTER (WHERE actions > 0)::int AS active_members
+    FROM campaign_scores WHERE campaign_id = $1
+    GROUP BY GROUPING SETS ((team_id), (district_id), (city_id))
+) g
+WHERE subject_id IS NOT NULL
+"""
+
+STANDINGS_COMPUTED = """
+INSERT INTO standings_computed (campaign_id, computed_at, sizes, final)
+SELECT $1, $2, coalesce((SELECT jsonb_object_agg(scope, n) FROM (
+    SELECT scope, count(*) AS n FROM standings WHERE campaign_id = $1 GROUP BY scope) s), '{}'), $3
+ON CONFLICT (campaign_id) DO UPDATE
+SET computed_at = excluded.computed_at, sizes = excluded.sizes, final = excluded.final
+"""
+
+# Collective goals of campaign $1 from its running totals, for the whole
+# campaign (scope_id 0) or each of its cities. A goal newly reached tells
+# the participants it concerns. $2: now, $3: the "goal" template.
+COLLECTIVE = (
+    """
+WITH rules AS (
+    SELECT ch.id, ch.campaign_id, ch.rule AS r, coalesce(ch.rule ->> 'scope', 'campaign') AS scope,
+           coalesce(ch.rule ->> 'measure', 'co2e_kg') AS measure, (ch.rule ->> 'target')::numeric AS target
+    FROM challenges ch WHERE ch.campaign_id = $1 AND ch.active AND ch.rule ->> 'kind' = 'collective'
+), """
+    + _COUNTED
+    + """, subjects AS (
+    SELECT rules.*, 0 AS scope_id FROM rules WHERE scope = 'campaign'
+    UNION ALL
+    SELECT rules.*, cc.city_id FROM rules JOIN campaign_cities cc ON cc.campaign_id = rules.campaign_id
+    WHERE scope = 'city'
+), sums AS (
+    SELECT s.id AS challenge_id, s.scope_id, s.target,
+           coalesce(sum(CASE WHEN s.measure = 'co2e_kg' THEN t.co2e_kg ELSE t.quantity END), 0) AS value
+    FROM subjects s
+    LEFT JOIN counted c ON c.challenge_id = s.id
+    LEFT JOIN totals_daily t ON t.campaign_id = s.campaign_id AND t.action_type_id = c.action_type_id
+        AND t.scope = s.scope AND t.scope_id = s.scope_id
+    GROUP BY s.id, s.scope_id, s.target
+), stored AS (
+    INSERT INTO collective_progress AS p (challenge_id, scope_id, value, target, met_at, computed_at)
+    SELECT challenge_id, scope_id, value, target, CASE WHEN value >= target THEN $2::timestamptz END, $2
+    FROM sums
+    ON CONFLICT (challenge_id, scope_id) DO UPDATE
+    SET value = excluded.value, target = excluded.target, computed_at = excluded.computed_at,
+        met_at = CASE WHEN excluded.met_at IS NULL THEN NULL ELSE coalesce(p.met_at, excluded.met_at) END
+    RETURNING p.challenge_id, p.scope_id, p.met_at
+)
+SELECT challenge_id, scope_id FROM stored WHERE met_at = $2
+"""
+)
+
+# Everyone a reached goal concerns gets the news and the badges for it. $1:
+# campaign, $2: challenge, $3: scope_id (0 or a city).
+GOAL_NEWS = """
+INSERT INTO news (resident_id, kind, subject_id)
+SELECT resident_id, 'goal', $2 FROM campaign_scores WHERE campaign_id = $1 AND ($3 = 0 OR city_id = $3)
+"""
+
+GOAL_BADGES = """
+WITH earned AS (
+    INSERT INTO earned_badges (badge_id, resident_id, earned_at)
+    SELECT b.id, s.resident_id, $4
+    FROM badges b
+    JOIN challenges ch ON ch.campaign_id = b.campaign_id AND ch.code = b.rule ->> 'challenge'
+    JOIN campaign_scores s ON s.campaign_id = b.campaign_id AND ($3 = 0 OR s.city_id = $3)
+    WHERE b.campaign_id = $1 AND b.active AND b.rule ->> 'kind' = 'challenge_met' AND ch.id = $2
+    ON CONFLICT DO NOTHING
+    RETURNING badge_id, resident_id
+)
+INSERT INTO news (resident_id, kind, subject_id) SELECT resident_id, 'badge', badge_id FROM earned
+"""
+
+# --- Campaign results ----------------------------------------------------------------------
+
+# Campaigns over for longer than the back-dating window ($2) with no result yet.
+RESULTS_DUE = """
+SELECT k.id FROM campaigns k
+WHERE k.status = 'scheduled' AND k.ends_at + $2::interval <= $1
+  AND NOT EXISTS (SELECT 1 FROM campaign_results r WHERE r.campaign_id = k.id)
+ORDER BY k.ends_at
+"""
+
+# The final standings in one document: totals, goals, and the top $2 of each scope.
+RESULT = """
+INSERT INTO campaign_results (campaign_id, taken_at, result)
+SELECT $1, $3, jsonb_build_object(
+    'participants', (SELECT count(*) FROM campaign_scores WHERE campaign_id = $1),
+    'active_participants', (SELECT count(*) FROM campaign_scores WHERE campaign_id = $1 AND actions > 0),
+    'points', (SELECT coalesce(sum(points), 0) FROM campaign_scores WHERE campaign_id = $1),
+    'co2e_kg', (SELECT coalesce(sum(co2e_kg), 0) FROM campaign_scores WHERE campaign_id = $1),
+    'goals', (SELECT coalesce(jsonb_agg(jsonb_build_object('challenge', ch.code, 'scope_id', p.scope_id,
+                                                         'value', p.value, 'target', p.target,
+                                                         'met', p.met_at IS NOT NULL)
+                                      ORDER BY ch.code, p.scope_id), '[]')
+              FROM collective_progress p JOIN challenges ch ON ch.id = p.challenge_id WHERE ch.campaign_id = $1),
+    'standings', (SELECT coalesce(jsonb_object_agg(scope, entries), '{}') FROM (
+        SELECT scope, jsonb_agg(jsonb_build_object('rank', rank, 'subject_id', subject_id, 'score', score,
+                                                   'points', points, 'co2e_kg', co2e_kg, 'members', members)
+                                ORDER BY rank, subject_id) AS entries
+        FROM (SELECT *, row_number() OVER (PARTITION BY scope ORDER BY rank, subject_id) AS n
+              FROM standings WHERE campaign_id = $1) s
+        WHERE n <= $2
+        GROUP BY scope) g))
+ON CONFLICT (campaign_id) DO NOTHING
+"""
+
+# --- Factor corrections ------------------------------------------------------------------------
 
 # Live actions whose stored estimate came from factor versions no longer in force
 # get the versions in force and the saving they give: one statement, and a second
-# run finds nothing to change. change_seq moves so incremental jobs see them.
-RESCORE = """
+# run finds nothing to change. written_xid moves so the scoring tick sees them.
+REFACTOR = """
 WITH in_force AS (
     SELECT t.id AS action_type_id, t.code, b.id AS baseline_id, o.id AS option_id,
            b.value - coalesce(o.value, 0) AS saving_per_unit
@@ -15,7 +630,7 @@ WITH in_force AS (
     SET baseline_factor_id = f.baseline_id,
         option_factor_id = f.option_id,
         co2e_kg = round((a.quantity * f.saving_per_unit)::numeric, 6)::float8,
-        change_seq = nextval('action_log_changes')
+        written_xid = pg_current_xact_id()
     FROM in_force f, action_logs old
     WHERE f.action_type_id = a.action_type_id AND old.id = a.id
       AND a.deleted_at IS NULL
@@ -26,4 +641,91 @@ WITH in_force AS (
 )
 SELECT code AS action_type, count(*) AS actions, round(sum(co2e_kg - before)::numeric, 6)::float8 AS delta_kg
 FROM changed GROUP BY code ORDER BY code
+"""
+
+RESIDENT_RANGE = "SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM residents"
+
+# --- Reading --------------------------------------------------------------------------------
+
+# Top $4 of scope $2 in campaign $1 and the entry of resident $3's subject (their
+# own, their team's, district's or city's), with names in language $5.
+LEADERBOARD = """
+WITH mine AS (
+    SELECT CASE $2 WHEN 'individual' THEN s.resident_id WHEN 'team' THEN s.team_id
+                   WHEN 'district' THEN s.district_id ELSE s.city_id END AS subject_id
+    FROM campaign_scores s WHERE s.campaign_id = $1 AND s.resident_id = $3
+), picked AS (
+    (SELECT st.* FROM standings st WHERE st.campaign_id = $1 AND st.scope = $2 ORDER BY st.rank, st.subject_id LIMIT $4)
+    UNION
+    (SELECT st.* FROM standings st JOIN mine ON st.subject_id = mine.subject_id
+     WHERE st.campaign_id = $1 AND st.scope = $2)
+)
+SELECT p.rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members,
+       p.subject_id = (SELECT subject_id FROM mine) AS own,
+       CASE $2 WHEN 'individual' THEN r.display_name
+               WHEN 'team' THEN t.name
+               WHEN 'district' THEN coalesce(d.name ->> $5, d.name ->> 'en')
+               ELSE coalesce(c.name ->> $5, c.name ->> 'en') END AS name
+FROM picked p
+LEFT JOIN residents r ON $2 = 'individual' AND r.id = p.subject_id
+LEFT JOIN teams t ON $2 = 'team' AND t.id = p.subject_id
+LEFT JOIN districts d ON $2 = 'district' AND d.id = p.subject_id
+LEFT JOIN cities c ON $2 = 'city' AND c.id = p.subject_id
+ORDER BY p.rank, p.subject_id
+"""
+
+STANDINGS_INFO = "SELECT computed_at, sizes, final FROM standings_computed WHERE campaign_id = $1"
+
+# A participant's score in campaign $1 (resident $2) and their individual rank.
+MY_SCORE = """
+SELECT s.points, s.co2e_kg, s.actions, s.active_days, s.longest_streak, s.last_run_end, s.last_run_days,
+       st.rank, (c.sizes ->> 'individual')::int AS ranked, c.computed_at, c.final,
+       (SELECT ran_at FROM job_watermarks WHERE job = 'scoring') AS scored_at
+FROM campaign_scores s
+LEFT JOIN standings st ON st.campaign_id = s.campaign_id AND st.scope = 'individual' AND st.subject_id = s.resident_id
+LEFT JOIN standings_computed c ON c.campaign_id = s.campaign_id
+WHERE s.campaign_id = $1 AND s.resident_id = $2
+"""
+
+# Every active challenge of campaign $1 as resident $2 stands in it: their own
+# value, their team's share, the collective total of their scope, and the total
+# of the current window (the day or ISO week of $3, their local date).
+MY_CHALLENGES = (
+    """
+WITH rules AS (
+    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' AS kind,
+           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+    FROM challenges ch WHERE ch.campaign_id = $1 AND ch.active
+), """
+    + _COUNTED
+    + """, windowed AS (
+    SELECT rules.id,
+           sum(CASE WHEN rules.r ->> 'kind' = 'quantity' AND rules.r ->> 'measure' = 'co2e_kg' THEN d.co2e_kg
+                    ELSE d.quantity END) AS value
+    FROM rules
+    JOIN counted c ON c.challenge_id = rules.id
+    JOIN campaign_days d ON d.campaign_id = $1 AND d.resident_id = $2 AND d.action_type_id = c.action_type_id
+    WHERE CASE rules.r ->> 'window'
+              WHEN 'day' THEN d.local_date = $3::date
+              WHEN 'week' THEN date_trunc('week', d.local_date) = date_trunc('week', $3::date)
+              ELSE false END
+    GROUP BY rules.id
+)
+SELECT rules.code, rules.kind, p.value, p.target, p.met_at,
+       tp.members, tp.members_met, tp.share, tp.met_at AS team_met_at,
+       cp.value AS goal_value, cp.met_at AS goal_met_at,
+       coalesce(w.value, 0) AS window_value
+FROM rules
+LEFT JOIN campaign_scores s ON s.campaign_id = $1 AND s.resident_id = $2
+LEFT JOIN challenge_progress p ON p.challenge_id = rules.id AND p.resident_id = $2
+LEFT JOIN team_progress tp ON tp.challenge_id = rules.id AND tp.team_id = s.team_id
+LEFT JOIN collective_progress cp ON cp.challenge_id = rules.id
+    AND cp.scope_id = CASE WHEN rules.r ->> 'scope' = 'city' THEN s.city_id ELSE 0 END
+LEFT JOIN windowed w ON w.id = rules.id
+"""
+)
+
+MY_BADGES = """
+SELECT b.code FROM earned_badges e JOIN badges b ON b.id = e.badge_id
+WHERE b.campaign_id = $1 AND e.resident_id = $2
 """

@@ -1,29 +1,226 @@
-"""Recomputing stored savings after an emission factor is corrected.
+"""The scoring engine: savings, points, streaks, challenges, badges, standings.
 
-A correction is a new factor version in ``campaigns/catalogue/emission-factors.toml``;
-once applied, :func:`rescore` moves every live action still on an older version
-to the version in force, in one set-based statement, and reports the change.
-Running it again changes nothing.
+Contracts:
+
+* :func:`tick` is the incremental job. It reads the action logs, enrolments and
+  review decisions written since its watermark (new, back-dated and deleted
+  actions alike), recomputes exactly the resident days and participants they
+  touch, and moves the watermark, all in one transaction under an advisory
+  lock: several worker replicas run it once per tick between them, and a tick
+  killed halfway leaves nothing applied. Running it again changes nothing.
+* :func:`compute_standings` rebuilds the leaderboards and collective goals of
+  campaigns whose scores changed, one campaign per transaction.
+* :func:`take_results` freezes a campaign's standings once it has ended and
+  late offline logs can no longer arrive.
+* :func:`rescore` recomputes after a factor or rule correction, in chunks of
+  residents (one transaction each, so it can be stopped and run again).
+
+Every derived number is recomputed from the action log (through
+``resident_days``), so any of them can be rebuilt from scratch.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 
 import msgspec
 
-from upscale_api.db import Pool
+from upscale_api.db import AdvisoryLock, Connection, Pool
+from upscale_api.notifications import templates
 from upscale_api.scoring import queries
 
+TICK_JOB = "scoring"
 
-class RescoreChange(msgspec.Struct):
+ACHIEVEMENT_TEMPLATES = {
+    "challenge": templates.CHALLENGE_MET,
+    "team_challenge": templates.TEAM_CHALLENGE_MET,
+    "goal": templates.GOAL_REACHED,
+    "badge": templates.BADGE_EARNED,
+}
+
+
+class TickReport(msgspec.Struct):
+    resident_days: int
+    """Resident days recomputed."""
+    participants: int
+    """Campaign participants recomputed."""
+    messages: int
+    """Achievement messages written (challenges met, badges earned)."""
+    seconds: float
+
+
+class RefactorChange(msgspec.Struct):
     action_type: str
     actions: int
     delta_kg: float
     """Change in kg CO2e avoided over those actions (negative when the correction lowered it)."""
 
 
-async def rescore(pool: Pool, *, since: date | None = None, action_type: str | None = None) -> list[RescoreChange]:
+class RescoreReport(msgspec.Struct):
+    factor_changes: list[RefactorChange]
+    resident_days: int
+    participants: int
+    points_before: float
+    points_after: float
+    co2e_kg_before: float
+    co2e_kg_after: float
+    seconds: float
+
+
+async def _apply(conn: Connection, now: datetime) -> tuple[int, int, int]:
+    """Recompute what ``dirty_days`` and ``dirty_members`` name; return their sizes and the messages written."""
+    await conn.execute(queries.ANALYZE_SCRATCH)
+    days = await conn.fetchval("SELECT count(*) FROM dirty_days")
+    members = await conn.fetchval("SELECT count(*) FROM dirty_members")
+    if days:
+        await conn.execute(queries.RESIDENT_DAYS_OUT)
+        await conn.execute(queries.RESIDENT_DAYS_IN)
+        await conn.execute(queries.HOLDS)
+        await conn.execute(queries.DAY_TOTALS)
+        await conn.execute(queries.DAY_PARTICIPANTS)
+    if members:
+        await conn.execute(queries.MEMBER_DAYS_OUT)
+        await conn.execute(queries.MEMBER_DAYS_IN)
+        await conn.execute(queries.MEMBER_TOTALS)
+        await conn.execute(queries.MEMBER_PARTICIPANTS)
+        await conn.execute(queries.TOUCHED_TEAMS)
+        await conn.execute(queries.SCORES, now)
+        await conn.execute(queries.CHALLENGES, now)
+        await conn.execute(queries.TEAMS, now)
+        await conn.execute(queries.BADGES, now)
+        await conn.execute(queries.STANDINGS_DUE)
+    messages = await _notify(conn, now)
+    return days, members, messages
+
+
+async def _notify(conn: Connection, now: datetime) -> int:
+    news: int = await conn.fetchval(queries.NEWS_COUNT)
+    if news:
+        await conn.execute(queries.NOTIFY, now, ACHIEVEMENT_TEMPLATES)
+        await conn.execute("TRUNCATE news")
+    return news
+
+
+async def tick(pool: Pool, now: datetime) -> TickReport | None:
+    """Score everything written since the last tick; None when another replica is ticking."""
+    started = time.perf_counter()
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(queries.RESCORE, since, action_type)
-    return [RescoreChange(r["action_type"], r["actions"], r["delta_kg"]) for r in rows]
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", AdvisoryLock.SCORING):
+            return None
+        seen = await conn.fetchval(queries.WATERMARK, TICK_JOB)
+        snapshot = await conn.fetchval(queries.SNAPSHOT)
+        await conn.execute(queries.SCRATCH + ";" + queries.NEWS_TABLE)
+        await conn.execute(queries.MARK_CHANGED_DAYS, seen)
+        await conn.execute(queries.MARK_CHANGED_MEMBERS, seen)
+        days, members, messages = await _apply(conn, now)
+        await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
+    return TickReport(days, members, messages, round(time.perf_counter() - started, 3))
+
+
+async def compute_standings(pool: Pool, now: datetime, *, batch: int = 20) -> int:
+    """Rebuild standings and collective goals of campaigns whose scores changed; returns how many."""
+    done = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetch(queries.CLAIM_STANDINGS, batch)
+            for row in claimed:
+                await _standings_of(conn, row["campaign_id"], now, final=False)
+        done += len(claimed)
+        if len(claimed) < batch:
+            return done
+
+
+async def _standings_of(conn: Connection, campaign_id: int, now: datetime, *, final: bool) -> None:
+    await conn.execute(queries.NEWS_TABLE)
+    for statement in (queries.STANDINGS_CLEAR, queries.STANDINGS_INDIVIDUAL, queries.STANDINGS_GROUPS):
+        await conn.execute(statement, campaign_id)
+    await conn.execute(queries.STANDINGS_COMPUTED, campaign_id, now, final)
+    for goal in await conn.fetch(queries.COLLECTIVE, campaign_id, now):
+        await conn.execute(queries.GOAL_NEWS, campaign_id, goal["challenge_id"], goal["scope_id"])
+        await conn.execute(queries.GOAL_BADGES, campaign_id, goal["challenge_id"], goal["scope_id"], now)
+    await _notify(conn, now)
+
+
+async def take_results(pool: Pool, now: datetime, grace: timedelta) -> list[int]:
+    """Freeze the final standings of campaigns that ended more than ``grace`` ago (the
+    back-dating window, so late offline logs are in); returns their ids. Run it
+    in one replica at a time (the worker holds an advisory lock)."""
+    taken = []
+    async with pool.acquire() as conn:
+        due = [r["id"] for r in await conn.fetch(queries.RESULTS_DUE, now, grace)]
+    for campaign_id in due:
+        async with pool.acquire() as conn, conn.transaction():
+            await _standings_of(conn, campaign_id, now, final=True)
+            await conn.execute(queries.RESULT, campaign_id, 100, now)
+            await conn.execute("DELETE FROM standings_due WHERE campaign_id = $1", campaign_id)
+        taken.append(campaign_id)
+    return taken
+
+
+Progress = Callable[[int, int], None]
+"""Called with (residents done, residents in all) while rescoring."""
+
+
+async def rescore(
+    pool: Pool,
+    now: datetime,
+    *,
+    campaign_id: int | None = None,
+    since: date | None = None,
+    chunk: int = 20_000,
+    progress: Progress | None = None,
+) -> RescoreReport:
+    """Recompute after a correction. Without ``campaign_id``: move live actions to the
+    factor versions in force, then recompute resident days (from ``since``) and
+    every campaign; with it: that campaign's participants only (a rule or
+    points correction). Each chunk of residents is one transaction."""
+    started = time.perf_counter()
+    factor_changes: list[RefactorChange] = []
+    async with pool.acquire() as conn:
+        if campaign_id is None:
+            async with conn.transaction():
+                rows = await conn.fetch(queries.REFACTOR, since, None)
+            factor_changes = [RefactorChange(r["action_type"], r["actions"], r["delta_kg"]) for r in rows]
+        before = await _sums(conn, campaign_id)
+        snapshot = await conn.fetchval(queries.SNAPSHOT)
+        low, high = await conn.fetchrow(queries.RESIDENT_RANGE) or (0, -1)
+    days = members = 0
+    for start in range(low, high + 1, chunk):
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
+            await conn.execute(queries.SCRATCH + ";" + queries.NEWS_TABLE)
+            await conn.execute(queries.MARK_RESIDENTS, start, start + chunk - 1, since, campaign_id)
+            chunk_days, chunk_members, _ = await _apply(conn, now)
+        days += chunk_days
+        members += chunk_members
+        if progress is not None:
+            progress(min(start + chunk, high + 1) - low, high + 1 - low)
+    async with pool.acquire() as conn:
+        if campaign_id is None and since is None:
+            # The chunks above read everything done at that snapshot: the tick may start from it.
+            await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
+        after = await _sums(conn, campaign_id)
+    return RescoreReport(
+        factor_changes=factor_changes,
+        resident_days=days,
+        participants=members,
+        points_before=before[0],
+        points_after=after[0],
+        co2e_kg_before=before[1],
+        co2e_kg_after=after[1],
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+async def _sums(conn: Connection, campaign_id: int | None) -> tuple[float, float]:
+    row = await conn.fetchrow(
+        """
+        SELECT coalesce(sum(points), 0)::float8 AS points, coalesce(sum(co2e_kg), 0)::float8 AS kg
+        FROM campaign_scores WHERE $1::int IS NULL OR campaign_id = $1
+        """,
+        campaign_id,
+    )
+    assert row is not None
+    return row["points"], row["kg"]

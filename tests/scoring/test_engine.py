@@ -1,0 +1,171 @@
+"""The scoring engine on a database of its own: incremental ticks equal a full
+recomputation, each tick runs once across replicas, and a tick killed halfway
+leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.factories import CAMPAIGNS
+from upscale_api import db
+from upscale_api.actions.service import Policy, log_actions
+from upscale_api.actions.structs import ActionIn
+from upscale_api.catalogue.service import Catalogue, Snapshot
+from upscale_api.definitions.files import read_definitions
+from upscale_api.definitions.service import apply_definitions
+from upscale_api.demo.seed import seed_demo
+from upscale_api.scoring import service as scoring
+
+POLICY = Policy(backdate=timedelta(days=7), delete_grace=timedelta(hours=24))
+
+# Every table the jobs derive; rows with nothing left in them (a day whose only
+# action was deleted) are equal to no row.
+DERIVED = {
+    "resident_days": "SELECT * FROM resident_days ORDER BY 1, 2, 3",
+    "campaign_days": "SELECT * FROM campaign_days ORDER BY 1, 2, 3, 4",
+    "campaign_scores": "SELECT campaign_id, resident_id, city_id, district_id, team_id, points, co2e_kg, actions, "
+    "active_days, longest_streak, last_run_end, last_run_days FROM campaign_scores ORDER BY 1, 2",
+    "totals_daily": "SELECT * FROM totals_daily WHERE actions <> 0 ORDER BY 1, 2, 3, 4, 5",
+    "participants_daily": "SELECT * FROM participants_daily WHERE residents <> 0 ORDER BY 1, 2, 3, 4",
+    "challenge_progress": "SELECT challenge_id, resident_id, value, target, met_at IS NOT NULL "
+    "FROM challenge_progress ORDER BY 1, 2",
+    "team_progress": "SELECT challenge_id, team_id, members, members_met, share, met_at IS NOT NULL "
+    "FROM team_progress ORDER BY 1, 2",
+    "earned_badges": "SELECT badge_id, resident_id FROM earned_badges ORDER BY 1, 2",
+}
+
+
+async def _derived(pool: db.Pool) -> dict[str, list[tuple[Any, ...]]]:
+    return {name: [tuple(r) for r in await pool.fetch(sql)] for name, sql in DERIVED.items()}
+
+
+@pytest.fixture
+async def demo(fresh_pool: db.Pool) -> AsyncIterator[tuple[db.Pool, Snapshot]]:
+    """A database with the pilot definitions and the demo residents, actions and campaign."""
+    await apply_definitions(fresh_pool, read_definitions(CAMPAIGNS))
+    snapshot = await Catalogue(fresh_pool).reload()
+    await seed_demo(fresh_pool, snapshot)
+    yield fresh_pool, snapshot
+
+
+async def _log(pool: db.Pool, snapshot: Snapshot, uid: str, *items: tuple[str, float, datetime]) -> list[uuid.UUID]:
+    actions = [ActionIn(id=uuid.uuid4(), action_type=t, quantity=q, performed_at=at) for t, q, at in items]
+    outcomes = await log_actions(pool, snapshot, POLICY, uid, actions, datetime.now(UTC))
+    assert all(o.status == "stored" for o in outcomes), outcomes
+    return [a.id for a in actions]
+
+
+async def test_ticks_between_changes_equal_one_full_recomputation(demo: tuple[db.Pool, Snapshot]) -> None:
+    pool, snapshot = demo
+    now = datetime.now(UTC)
+    await scoring.tick(pool, now)
+    # New, back-dated and deleted actions, an enrolment that leaves and one that changes team.
+    uid = await pool.fetchval("SELECT firebase_uid FROM residents WHERE firebase_uid LIKE 'demo-resident-%' LIMIT 1")
+    ids = await _log(
+        pool,
+        snapshot,
+        uid,
+        ("cycle-instead-of-car", 12, now - timedelta(minutes=5)),
+        ("walk-instead-of-car", 2, now - timedelta(days=3)),
+    )
+    await pool.execute(
+        "UPDATE action_logs SET deleted_at = now(), written_xid = pg_current_xact_id() WHERE id = $1", ids[1]
+    )
+    await pool.execute(
+        "UPDATE action_logs SET deleted_at = now(), written_xid = pg_current_xact_id() "
+        "WHERE id IN (SELECT id FROM action_logs WHERE deleted_at IS NULL ORDER BY id LIMIT 50)"
+    )
+    await pool.execute(
+        "UPDATE enrolments SET left_at = now(), written_xid = pg_current_xact_id() "
+        "WHERE resident_id IN (SELECT resident_id FROM enrolments ORDER BY resident_id LIMIT 3)"
+    )
+    await pool.execute(
+        "UPDATE enrolments e SET team_id = (SELECT min(id) FROM teams t WHERE t.campaign_id = e.campaign_id), "
+        "written_xid = pg_current_xact_id() "
+        "WHERE resident_id IN (SELECT resident_id FROM enrolments ORDER BY resident_id DESC LIMIT 3)"
+    )
+    assert (await scoring.tick(pool, now)) is not None
+    incremental = await _derived(pool)
+
+    again = await scoring.tick(pool, now)
+    assert again is not None and again.resident_days == 0 and again.participants == 0
+    await scoring.rescore(pool, now, chunk=57)
+
+    assert await _derived(pool) == incremental
+    assert incremental["resident_days"] and incremental["campaign_scores"] and incremental["totals_daily"]
+
+
+async def test_two_workers_started_at_once_do_each_tick_once(demo: tuple[db.Pool, Snapshot]) -> None:
+    pool, _ = demo
+    now = datetime.now(UTC)
+
+    first, second = await asyncio.gather(scoring.tick(pool, now), scoring.tick(pool, now))
+
+    reports = [r for r in (first, second) if r is not None]
+    assert sum(r.resident_days for r in reports) == await pool.fetchval(
+        "SELECT count(DISTINCT (resident_id, local_date)) FROM action_logs"
+    )
+    messages = await pool.fetchval("SELECT count(*) FROM notifications WHERE kind = 'achievement'")
+    assert messages > 0
+    assert messages == await pool.fetchval(
+        "SELECT count(DISTINCT (resident_id, dedupe_key)) FROM notifications WHERE kind = 'achievement'"
+    )
+
+
+async def test_a_tick_killed_halfway_leaves_nothing_and_the_next_one_does_it_all(
+    demo: tuple[db.Pool, Snapshot],
+) -> None:
+    pool, _ = demo
+    now = datetime.now(UTC)
+    async with pool.acquire() as blocker, blocker.transaction():
+        # The tick gets as far as the campaign scores, then waits for this lock and is killed there.
+        await blocker.execute("LOCK TABLE campaign_scores IN EXCLUSIVE MODE")
+        running = asyncio.create_task(scoring.tick(pool, now))
+        for _ in range(200):
+            waiting = await pool.fetchval(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        assert waiting, "the tick never reached the locked table"
+        assert await blocker.fetchval("SELECT pg_terminate_backend($1)", waiting)
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):  # its connection was killed under it
+            await running
+
+    assert await pool.fetchval("SELECT count(*) FROM resident_days") == 0
+    assert await pool.fetchval("SELECT count(*) FROM job_watermarks") == 0
+
+    report = await scoring.tick(pool, now)
+    assert report is not None and report.resident_days > 0
+    assert await pool.fetchval("SELECT count(*) FROM campaign_scores") > 0
+
+
+async def test_a_campaign_result_is_taken_once_after_late_logs_can_no_longer_arrive(
+    demo: tuple[db.Pool, Snapshot],
+) -> None:
+    pool, _ = demo
+    now = datetime.now(UTC)
+    await scoring.tick(pool, now)
+    await scoring.compute_standings(pool, now)
+    campaign_id = await pool.fetchval("SELECT id FROM campaigns WHERE code = 'demo-kranj-active-travel'")
+    ends_at = await pool.fetchval("SELECT ends_at FROM campaigns WHERE id = $1", campaign_id)
+    grace = timedelta(days=7)
+
+    assert await scoring.take_results(pool, ends_at + grace - timedelta(seconds=1), grace) == []
+    assert await scoring.take_results(pool, ends_at + grace, grace) == [campaign_id]
+    assert await scoring.take_results(pool, ends_at + grace + timedelta(days=1), grace) == []
+
+    result = await pool.fetchval("SELECT result FROM campaign_results WHERE campaign_id = $1", campaign_id)
+    assert result["participants"] == await pool.fetchval(
+        "SELECT count(*) FROM enrolments WHERE campaign_id = $1 AND left_at IS NULL", campaign_id
+    )
+    assert [e["rank"] for e in result["standings"]["individual"]][:1] == [1]
+    assert await pool.fetchval("SELECT final FROM standings_computed WHERE campaign_id = $1", campaign_id)
