@@ -18,9 +18,19 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.factories import EMULATOR_HOST, ROOT, Resident, settings_for_tests
+from tests.factories import (
+    EMULATOR_HOST,
+    ROOT,
+    TIME_ZONES,
+    TODAY,
+    Resident,
+    campaign_definition,
+    settings_for_tests,
+)
 from upscale_api import db, migrations
 from upscale_api.app import create_app
+from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.campaigns.structs import Campaign
 from upscale_api.scoring import service as scoring
 
 # firebase-admin reads the emulator switch from the process environment itself.
@@ -129,3 +139,20 @@ def score(pool: db.Pool) -> Score:
         await scoring.compute_standings(pool, now)
 
     return run
+
+
+MakeCampaign = Callable[..., Awaitable[Campaign]]
+
+
+@pytest.fixture
+def make_campaign(pool: db.Pool) -> MakeCampaign:
+    """Factory: a campaign stored as if applied from a file (see ``campaign_definition``)."""
+
+    async def make(**overrides: Any) -> Campaign:
+        campaign = campaign_definition(**overrides)
+        async with pool.acquire() as conn, conn.transaction():
+            _, problems = await apply_campaigns(conn, [campaign], TIME_ZONES, "file", TODAY)
+        assert problems == []
+        return campaign
+
+    return make

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import uuid
+import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 from litestar.testing import AsyncTestClient
 
 from upscale_api.auth import dev_token
+from upscale_api.campaigns.structs import Campaign
 from upscale_api.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,3 +105,88 @@ def toml_entry(text: str, table: str, code: str) -> tuple[int, int]:
     start = text.index(f'[[{table}]]\ncode = "{code}"')
     end = text.find(f"[[{table}]]", start + 1)
     return start, len(text) if end == -1 else end
+
+
+# --- Campaigns -----------------------------------------------------------------------
+
+ZONE = zoneinfo.ZoneInfo("Europe/Ljubljana")
+TODAY = datetime.now(ZONE).date()
+TIME_ZONES = dict.fromkeys(("kranj", "ljubljana", "velenje"), "Europe/Ljubljana")
+TEXT = {"sl": "Besedilo", "en": "Text"}
+
+
+def local_noon(days_ago: int) -> str:
+    """Noon ``days_ago`` local days back in Ljubljana, never in the future."""
+    moment = datetime.combine(TODAY - timedelta(days=days_ago), time(12), ZONE)
+    return min(moment, datetime.now(ZONE) - timedelta(seconds=5)).astimezone(UTC).isoformat()
+
+
+def campaign_definition(**overrides: Any) -> Campaign:
+    """An active Kranj and Velenje cycling campaign with two teams, a baseline
+    question and a challenge of every rule kind; override any top-level field."""
+    definition: dict[str, Any] = {
+        "code": f"test-{uuid.uuid4().hex[:10]}",
+        "cities": ["kranj", "velenje"],
+        "title": {"sl": "Kolesarski mesec", "en": "Cycling month"},
+        "description": TEXT,
+        "starts_on": (TODAY - timedelta(days=10)).isoformat(),
+        "ends_on": (TODAY + timedelta(days=10)).isoformat(),
+        "enrolment": "open",
+        "action": [
+            {"type": "cycle-instead-of-car", "points_per_unit": 10},
+            {"type": "walk-instead-of-car", "points_per_unit": 5},
+        ],
+        "team": [
+            {"code": "school", "kind": "school", "name": "OŠ Test", "member_quota": 2},
+            {"code": "office", "kind": "workplace", "name": "Office", "city": "velenje"},
+        ],
+        "question": [{"code": "car_km_per_week", "text": TEXT, "unit": "km", "max": 2000}],
+        "challenge": [
+            {
+                "code": "week-50",
+                "title": {"sl": "50 km v tednu", "en": "50 km in a week"},
+                "description": TEXT,
+                "rule": {"kind": "quantity", "action_types": ["cycle-instead-of-car"], "target": 50, "window": "week"},
+            },
+            {
+                "code": "days-3",
+                "title": TEXT,
+                "description": TEXT,
+                "rule": {"kind": "distinct_days", "categories": ["mobility"], "days": 3},
+            },
+            {
+                "code": "half-team",
+                "title": TEXT,
+                "description": TEXT,
+                "rule": {
+                    "kind": "team_participation",
+                    "share": 0.5,
+                    "member_rule": {"kind": "distinct_days", "categories": ["mobility"], "days": 2},
+                },
+            },
+            {
+                "code": "together",
+                "title": TEXT,
+                "description": TEXT,
+                "rule": {
+                    "kind": "collective",
+                    "categories": ["mobility"],
+                    "target": 100,
+                    "measure": "co2e_kg",
+                    "scope": "city",
+                },
+            },
+            {
+                "code": "less-car",
+                "title": TEXT,
+                "description": TEXT,
+                "rule": {
+                    "kind": "personal",
+                    "question": "car_km_per_week",
+                    "share": 0.2,
+                    "action_types": ["cycle-instead-of-car", "walk-instead-of-car"],
+                },
+            },
+        ],
+    }
+    return msgspec.convert(definition | overrides, Campaign)

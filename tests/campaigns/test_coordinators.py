@@ -10,9 +10,8 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.campaigns.test_participation import TODAY, _campaign, _on
 from tests.conftest import MakeResident
-from tests.factories import Resident, action, assert_problem
+from tests.factories import TODAY, Resident, action, assert_problem, campaign_definition, local_noon
 from upscale_api import db
 from upscale_api.auth import grant_role
 
@@ -32,7 +31,7 @@ async def other_coordinator(client: AsyncTestClient[Any], pool: db.Pool) -> Resi
 
 
 def _body(**overrides: Any) -> dict[str, Any]:
-    return msgspec.to_builtins(_campaign(**overrides))  # type: ignore[no-any-return]
+    return msgspec.to_builtins(campaign_definition(**overrides))  # type: ignore[no-any-return]
 
 
 async def test_a_coordinator_creates_and_updates_a_campaign(coordinator: Resident, make_resident: MakeResident) -> None:
@@ -134,8 +133,10 @@ async def test_stats_show_participation_and_savings(
     active, idle = await make_resident("kranj"), await make_resident("kranj")
     for member in (active, idle):
         await member.post(f"/v1/campaigns/{body['code']}/enrolment", json={"team": "school"})
-    cycled = (await active.post("/v1/me/actions", json=action("cycle-instead-of-car", 12, performed_at=_on(0)))).json()
-    await active.post("/v1/me/actions", json=action("walk-instead-of-car", 2, performed_at=_on(0)))
+    cycled = (
+        await active.post("/v1/me/actions", json=action("cycle-instead-of-car", 12, performed_at=local_noon(0)))
+    ).json()
+    await active.post("/v1/me/actions", json=action("walk-instead-of-car", 2, performed_at=local_noon(0)))
 
     response = await coordinator.get(f"/v1/admin/campaigns/{body['code']}/stats")
     assert response.status_code == 200, response.text

@@ -2,114 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-import zoneinfo
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-import msgspec
 import pytest
 
 from tests.conftest import MakeResident, Score
-from tests.factories import Resident, action, assert_problem
+from tests.factories import TEXT, TODAY, ZONE, Resident, action, assert_problem, local_noon
 from upscale_api import db
-from upscale_api.campaigns.service import apply_campaigns
 from upscale_api.campaigns.structs import Campaign
-
-ZONE = zoneinfo.ZoneInfo("Europe/Ljubljana")
-TODAY = datetime.now(ZONE).date()
-TIME_ZONES = dict.fromkeys(("kranj", "ljubljana", "velenje"), "Europe/Ljubljana")
-TEXT = {"sl": "Besedilo", "en": "Text"}
-
-
-def _on(days_ago: int) -> str:
-    """Noon ``days_ago`` local days back, never in the future."""
-    moment = datetime.combine(TODAY - timedelta(days=days_ago), time(12), ZONE)
-    return min(moment, datetime.now(ZONE) - timedelta(seconds=5)).astimezone(UTC).isoformat()
-
-
-def _campaign(**overrides: Any) -> Campaign:
-    definition: dict[str, Any] = {
-        "code": f"test-{uuid.uuid4().hex[:10]}",
-        "cities": ["kranj", "velenje"],
-        "title": {"sl": "Kolesarski mesec", "en": "Cycling month"},
-        "description": TEXT,
-        "starts_on": (TODAY - timedelta(days=10)).isoformat(),
-        "ends_on": (TODAY + timedelta(days=10)).isoformat(),
-        "enrolment": "open",
-        "action": [
-            {"type": "cycle-instead-of-car", "points_per_unit": 10},
-            {"type": "walk-instead-of-car", "points_per_unit": 5},
-        ],
-        "team": [
-            {"code": "school", "kind": "school", "name": "OŠ Test", "member_quota": 2},
-            {"code": "office", "kind": "workplace", "name": "Office", "city": "velenje"},
-        ],
-        "question": [{"code": "car_km_per_week", "text": TEXT, "unit": "km", "max": 2000}],
-        "challenge": [
-            {
-                "code": "week-50",
-                "title": {"sl": "50 km v tednu", "en": "50 km in a week"},
-                "description": TEXT,
-                "rule": {"kind": "quantity", "action_types": ["cycle-instead-of-car"], "target": 50, "window": "week"},
-            },
-            {
-                "code": "days-3",
-                "title": TEXT,
-                "description": TEXT,
-                "rule": {"kind": "distinct_days", "categories": ["mobility"], "days": 3},
-            },
-            {
-                "code": "half-team",
-                "title": TEXT,
-                "description": TEXT,
-                "rule": {
-                    "kind": "team_participation",
-                    "share": 0.5,
-                    "member_rule": {"kind": "distinct_days", "categories": ["mobility"], "days": 2},
-                },
-            },
-            {
-                "code": "together",
-                "title": TEXT,
-                "description": TEXT,
-                "rule": {
-                    "kind": "collective",
-                    "categories": ["mobility"],
-                    "target": 100,
-                    "measure": "co2e_kg",
-                    "scope": "city",
-                },
-            },
-            {
-                "code": "less-car",
-                "title": TEXT,
-                "description": TEXT,
-                "rule": {
-                    "kind": "personal",
-                    "question": "car_km_per_week",
-                    "share": 0.2,
-                    "action_types": ["cycle-instead-of-car", "walk-instead-of-car"],
-                },
-            },
-        ],
-    }
-    return msgspec.convert(definition | overrides, Campaign)
-
-
-@pytest.fixture
-def make_campaign(pool: db.Pool) -> Callable[..., Awaitable[Campaign]]:
-    """Factory: a campaign stored as if applied from a file (active unless told otherwise)."""
-
-    async def make(**overrides: Any) -> Campaign:
-        campaign = _campaign(**overrides)
-        async with pool.acquire() as conn, conn.transaction():
-            _, problems = await apply_campaigns(conn, [campaign], TIME_ZONES, "file", TODAY)
-        assert problems == []
-        return campaign
-
-    return make
 
 
 async def _progress(score: Score, resident: Resident, campaign: Campaign) -> dict[str, dict[str, Any]]:
@@ -205,9 +106,9 @@ async def test_quantity_and_distinct_days_progress(resident: Resident, make_camp
         "/v1/me/actions/batch",
         json={
             "actions": [
-                action("cycle-instead-of-car", 30, performed_at=_on(0)),
-                action("cycle-instead-of-car", 25, performed_at=_on(0)),
-                action("walk-instead-of-car", 2, performed_at=_on(0)),
+                action("cycle-instead-of-car", 30, performed_at=local_noon(0)),
+                action("cycle-instead-of-car", 25, performed_at=local_noon(0)),
+                action("walk-instead-of-car", 2, performed_at=local_noon(0)),
             ]
         },
     )
@@ -235,9 +136,9 @@ async def test_actions_before_enrolment_do_not_count(
         "/v1/me/actions/batch",
         json={
             "actions": [
-                action("walk-instead-of-car", 1, performed_at=_on(3)),
-                action("walk-instead-of-car", 1, performed_at=_on(2)),
-                action("walk-instead-of-car", 1, performed_at=_on(1)),
+                action("walk-instead-of-car", 1, performed_at=local_noon(3)),
+                action("walk-instead-of-car", 1, performed_at=local_noon(2)),
+                action("walk-instead-of-car", 1, performed_at=local_noon(1)),
             ]
         },
     )
@@ -250,10 +151,10 @@ async def test_a_personal_goal_comes_from_the_residents_answer(
 ) -> None:
     campaign = await make_campaign()
     await _enrol(resident, campaign, baseline={"car_km_per_week": 80})  # goal: 16 km a week
-    await resident.log("cycle-instead-of-car", 10, performed_at=_on(0))
+    await resident.log("cycle-instead-of-car", 10, performed_at=local_noon(0))
 
     before = (await _progress(score, resident, campaign))["less-car"]
-    await resident.log("walk-instead-of-car", 6, performed_at=_on(0))
+    await resident.log("walk-instead-of-car", 6, performed_at=local_noon(0))
     after = (await _progress(score, resident, campaign))["less-car"]
 
     assert (before["target"], before["value"], before["met"]) == (16, 10, False)
@@ -276,8 +177,8 @@ async def test_team_participation_follows_its_members(
         "/v1/me/actions/batch",
         json={
             "actions": [
-                action("walk-instead-of-car", 1, performed_at=_on(1)),
-                action("walk-instead-of-car", 1, performed_at=_on(0)),
+                action("walk-instead-of-car", 1, performed_at=local_noon(1)),
+                action("walk-instead-of-car", 1, performed_at=local_noon(0)),
             ]
         },
     )
@@ -302,9 +203,10 @@ async def test_a_collective_goal_per_city_in_a_campaign_across_cities(
     for r in (kranj_a, kranj_b, velenje):
         await _enrol(r, campaign)
     logged = [
-        (await r.log("cycle-instead-of-car", 20, performed_at=_on(0))).json()["co2e_kg"] for r in (kranj_a, kranj_b)
+        (await r.log("cycle-instead-of-car", 20, performed_at=local_noon(0))).json()["co2e_kg"]
+        for r in (kranj_a, kranj_b)
     ]
-    await velenje.log("cycle-instead-of-car", 50, performed_at=_on(0))
+    await velenje.log("cycle-instead-of-car", 50, performed_at=local_noon(0))
 
     together = (await _progress(score, kranj_a, campaign))["together"]
 
@@ -343,7 +245,7 @@ async def test_badges_are_earned_by_their_rules(
     )
     await resident.post(
         "/v1/me/actions/batch",
-        json={"actions": [action("walk-instead-of-car", 1, performed_at=_on(d)) for d in (2, 1, 0)]},
+        json={"actions": [action("walk-instead-of-car", 1, performed_at=local_noon(d)) for d in (2, 1, 0)]},
     )
 
     await score()
@@ -395,7 +297,7 @@ async def test_the_last_day_counts_until_local_midnight(
         json={
             "actions": [
                 action("walk-instead-of-car", 1, performed_at=last_evening),
-                action("walk-instead-of-car", 1, performed_at=_on(0)),
+                action("walk-instead-of-car", 1, performed_at=local_noon(0)),
             ]
         },
     )

@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.campaigns.test_participation import TEXT, TIME_ZONES, _campaign
-from tests.factories import action
+from tests.factories import TEXT, TIME_ZONES, action, campaign_definition
 from upscale_api import db
 from upscale_api.campaigns.service import apply_campaigns
 from upscale_api.db import AdvisoryLock
@@ -37,7 +36,7 @@ async def campaign(pool: db.Pool) -> Any:
         },
         {"code": "daily", "schedule": {"time": "18:00"}, "audience": "all", "title": {"en": "Evening"}, "body": TEXT},
     ]
-    definition = _campaign(nudge=nudges)
+    definition = campaign_definition(nudge=nudges)
     async with pool.acquire() as conn, conn.transaction():
         await apply_campaigns(conn, [definition], TIME_ZONES, "file", TODAY)
     return definition
@@ -146,7 +145,7 @@ async def test_the_weekly_summary_fills_in_the_residents_numbers(make_resident: 
 
 
 async def test_participants_hear_when_a_campaign_starts_and_ends(make_resident: Any, pool: db.Pool) -> None:
-    definition = _campaign(starts_on=TODAY.isoformat(), ends_on=(TODAY + timedelta(days=6)).isoformat())
+    definition = campaign_definition(starts_on=TODAY.isoformat(), ends_on=(TODAY + timedelta(days=6)).isoformat())
     async with pool.acquire() as conn, conn.transaction():
         await apply_campaigns(conn, [definition], TIME_ZONES, "file", TODAY)
     resident = await make_resident(locale="sl")
