@@ -14,7 +14,7 @@ from upscale_api.actions.structs import ActionIn
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
-from upscale_api.scoring.service import rescore
+from upscale_api.scoring.service import rescore, tick
 
 
 async def test_a_factor_correction_is_rescored_once(fresh_pool: db.Pool, tmp_path: Path) -> None:
@@ -37,6 +37,7 @@ async def test_a_factor_correction_is_rescored_once(fresh_pool: db.Pool, tmp_pat
     logged = await log_actions(fresh_pool, snapshot, policy, uid, items, now)
     before = logged[0].action
     assert before is not None
+    await tick(fresh_pool, now)
 
     # The car factor is corrected: a new version with another value.
     factors = campaigns / "catalogue/emission-factors.toml"
@@ -62,3 +63,10 @@ async def test_a_factor_correction_is_rescored_once(fresh_pool: db.Pool, tmp_pat
     assert after["co2e_kg"] < before.co2e_kg
     assert abs(by_type["cycle-instead-of-car"].delta_kg - (after["co2e_kg"] - before.co2e_kg)) < 1e-6
     assert again == []
+    # What the resident sees moved with it: their day's total is the corrected saving.
+    day_total = await fresh_pool.fetchval(
+        "SELECT co2e_kg FROM resident_days d JOIN action_types t ON t.id = d.action_type_id "
+        "WHERE t.code = 'cycle-instead-of-car' AND d.resident_id = (SELECT id FROM residents WHERE firebase_uid = $1)",
+        uid,
+    )
+    assert float(day_total) == after["co2e_kg"]

@@ -46,7 +46,7 @@ from upscale_api.i18n import pick
 from upscale_api.residents.service import not_registered
 from upscale_api.scoring import queries as scoring_queries
 from upscale_api.scoring.leaderboard import leaderboard as scoring_leaderboard
-from upscale_api.scoring.structs import LeaderboardOut, Scope
+from upscale_api.scoring.structs import SCOPES, LeaderboardOut
 from upscale_api.validation import FieldError
 
 
@@ -202,8 +202,10 @@ async def _enrol(conn: Connection, resident: Record, v: _Visible, data: Enrolmen
     return out, created
 
 
-async def leaderboard(pool: Pool, uid: str, code: str, scope: Scope, limit: int) -> LeaderboardOut:
+async def leaderboard(pool: Pool, uid: str, code: str, scope: str, limit: int) -> LeaderboardOut:
     """A campaign's standings as the scoring jobs last computed them, for anyone who can see the campaign."""
+    if scope not in SCOPES:
+        raise Problem.invalid([FieldError("scope", f"must be one of {', '.join(SCOPES)}")])
     async with pool.acquire() as conn:
         resident = await _resident(conn, uid)
         v = _find(await _visible(conn, resident), code)

@@ -29,7 +29,7 @@ from upscale_api.campaigns.structs import (
     TeamIn,
 )
 from upscale_api.context import Context
-from upscale_api.scoring.structs import LeaderboardOut, Scope
+from upscale_api.scoring.structs import LeaderboardOut
 
 
 class CampaignController(Controller):
@@ -78,7 +78,9 @@ class CampaignController(Controller):
         self,
         code: FromPath[str],
         ctx: NamedDependency[Context],
-        board: Annotated[Scope, QueryParameter(name="scope", description="Who is ranked")] = "individual",
+        board: Annotated[
+            str, QueryParameter(name="scope", description="Who is ranked: individual, team, district or city")
+        ] = "individual",
         limit: Annotated[int, QueryParameter(ge=1, le=100, description="How many from the top")] = 10,
     ) -> LeaderboardOut:
         return await participation.leaderboard(ctx.pool, ctx.uid, code, board, limit)

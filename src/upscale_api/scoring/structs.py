@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 Scope = Literal["individual", "team", "district", "city"]
+SCOPES: tuple[Scope, ...] = ("individual", "team", "district", "city")
 
 
 class LeaderboardEntry(msgspec.Struct):

@@ -1,0 +1,192 @@
+"""What participants see of the scoring jobs: points and their daily caps,
+streaks in their own time zone, back-dated and deleted actions, leaderboards
+with ties, and achievement messages sent once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conftest import MakeCampaign, MakeResident, Score
+from tests.factories import CAMPAIGNS, Resident, action, assert_problem, local_noon
+from upscale_api import db
+from upscale_api.actions.service import Policy, log_actions
+from upscale_api.actions.structs import ActionIn
+from upscale_api.campaigns.structs import Campaign
+from upscale_api.catalogue.service import Catalogue
+from upscale_api.definitions.files import read_definitions
+from upscale_api.definitions.service import apply_definitions
+from upscale_api.scoring import service as scoring
+
+CAPPED = [
+    {"type": "cycle-instead-of-car", "points_per_unit": 10, "max_points_per_day": 100},
+    {"type": "walk-instead-of-car", "points_per_unit": 5},
+]
+
+
+async def _join(resident: Resident, campaign: Campaign, **body: Any) -> None:
+    response = await resident.post(
+        f"/v1/campaigns/{campaign.code}/enrolment", json={"baseline": {"car_km_per_week": 100}} | body
+    )
+    assert response.status_code in (200, 201), response.text
+
+
+async def _enrolled_days_ago(pool: db.Pool, campaign: Campaign, days: int) -> None:
+    await pool.execute(
+        "UPDATE enrolments SET enrolled_at = now() - make_interval(days => $2), written_xid = pg_current_xact_id() "
+        "WHERE campaign_id = (SELECT id FROM campaigns WHERE code = $1)",
+        campaign.code,
+        days,
+    )
+
+
+async def _score_of(resident: Resident, campaign: Campaign) -> dict[str, Any]:
+    response = await resident.get(f"/v1/me/campaigns/{campaign.code}")
+    assert response.status_code == 200, response.text
+    score: dict[str, Any] = response.json()["score"]
+    return score
+
+
+async def test_points_follow_the_campaign_with_its_daily_cap_per_type(
+    resident: Resident, make_campaign: MakeCampaign, pool: db.Pool, score: Score
+) -> None:
+    campaign = await make_campaign(action=CAPPED)
+    await _join(resident, campaign)
+    await _enrolled_days_ago(pool, campaign, 3)
+    await resident.post(
+        "/v1/me/actions/batch",
+        json={
+            "actions": [
+                action("cycle-instead-of-car", 6, performed_at=local_noon(1)),  # 60
+                action("cycle-instead-of-car", 7, performed_at=local_noon(1)),  # +70, capped at 100 that day
+                action("walk-instead-of-car", 4, performed_at=local_noon(1)),  # 20, no cap
+                action("cycle-instead-of-car", 3, performed_at=local_noon(0)),  # 30
+            ]
+        },
+    )
+
+    await score()
+    mine = await _score_of(resident, campaign)
+
+    assert mine["points"] == 100 + 20 + 30
+    assert mine["actions"] == 4
+    assert mine["active_days"] == 2
+    assert mine["current_streak_days"] == 2
+    assert mine["rank"] == 1 and mine["ranked"] == 1
+
+
+async def test_back_dated_and_deleted_actions_change_the_score_at_the_next_run(
+    resident: Resident, make_campaign: MakeCampaign, pool: db.Pool, score: Score
+) -> None:
+    campaign = await make_campaign()
+    await _join(resident, campaign)
+    await _enrolled_days_ago(pool, campaign, 5)
+    today = (await resident.log("cycle-instead-of-car", 2, performed_at=local_noon(0))).json()
+    await score()
+    assert (await _score_of(resident, campaign))["points"] == 20
+
+    # Synced from a phone that was offline: four days ago; and today's entry was a mistake.
+    await resident.log("walk-instead-of-car", 3, performed_at=local_noon(4))
+    await resident.delete(f"/v1/me/actions/{today['id']}")
+    await score()
+
+    mine = await _score_of(resident, campaign)
+    assert mine["points"] == 15
+    assert mine["actions"] == 1
+    assert mine["current_streak_days"] == 0 and mine["longest_streak_days"] == 1
+
+
+async def test_streaks_count_local_days_across_midnight_and_the_clock_change(fresh_pool: db.Pool) -> None:
+    await apply_definitions(fresh_pool, read_definitions(CAMPAIGNS))
+    snapshot = await Catalogue(fresh_pool).reload()
+    uid = f"r-{uuid.uuid4().hex}"
+    await fresh_pool.execute(
+        "INSERT INTO residents (firebase_uid, city_id, locale, time_zone) "
+        "SELECT $1, id, 'sl', 'Europe/Ljubljana' FROM cities WHERE code = 'kranj'",
+        uid,
+    )
+    # Summer time ends in Ljubljana at 03:00 on Sunday 25 October 2026. In UTC these
+    # four moments fall on two days; in Ljubljana on three in a row.
+    moments = [
+        datetime(2026, 10, 24, 21, 30, tzinfo=UTC),  # Sat 23:30 CEST
+        datetime(2026, 10, 24, 22, 30, tzinfo=UTC),  # Sun 00:30 CEST
+        datetime(2026, 10, 25, 22, 30, tzinfo=UTC),  # Sun 23:30 CET
+        datetime(2026, 10, 25, 23, 15, tzinfo=UTC),  # Mon 00:15 CET
+    ]
+    policy = Policy(backdate=timedelta(days=7), delete_grace=timedelta(hours=24))
+    items = [ActionIn(id=uuid.uuid4(), action_type="walk-instead-of-car", quantity=1, performed_at=m) for m in moments]
+    outcomes = await log_actions(fresh_pool, snapshot, policy, uid, items, moments[-1] + timedelta(minutes=1))
+    assert [o.status for o in outcomes] == ["stored"] * 4
+
+    await scoring.tick(fresh_pool, datetime.now(UTC))
+
+    days = await fresh_pool.fetch(
+        "SELECT local_date, actions FROM resident_days d JOIN residents r ON r.id = d.resident_id "
+        "WHERE r.firebase_uid = $1 ORDER BY local_date",
+        uid,
+    )
+    assert [(str(d["local_date"]), d["actions"]) for d in days] == [
+        ("2026-10-24", 1),
+        ("2026-10-25", 2),
+        ("2026-10-26", 1),
+    ]
+
+
+async def test_ties_share_a_rank_and_everyone_sees_their_own_entry(
+    make_resident: MakeResident, make_campaign: MakeCampaign, pool: db.Pool, score: Score
+) -> None:
+    campaign = await make_campaign(enrolment="team")
+    ana, bor, cene, dana = [await make_resident(display_name=name) for name in ("Ana", "Bor", "Cene", "Dana")]
+    for member, team in ((ana, "school"), (bor, "school"), (cene, "office"), (dana, "office")):
+        await _join(member, campaign, team=team)
+    await _enrolled_days_ago(pool, campaign, 2)
+    for member, km in ((ana, 5), (bor, 5), (cene, 3)):
+        await member.log("cycle-instead-of-car", km, performed_at=local_noon(0))
+
+    await score()
+    board = (await dana.get(f"/v1/campaigns/{campaign.code}/leaderboard", params={"limit": 2})).json()
+    teams = (await ana.get(f"/v1/campaigns/{campaign.code}/leaderboard", params={"scope": "team"})).json()
+
+    assert [(e["name"], e["rank"], e["points"]) for e in board["top"]] == [("Ana", 1, 50), ("Bor", 1, 50)]
+    assert board["own"] == board["own"] | {"name": "Dana", "rank": 4, "points": 0, "you": True}
+    assert board["entries_in_all"] == 4 and board["computed_at"] is not None and not board["final"]
+    # Teams rank by points per member and show how many of their members take part.
+    assert [(e["name"], e["rank"], e["score"], e["participation"]) for e in teams["top"]] == [
+        ("OŠ Test", 1, 50, 1.0),
+        ("Office", 2, 15, 0.5),
+    ]
+    assert teams["own"]["name"] == "OŠ Test" and teams["own"]["you"]
+
+
+async def test_a_leaderboard_names_what_is_wrong_with_its_parameters(
+    resident: Resident, make_campaign: MakeCampaign
+) -> None:
+    campaign = await make_campaign()
+    url = f"/v1/campaigns/{campaign.code}/leaderboard"
+
+    assert_problem(await resident.get(url, params={"scope": "galaxy"}), 422, "validation-error", "scope")
+    assert_problem(await resident.get(url, params={"limit": 0}), 422, "validation-error", "limit")
+    assert_problem(await resident.get("/v1/campaigns/no-such-campaign/leaderboard"), 404, "not-found")
+    empty = (await resident.get(url)).json()
+    assert empty["top"] == [] and empty["own"] is None
+
+
+async def test_challenges_and_badges_are_announced_once(
+    resident: Resident, make_campaign: MakeCampaign, pool: db.Pool, score: Score
+) -> None:
+    badge = {"code": "first", "title": {"sl": "Prvi korak", "en": "First step"}, "description": {"en": "x"}}
+    campaign = await make_campaign(badge=[badge | {"rule": {"kind": "first_action"}}])
+    await _join(resident, campaign)
+    await _enrolled_days_ago(pool, campaign, 1)
+    # Meets "50 km in a week" and the personal goal (a fifth of 100 car km a week).
+    await resident.log("cycle-instead-of-car", 50, performed_at=local_noon(0))
+
+    await score()
+    await score()
+    await resident.log("cycle-instead-of-car", 1, performed_at=local_noon(0))
+    await score()
+
+    inbox = (await resident.get("/v1/me/notifications")).json()["items"]
+    achievements = sorted(n["title"] for n in inbox if n["kind"] == "achievement")
+    assert achievements == ["Izziv opravljen: 50 km v tednu", "Izziv opravljen: Besedilo", "Nova značka: Prvi korak"]
