@@ -152,6 +152,8 @@ async def take_results(pool: Pool, now: datetime, grace: timedelta) -> list[int]
         due = [r["id"] for r in await conn.fetch(queries.RESULTS_DUE, now, grace)]
     for campaign_id in due:
         async with pool.acquire() as conn, conn.transaction():
+            # Wait for a standings run in progress: both rewrite this campaign's standings.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.STANDINGS)
             await _standings_of(conn, campaign_id, now, final=True)
             await conn.execute(queries.RESULT, campaign_id, 100, now)
             await conn.execute("DELETE FROM standings_due WHERE campaign_id = $1", campaign_id)
