@@ -480,11 +480,16 @@ NEWS_COUNT = "SELECT count(*) FROM news"
 
 # --- Standings and collective goals (per campaign, $1) ---------------------------------------
 
+# The campaign waiting longest; campaigns with final standings are only taken off the list.
 CLAIM_STANDINGS = """
-DELETE FROM standings_due d
-WHERE d.campaign_id IN (SELECT campaign_id FROM standings_due ORDER BY since LIMIT $1 FOR UPDATE SKIP LOCKED)
-  AND NOT EXISTS (SELECT 1 FROM standings_computed s WHERE s.campaign_id = d.campaign_id AND s.final)
-RETURNING d.campaign_id
+WITH taken AS (
+    DELETE FROM standings_due d
+    WHERE d.campaign_id = (SELECT campaign_id FROM standings_due ORDER BY since LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING d.campaign_id
+)
+SELECT t.campaign_id,
+       EXISTS (SELECT 1 FROM standings_computed s WHERE s.campaign_id = t.campaign_id AND s.final) AS final
+FROM taken t
 """
 
 # Ties share a rank; teams, districts and cities are ranked by points per member.

@@ -47,7 +47,7 @@ class TickReport(msgspec.Struct):
     participants: int
     """Campaign participants recomputed."""
     messages: int
-    """Achievement messages written (challenges met, badges earned)."""
+    """Achievements found and written to the outbox (challenges met, badges earned)."""
     seconds: float
 
 
@@ -70,7 +70,7 @@ class RescoreReport(msgspec.Struct):
 
 
 async def _apply(conn: Connection, now: datetime) -> tuple[int, int, int]:
-    """Recompute what ``dirty_days`` and ``dirty_members`` name; return their sizes and the messages written."""
+    """Recompute what ``dirty_days`` and ``dirty_members`` name; return their sizes and the achievements found."""
     await conn.execute(queries.ANALYZE_SCRATCH)
     days = await conn.fetchval("SELECT count(*) FROM dirty_days")
     members = await conn.fetchval("SELECT count(*) FROM dirty_members")
@@ -119,17 +119,18 @@ async def tick(pool: Pool, now: datetime) -> TickReport | None:
     return TickReport(days, members, messages, round(time.perf_counter() - started, 3))
 
 
-async def compute_standings(pool: Pool, now: datetime, *, batch: int = 20) -> int:
-    """Rebuild standings and collective goals of campaigns whose scores changed; returns how many."""
+async def compute_standings(pool: Pool, now: datetime) -> int:
+    """Rebuild standings and collective goals of campaigns whose scores changed, one
+    campaign per transaction; returns how many."""
     done = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            claimed = await conn.fetch(queries.CLAIM_STANDINGS, batch)
-            for row in claimed:
-                await _standings_of(conn, row["campaign_id"], now, final=False)
-        done += len(claimed)
-        if len(claimed) < batch:
-            return done
+            claimed = await conn.fetchrow(queries.CLAIM_STANDINGS)
+            if claimed is None:
+                return done
+            if not claimed["final"]:
+                await _standings_of(conn, claimed["campaign_id"], now, final=False)
+                done += 1
 
 
 async def _standings_of(conn: Connection, campaign_id: int, now: datetime, *, final: bool) -> None:
