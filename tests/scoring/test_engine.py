@@ -169,3 +169,7 @@ async def test_a_campaign_result_is_taken_once_after_late_logs_can_no_longer_arr
     )
     assert [e["rank"] for e in result["standings"]["individual"]][:1] == [1]
     assert await pool.fetchval("SELECT final FROM standings_computed WHERE campaign_id = $1", campaign_id)
+    # Scores that still change afterwards (a rescore) leave the final standings as they were.
+    await pool.execute("INSERT INTO standings_due (campaign_id) VALUES ($1) ON CONFLICT DO NOTHING", campaign_id)
+    assert await scoring.compute_standings(pool, now) == 0
+    assert await pool.fetchval("SELECT final FROM standings_computed WHERE campaign_id = $1", campaign_id)
