@@ -94,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     rescore.add_argument("--campaign", help="only this campaign's scores (after a rule or points correction)")
     rescore.add_argument("--from", dest="since", type=date.fromisoformat, help="only days on or after this one")
+    rescore.add_argument(
+        "--full",
+        action="store_true",
+        help="everything in one transaction, fastest; score reads wait until it is done (a maintenance window)",
+    )
     rescore.set_defaults(run=_rescore)
 
     report = commands.add_parser("report", help="reports for operators")
@@ -229,11 +234,15 @@ async def _load_and_seed(pool: db.Pool) -> None:
 
 @_async
 async def _rescore(settings: Settings, args: argparse.Namespace) -> None:
-    from upscale_api.scoring.service import rescore
+    from upscale_api.scoring.service import rebuild, rescore
 
     def bar(done: int, total: int) -> None:
         filled = 30 * done // max(total, 1)
-        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} residents", end="", file=sys.stderr, flush=True)
+        unit = "steps" if args.full else "residents"
+        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} {unit}", end="", file=sys.stderr, flush=True)
+
+    if args.full and (args.campaign is not None or args.since is not None):
+        raise SystemExit("--full recomputes everything: give it without --campaign and --from")
 
     async def work(pool: db.Pool) -> None:
         campaign_id = None
@@ -241,7 +250,11 @@ async def _rescore(settings: Settings, args: argparse.Namespace) -> None:
             campaign_id = await pool.fetchval("SELECT id FROM campaigns WHERE code = $1", args.campaign)
             if campaign_id is None:
                 raise SystemExit(f"unknown campaign: {args.campaign}")
-        report = await rescore(pool, datetime.now(UTC), campaign_id=campaign_id, since=args.since, progress=bar)
+        now = datetime.now(UTC)
+        if args.full:
+            report = await rebuild(pool, now, progress=bar)
+        else:
+            report = await rescore(pool, now, campaign_id=campaign_id, since=args.since, progress=bar)
         print(file=sys.stderr)
         for change in report.factor_changes:
             print(f"{change.action_type}: {change.actions} actions, {change.delta_kg:+.3f} kg CO2e")

@@ -10,7 +10,8 @@
 
 It serves ``POST /v1/projects/{project}/messages:send`` on 127.0.0.1 (a free port) from uvicorn running
 in a background thread with its own event loop, so it answers while the test's loop awaits the SDK,
-and takes hundreds of concurrent connections (the SDK sends a whole batch at once). Bodies are
+and takes hundreds of concurrent connections (the SDK sends a whole batch at once). Its sockets set
+TCP_NODELAY, like a real server's, so keep-alive answers do not wait on delayed ACKs. Bodies are
 checked against the v1 message format, and invalid ones get FCM's 400 ``INVALID_ARGUMENT``; a missing
 bearer token gets 401 ``UNAUTHENTICATED``. Every request is recorded, in arrival order, in
 :attr:`FakeFCM.received`.
@@ -154,8 +155,14 @@ class FakeFCM:
     def start(self) -> FakeFCM:
         if self._thread is not None:
             raise RuntimeError("FakeFCM already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # TCP_NODELAY, as a real server would: uvicorn writes a response's head and body separately, and
+        # with Nagle's algorithm on, the body of every keep-alive response after the first waits for the
+        # client's delayed ACK (~40 ms). asyncio sets TCP_NODELAY on accepted sockets only when the
+        # listening socket says proto=IPPROTO_TCP (proto 0 is skipped), and Linux also copies the option
+        # from the listening socket to accepted ones; both are set here.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         self._port = sock.getsockname()[1]
         config = uvicorn.Config(

@@ -101,3 +101,11 @@ def test_rescore_reports_when_nothing_needs_it(database_url: str, client: object
 
     assert result.returncode == 0, result.stderr
     assert "already uses the factor versions in force" in result.stdout
+    assert "recomputed 0 resident days" in result.stdout
+
+
+def test_a_full_rescore_cannot_be_narrowed(database_url: str, client: object) -> None:
+    result = upscale("rescore", "--full", "--campaign", "x", DATABASE_URL=database_url)
+
+    assert result.returncode == 1
+    assert "--full recomputes everything" in result.stderr

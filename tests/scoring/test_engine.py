@@ -62,7 +62,7 @@ async def _log(pool: db.Pool, snapshot: Snapshot, uid: str, *items: tuple[str, f
     return [a.id for a in actions]
 
 
-async def test_ticks_between_changes_equal_one_full_recomputation(demo: tuple[db.Pool, Snapshot]) -> None:
+async def test_ticks_between_changes_equal_a_full_recomputation_either_way(demo: tuple[db.Pool, Snapshot]) -> None:
     pool, snapshot = demo
     now = datetime.now(UTC)
     await scoring.tick(pool, now)
@@ -97,8 +97,11 @@ async def test_ticks_between_changes_equal_one_full_recomputation(demo: tuple[db
     again = await scoring.tick(pool, now)
     assert again is not None and again.resident_days == 0 and again.participants == 0
     await scoring.rescore(pool, now, chunk=57)
-
     assert await _derived(pool) == incremental
+    await scoring.rebuild(pool, now)
+    assert await _derived(pool) == incremental
+    after_rebuild = await scoring.tick(pool, now)
+    assert after_rebuild is not None and after_rebuild.resident_days == 0 and after_rebuild.participants == 0
     assert incremental["resident_days"] and incremental["campaign_scores"] and incremental["totals_daily"]
 
 

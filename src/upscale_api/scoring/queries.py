@@ -96,13 +96,13 @@ INSERT INTO day_changes SELECT -1, * FROM gone
 """
 
 # A day total over the type's plausible limit is held unless a coordinator
-# accepted at least that much.
-RESIDENT_DAYS_IN = """
+# accepted at least that much. {source} gives the action rows (``a``) to group;
+# {sink} takes the stored rows (``stored``).
+_RESIDENT_DAYS = """
 WITH fresh AS (
     SELECT a.resident_id, a.local_date, a.action_type_id, min(a.city_id) AS city_id,
            sum(a.quantity::numeric) AS quantity, sum(a.co2e_kg::numeric) AS co2e_kg, count(*)::int AS actions
-    FROM dirty_days d
-    JOIN action_logs a ON a.resident_id = d.resident_id AND a.local_date = d.local_date
+    FROM {source}
     WHERE a.deleted_at IS NULL
     GROUP BY a.resident_id, a.local_date, a.action_type_id
 ), stored AS (
@@ -118,8 +118,14 @@ WITH fresh AS (
         ON h.resident_id = f.resident_id AND h.local_date = f.local_date AND h.action_type_id = f.action_type_id
     RETURNING *
 )
-INSERT INTO day_changes SELECT 1, * FROM stored
+{sink}
 """
+
+RESIDENT_DAYS_IN = _RESIDENT_DAYS.format(
+    source="dirty_days d JOIN action_logs a ON a.resident_id = d.resident_id AND a.local_date = d.local_date",
+    sink="INSERT INTO day_changes SELECT 1, * FROM stored",
+)
+REBUILD_RESIDENT_DAYS = _RESIDENT_DAYS.format(source="action_logs a", sink="SELECT count(*) FROM stored")
 
 # Held days are listed for review (a larger total than the one accepted is
 # pending again); a pending day that fell back under the limit is withdrawn.
@@ -141,6 +147,25 @@ WHERE h.resident_id = d.resident_id AND h.local_date = d.local_date AND h.status
       SELECT 1 FROM day_changes c
       WHERE c.sign = 1 AND c.held AND c.resident_id = h.resident_id AND c.local_date = h.local_date
         AND c.action_type_id = h.action_type_id)
+"""
+
+# The same over every resident day, after a rebuild.
+REBUILD_HOLDS = """
+WITH flagged AS (
+    INSERT INTO held_days (resident_id, local_date, action_type_id, city_id, quantity, written_xid)
+    SELECT resident_id, local_date, action_type_id, city_id, quantity, '0' FROM resident_days WHERE held
+    ON CONFLICT (resident_id, local_date, action_type_id) DO UPDATE
+    SET quantity = excluded.quantity,
+        status = 'pending',
+        flagged_at = now()
+    WHERE held_days.quantity <> excluded.quantity OR held_days.status = 'accepted'
+)
+DELETE FROM held_days h
+WHERE h.status = 'pending'
+  AND NOT EXISTS (
+      SELECT 1 FROM resident_days r
+      WHERE r.held AND r.resident_id = h.resident_id AND r.local_date = h.local_date
+        AND r.action_type_id = h.action_type_id)
 """
 
 # --- Running totals -------------------------------------------------------------------
@@ -191,6 +216,42 @@ MEMBER_PARTICIPANTS = _PARTICIPANTS.format(
     campaign="campaign_id", team="team_id", changes="member_changes", scopes=_MEMBER_SCOPES, filter=""
 )
 
+# After a rebuild the tables are empty: every stored row is a change of +1.
+REBUILD_DAY_TOTALS = _TOTALS.format(
+    campaign="0",
+    points="0",
+    changes="(SELECT 1 AS sign, * FROM resident_days)",
+    scopes=_DAY_SCOPES,
+    filter="AND NOT held",
+)
+REBUILD_DAY_PARTICIPANTS = _PARTICIPANTS.format(
+    campaign="0",
+    team="NULL::int",
+    changes="(SELECT 1 AS sign, * FROM resident_days) AS all_days",
+    scopes=_DAY_SCOPES,
+    filter="AND NOT held",
+)
+REBUILD_MEMBER_TOTALS = _TOTALS.format(
+    campaign="c.campaign_id",
+    points="c.points",
+    changes="(SELECT 1 AS sign, * FROM campaign_days)",
+    scopes=_MEMBER_SCOPES,
+    filter="",
+)
+REBUILD_MEMBER_PARTICIPANTS = _PARTICIPANTS.format(
+    campaign="campaign_id",
+    team="team_id",
+    changes="(SELECT 1 AS sign, * FROM campaign_days) AS all_days",
+    scopes=_MEMBER_SCOPES,
+    filter="",
+)
+
+REBUILD_CLEAR = "TRUNCATE resident_days, campaign_days, totals_daily, participants_daily"
+
+MARK_ALL_MEMBERS = (
+    "INSERT INTO dirty_members (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments"
+)
+
 # --- Campaign days and scores -----------------------------------------------------------
 
 MEMBER_DAYS_OUT = """
@@ -205,7 +266,7 @@ INSERT INTO member_changes SELECT -1, * FROM gone
 # What counts for a campaign: the participant's unheld days of the campaign's
 # action types, inside its days and from the local day of enrolment. Points are
 # capped per type and day.
-MEMBER_DAYS_IN = """
+_MEMBER_DAYS = """
 WITH stored AS (
     INSERT INTO campaign_days (campaign_id, resident_id, local_date, action_type_id, city_id, district_id, team_id,
                                quantity, co2e_kg, points, actions)
@@ -224,8 +285,11 @@ WITH stored AS (
     WHERE NOT rd.held
     RETURNING *
 )
-INSERT INTO member_changes SELECT 1, * FROM stored
+{sink}
 """
+
+MEMBER_DAYS_IN = _MEMBER_DAYS.format(sink="INSERT INTO member_changes SELECT 1, * FROM stored")
+REBUILD_MEMBER_DAYS = _MEMBER_DAYS.format(sink="SELECT count(*) FROM stored")
 
 # Teams whose members or standing may change: the ones dirty participants were
 # in and the ones they are in now.
