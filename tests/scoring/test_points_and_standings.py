@@ -17,6 +17,7 @@ from upscale_api.campaigns.structs import Campaign
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
+from upscale_api.impact.service import impact_of
 from upscale_api.scoring import service as scoring
 
 CAPPED = [
@@ -131,6 +132,8 @@ async def test_streaks_count_local_days_across_midnight_and_the_clock_change(fre
         ("2026-10-25", 2),
         ("2026-10-26", 1),
     ]
+    impact = await impact_of(fresh_pool, uid, moments[-1] + timedelta(hours=1))
+    assert impact.longest_streak_days == 3 and impact.current_streak_days == 3
 
 
 async def test_ties_share_a_rank_and_everyone_sees_their_own_entry(
