@@ -407,10 +407,10 @@ WITH rules AS (
     JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id
     GROUP BY s.id, s.kind, s.measure, d.resident_id,
              CASE s.win WHEN 'day' THEN d.local_date WHEN 'week' THEN date_trunc('week', d.local_date)::date END
+), best AS (
+    SELECT challenge_id, resident_id, max(value) AS value FROM windows GROUP BY challenge_id, resident_id
 ), judged AS (
-    SELECT s.id AS challenge_id, m.resident_id, s.for_team,
-           coalesce((SELECT max(w.value) FROM windows w
-                     WHERE w.challenge_id = s.id AND w.resident_id = m.resident_id), 0) AS value,
+    SELECT s.id AS challenge_id, m.resident_id, s.for_team, coalesce(b.value, 0) AS value,
            CASE s.kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
                        WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
                        ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
@@ -418,6 +418,7 @@ WITH rules AS (
     FROM shaped s
     JOIN dirty_members m ON m.campaign_id = s.campaign_id
     JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id AND e.left_at IS NULL
+    LEFT JOIN best b ON b.challenge_id = s.id AND b.resident_id = m.resident_id
 ), gone AS (
     DELETE FROM challenge_progress p USING dirty_members m, challenges ch
     WHERE ch.id = p.challenge_id AND ch.campaign_id = m.campaign_id AND p.resident_id = m.resident_id
