@@ -74,8 +74,9 @@ class RescoreReport(msgspec.Struct):
     seconds: float
 
 
-async def _apply(conn: Connection, now: datetime) -> tuple[int, int, int]:
-    """Recompute what ``dirty_days`` and ``dirty_members`` name; return their sizes and the achievements found."""
+async def _apply(conn: Connection, now: datetime, *, announce: bool = True) -> tuple[int, int, int]:
+    """Recompute what ``dirty_days`` and ``dirty_members`` name; return their sizes and the
+    achievements found (written to the outbox when ``announce``)."""
     await conn.execute(queries.ANALYZE_SCRATCH)
     days = await conn.fetchval("SELECT count(*) FROM dirty_days")
     members = await conn.fetchval("SELECT count(*) FROM dirty_members")
@@ -96,14 +97,15 @@ async def _apply(conn: Connection, now: datetime) -> tuple[int, int, int]:
         await conn.execute(queries.TEAMS, now)
         await conn.execute(queries.BADGES, now)
         await conn.execute(queries.STANDINGS_DUE)
-    messages = await _notify(conn, now)
+    messages = await _notify(conn, now, announce=announce)
     return days, members, messages
 
 
-async def _notify(conn: Connection, now: datetime) -> int:
+async def _notify(conn: Connection, now: datetime, *, announce: bool = True) -> int:
     news: int = await conn.fetchval(queries.NEWS_COUNT)
     if news:
-        await conn.execute(queries.NOTIFY, now, ACHIEVEMENT_TEMPLATES)
+        if announce:
+            await conn.execute(queries.NOTIFY, now, ACHIEVEMENT_TEMPLATES)
         await conn.execute("TRUNCATE news")
     return news
 
@@ -204,7 +206,7 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
                 await conn.execute(statement, *args)
                 if progress is not None:
                     progress(done, len(steps))
-            await _notify(conn, now)
+            await _notify(conn, now, announce=False)
             days = await conn.fetchval("SELECT count(*) FROM resident_days")
             members = await conn.fetchval("SELECT count(*) FROM dirty_members")
             await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
@@ -250,7 +252,8 @@ async def rescore(
             await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
             await conn.execute(queries.SCRATCH + ";" + queries.NEWS_TABLE)
             await conn.execute(queries.MARK_RESIDENTS, start, start + chunk - 1, since, campaign_id)
-            chunk_days, chunk_members, _ = await _apply(conn, now)
+            # A correction recomputes history: what it finds met was met long ago, and is not announced.
+            chunk_days, chunk_members, _ = await _apply(conn, now, announce=False)
         days += chunk_days
         members += chunk_members
         if progress is not None:
