@@ -25,6 +25,7 @@ from tests.factories import (
     TODAY,
     Resident,
     campaign_definition,
+    coordinator_of,
     settings_for_tests,
 )
 from upscale_api import db, migrations
@@ -156,3 +157,15 @@ def make_campaign(pool: db.Pool) -> MakeCampaign:
         return campaign
 
     return make
+
+
+@pytest.fixture
+async def coordinator(client: AsyncTestClient[Any], pool: db.Pool) -> Resident:
+    """A coordinator of Kranj."""
+    return await coordinator_of("kranj", client, pool)
+
+
+@pytest.fixture
+async def other_coordinator(client: AsyncTestClient[Any], pool: db.Pool) -> Resident:
+    """A coordinator of Ljubljana."""
+    return await coordinator_of("ljubljana", client, pool)

@@ -14,8 +14,9 @@ import httpx
 import msgspec
 from litestar.testing import AsyncTestClient
 
-from upscale_api.auth import dev_token
+from upscale_api.auth import dev_token, grant_role
 from upscale_api.campaigns.structs import Campaign
+from upscale_api.db import Pool
 from upscale_api.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +85,13 @@ class Resident:
         self, action_type: str = "cycle-instead-of-car", quantity: float = 5.0, **fields: Any
     ) -> httpx.Response:
         return await self.post("/v1/me/actions", json=action(action_type, quantity, **fields))
+
+
+async def coordinator_of(city: str, client: AsyncTestClient[Any], pool: Pool) -> Resident:
+    """A signed-in member of staff granted the coordinator role for ``city``."""
+    staff = Resident(uid=f"coordinator-{uuid.uuid4().hex}", client=client)
+    await grant_role(pool, staff.uid, "coordinator", city, granted_by="test")
+    return staff
 
 
 def assert_problem(response: httpx.Response, status: int, kind: str, field: str | None = None) -> dict[str, Any]:

@@ -16,20 +16,6 @@ from upscale_api import db
 from upscale_api.auth import grant_role
 
 
-@pytest.fixture
-async def coordinator(client: AsyncTestClient[Any], pool: db.Pool) -> Resident:
-    staff = Resident(uid=f"coordinator-{uuid.uuid4().hex}", client=client)
-    await grant_role(pool, staff.uid, "coordinator", "kranj", granted_by="test")
-    return staff
-
-
-@pytest.fixture
-async def other_coordinator(client: AsyncTestClient[Any], pool: db.Pool) -> Resident:
-    staff = Resident(uid=f"coordinator-{uuid.uuid4().hex}", client=client)
-    await grant_role(pool, staff.uid, "coordinator", "ljubljana", granted_by="test")
-    return staff
-
-
 def _body(**overrides: Any) -> dict[str, Any]:
     return msgspec.to_builtins(campaign_definition(**overrides))  # type: ignore[no-any-return]
 

@@ -20,10 +20,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import NewDatabase
-from tests.factories import Resident, settings_for_tests
+from tests.factories import Resident, coordinator_of, settings_for_tests
 from upscale_api import db, migrations
 from upscale_api.app import create_app
-from upscale_api.auth import grant_role
 from upscale_api.scoring.service import tick
 
 ZONE = zoneinfo.ZoneInfo("Europe/Ljubljana")
@@ -136,6 +135,4 @@ async def scenario(reports_url: str, reports_client: AsyncTestClient[Any], repor
 @pytest.fixture
 async def coordinator(reports_client: AsyncTestClient[Any], reports_pool: db.Pool) -> Resident:
     """A coordinator of Kranj."""
-    staff = Resident(uid=f"coordinator-{uuid.uuid4().hex}", client=reports_client)
-    await grant_role(reports_pool, staff.uid, "coordinator", "kranj", granted_by="test")
-    return staff
+    return await coordinator_of("kranj", reports_client, reports_pool)

@@ -28,20 +28,6 @@ POINTS_PER_KM = {CYCLING: 10, "walk-instead-of-car": 5}
 
 
 @pytest.fixture
-async def coordinator(client: AsyncTestClient[Any], pool: db.Pool) -> Resident:
-    staff = Resident(uid=f"coordinator-{uuid.uuid4().hex}", client=client)
-    await grant_role(pool, staff.uid, "coordinator", "kranj", granted_by="test")
-    return staff
-
-
-@pytest.fixture
-async def other_coordinator(client: AsyncTestClient[Any], pool: db.Pool) -> Resident:
-    staff = Resident(uid=f"coordinator-{uuid.uuid4().hex}", client=client)
-    await grant_role(pool, staff.uid, "coordinator", "ljubljana", granted_by="test")
-    return staff
-
-
-@pytest.fixture
 async def campaign(coordinator: Resident) -> str:
     """An active Kranj campaign: 10 points per km cycled, 5 per km walked."""
     today = datetime.now(UTC).date()

@@ -16,7 +16,6 @@ factor versions produced it.
 
 from __future__ import annotations
 
-import base64
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,6 +26,7 @@ import msgspec
 from upscale_api.actions import queries
 from upscale_api.actions.structs import ActionIn, ActionOut, ActionPage, FactorRef, Outcome
 from upscale_api.catalogue.service import ActionType, Snapshot
+from upscale_api.cursors import decode_cursor, encode_cursor
 from upscale_api.db import Pool, Record
 from upscale_api.errors import Problem
 from upscale_api.residents.service import not_registered
@@ -172,22 +172,9 @@ class _Cursor(msgspec.Struct, array_like=True):
     id: UUID
 
 
-def _encode_cursor(action: ActionOut) -> str:
-    raw = msgspec.json.encode(_Cursor(action.performed_at, action.id))
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> _Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=_Cursor)
-    except (ValueError, msgspec.DecodeError):
-        raise Problem.field("cursor", "is not a cursor returned by this endpoint") from None
-
-
 async def list_actions(pool: Pool, uid: str, limit: int, cursor: str | None) -> ActionPage:
     """The resident's actions, newest first; ``cursor`` continues after a previous page."""
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, _Cursor) if cursor else None
     async with pool.acquire() as conn:
         resident_id = await conn.fetchval(queries.RESIDENT_ID, uid)
         if resident_id is None:
@@ -200,7 +187,7 @@ async def list_actions(pool: Pool, uid: str, limit: int, cursor: str | None) -> 
             limit + 1,
         )
     items = [action_out(r) for r in rows[:limit]]
-    next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
+    next_cursor = encode_cursor(_Cursor(items[-1].performed_at, items[-1].id)) if len(rows) > limit else None
     return ActionPage(items=items, next_cursor=next_cursor)
 
 

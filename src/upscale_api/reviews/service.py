@@ -13,14 +13,15 @@ Coordinators see only their cities' entries: another city's entry answers
 
 from __future__ import annotations
 
-import base64
 from collections import defaultdict
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
 from upscale_api.auth import Grant
 from upscale_api.campaigns.admin import managed_cities
+from upscale_api.cursors import decode_cursor, encode_cursor
 from upscale_api.db import Connection, Pool, Record
 from upscale_api.errors import Problem
 from upscale_api.reviews import queries
@@ -34,7 +35,7 @@ async def list_entries(
     pool: Pool, grants: list[Grant], city: str | None, status: Status | None, limit: int, cursor: str | None
 ) -> HeldEntryPage:
     """Held entries of the caller's cities (or of ``city``), newest flagged first."""
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, _Cursor) if cursor else None
     cities = managed_cities(grants)
     async with pool.acquire() as conn:
         if city is not None:
@@ -52,7 +53,7 @@ async def list_entries(
             limit + 1,
         )
         items = await _entries(conn, rows[:limit])
-    next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
+    next_cursor = encode_cursor(_Cursor(items[-1].flagged_at, items[-1].id)) if len(rows) > limit else None
     return HeldEntryPage(items=items, next_cursor=next_cursor)
 
 
@@ -128,21 +129,5 @@ async def _entries(conn: Connection, rows: list[Record]) -> list[HeldEntry]:
 
 
 class _Cursor(msgspec.Struct, array_like=True):
-    flagged_at: datetime
-    id: int
-
-
-def _encode_cursor(entry: HeldEntry) -> str:
-    raw = msgspec.json.encode(_Cursor(entry.flagged_at, entry.id))
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> _Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        decoded = msgspec.json.decode(raw, type=_Cursor)
-    except (ValueError, msgspec.DecodeError):
-        decoded = None
-    if decoded is None or not 0 < decoded.id <= _MAX_ID or decoded.flagged_at.tzinfo is None:
-        raise Problem.field("cursor", "is not a cursor returned by this endpoint")
-    return decoded
+    flagged_at: Annotated[datetime, msgspec.Meta(tz=True)]
+    id: Annotated[int, msgspec.Meta(gt=0, le=_MAX_ID)]

@@ -715,6 +715,12 @@ FROM changed GROUP BY code ORDER BY code
 
 RESIDENT_RANGE = "SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM residents"
 
+# Campaign points and kg in all (or of campaign $1), to show what a correction changed.
+POINTS_AND_KG = """
+SELECT coalesce(sum(points), 0)::float8 AS points, coalesce(sum(co2e_kg), 0)::float8 AS kg
+FROM campaign_scores WHERE $1::int IS NULL OR campaign_id = $1
+"""
+
 # --- Reading --------------------------------------------------------------------------------
 
 # Top $4 of scope $2 in campaign $1 and the entry of resident $3's subject (their

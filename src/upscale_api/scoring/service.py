@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from upscale_api.db import AdvisoryLock, Connection, Pool
+from upscale_api.db import AdvisoryLock, Connection, Pool, Record
 from upscale_api.notifications import templates
 from upscale_api.scoring import queries
 
@@ -211,16 +211,7 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
             members = await conn.fetchval("SELECT count(*) FROM dirty_members")
             await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
         after = await _sums(conn, None)
-    return RescoreReport(
-        factor_changes=[RefactorChange(r["action_type"], r["actions"], r["delta_kg"]) for r in rows],
-        resident_days=days,
-        participants=members,
-        points_before=before[0],
-        points_after=after[0],
-        co2e_kg_before=before[1],
-        co2e_kg_after=after[1],
-        seconds=round(time.perf_counter() - started, 3),
-    )
+    return _report(_factor_changes(rows), days, members, before, after, started)
 
 
 async def rescore(
@@ -242,7 +233,7 @@ async def rescore(
         if campaign_id is None:
             async with conn.transaction():
                 rows = await conn.fetch(queries.REFACTOR, since, None)
-            factor_changes = [RefactorChange(r["action_type"], r["actions"], r["delta_kg"]) for r in rows]
+            factor_changes = _factor_changes(rows)
         before = await _sums(conn, campaign_id)
         snapshot = await conn.fetchval(queries.SNAPSHOT)
         low, high = await conn.fetchrow(queries.RESIDENT_RANGE) or (0, -1)
@@ -263,6 +254,27 @@ async def rescore(
             # The chunks above read everything done at that snapshot: the tick may start from it.
             await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
         after = await _sums(conn, campaign_id)
+    return _report(factor_changes, days, members, before, after, started)
+
+
+async def _sums(conn: Connection, campaign_id: int | None) -> tuple[float, float]:
+    row = await conn.fetchrow(queries.POINTS_AND_KG, campaign_id)
+    assert row is not None
+    return row["points"], row["kg"]
+
+
+def _factor_changes(rows: list[Record]) -> list[RefactorChange]:
+    return [RefactorChange(r["action_type"], r["actions"], r["delta_kg"]) for r in rows]
+
+
+def _report(
+    factor_changes: list[RefactorChange],
+    days: int,
+    members: int,
+    before: tuple[float, float],
+    after: tuple[float, float],
+    started: float,
+) -> RescoreReport:
     return RescoreReport(
         factor_changes=factor_changes,
         resident_days=days,
@@ -273,15 +285,3 @@ async def rescore(
         co2e_kg_after=after[1],
         seconds=round(time.perf_counter() - started, 3),
     )
-
-
-async def _sums(conn: Connection, campaign_id: int | None) -> tuple[float, float]:
-    row = await conn.fetchrow(
-        """
-        SELECT coalesce(sum(points), 0)::float8 AS points, coalesce(sum(co2e_kg), 0)::float8 AS kg
-        FROM campaign_scores WHERE $1::int IS NULL OR campaign_id = $1
-        """,
-        campaign_id,
-    )
-    assert row is not None
-    return row["points"], row["kg"]
