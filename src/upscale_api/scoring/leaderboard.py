@@ -1,10 +1,16 @@
 """Leaderboards: read from the standings the scoring jobs computed.
 
-Reading is two index lookups (the top N by rank, and the caller's own entry by
-subject), so it stays fast at a million participants.
+A read is the caller's own entry (index lookups by subject) and the top N by
+rank. The top N changes only when the standings job rebuilds a campaign's
+standings, so each process keeps it in memory keyed by when the standings were
+computed: most reads are then one small query, and stay fast at a million
+participants under many concurrent readers.
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime
 
 import msgspec
 
@@ -12,8 +18,12 @@ from upscale_api.db import Connection, Record
 from upscale_api.scoring import queries
 from upscale_api.scoring.structs import LeaderboardEntry, LeaderboardOut, Scope
 
+_TopKey = tuple[int, Scope, int, str]
+_TOP: OrderedDict[_TopKey, tuple[datetime, list[Record]]] = OrderedDict()
+_TOP_KEPT = 1024
 
-def _entry(row: Record) -> LeaderboardEntry:
+
+def _entry(row: Record, own_subject: int | None) -> LeaderboardEntry:
     members = row["members"]
     return LeaderboardEntry(
         rank=row["rank"],
@@ -24,31 +34,56 @@ def _entry(row: Record) -> LeaderboardEntry:
         members=members,
         active_members=row["active_members"],
         participation=round(row["active_members"] / members, 4) if members else 0.0,
-        you=bool(row["own"]),
+        you=row["subject_id"] == own_subject,
     )
+
+
+async def _top(
+    conn: Connection, campaign_id: int, scope: Scope, limit: int, language: str, computed_at: datetime | None
+) -> list[Record]:
+    if computed_at is None:
+        return []
+    key = (campaign_id, scope, limit, language)
+    kept = _TOP.get(key)
+    if kept is not None and kept[0] == computed_at:
+        _TOP.move_to_end(key)
+        return kept[1]
+    rows = await conn.fetch(queries.LEADERBOARD_TOP, campaign_id, scope, limit, language)
+    _TOP[key] = (computed_at, rows)
+    if len(_TOP) > _TOP_KEPT:
+        _TOP.popitem(last=False)
+    return rows
+
+
+async def _read(
+    conn: Connection, campaign_id: int, scope: Scope, resident_id: int, limit: int, language: str
+) -> tuple[Record, list[LeaderboardEntry], LeaderboardEntry | None]:
+    mine = await conn.fetchrow(queries.LEADERBOARD_OWN, campaign_id, scope, resident_id, language)
+    assert mine is not None  # one row, whatever the standings hold
+    own_subject = mine["subject_id"]
+    top = [_entry(r, own_subject) for r in await _top(conn, campaign_id, scope, limit, language, mine["computed_at"])]
+    own = _entry(mine, own_subject) if own_subject is not None else None
+    return mine, top, own
 
 
 async def read(
     conn: Connection, campaign_id: int, scope: Scope, resident_id: int, limit: int, language: str = "en"
 ) -> tuple[list[LeaderboardEntry], LeaderboardEntry | None]:
     """The top ``limit`` entries of ``scope`` and the resident's own (None when not taking part)."""
-    rows = await conn.fetch(queries.LEADERBOARD, campaign_id, scope, resident_id, limit, language)
-    top = [_entry(r) for r in rows[:limit]]  # ordered by rank: the own entry, if outside the top, comes last
-    own = next((_entry(r) for r in rows if r["own"]), None)
+    _, top, own = await _read(conn, campaign_id, scope, resident_id, limit, language)
     return top, own
 
 
 async def leaderboard(
     conn: Connection, campaign_id: int, code: str, scope: Scope, resident_id: int, limit: int, language: str
 ) -> LeaderboardOut:
-    info = await conn.fetchrow(queries.STANDINGS_INFO, campaign_id)
-    top, own = await read(conn, campaign_id, scope, resident_id, limit, language)
-    sizes = msgspec.convert(info["sizes"], dict[str, int]) if info else {}
+    mine, top, own = await _read(conn, campaign_id, scope, resident_id, limit, language)
+    sizes = msgspec.convert(mine["sizes"] or {}, dict[str, int])
     return LeaderboardOut(
         campaign=code,
         scope=scope,
-        computed_at=info["computed_at"] if info else None,
-        final=bool(info["final"]) if info else False,
+        computed_at=mine["computed_at"],
+        final=mine["final"],
         entries_in_all=sizes.get(scope, 0),
         top=top,
         own=own,

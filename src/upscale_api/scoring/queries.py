@@ -723,34 +723,51 @@ FROM campaign_scores WHERE $1::int IS NULL OR campaign_id = $1
 
 # --- Reading --------------------------------------------------------------------------------
 
-# Top $4 of scope $2 in campaign $1 and the entry of resident $3's subject (their
-# own, their team's, district's or city's), with names in language $5.
-LEADERBOARD = """
-WITH mine AS (
-    SELECT CASE $2 WHEN 'individual' THEN s.resident_id WHEN 'team' THEN s.team_id
-                   WHEN 'district' THEN s.district_id ELSE s.city_id END AS subject_id
-    FROM campaign_scores s WHERE s.campaign_id = $1 AND s.resident_id = $3
-), picked AS (
-    (SELECT st.* FROM standings st WHERE st.campaign_id = $1 AND st.scope = $2 ORDER BY st.rank, st.subject_id LIMIT $4)
-    UNION
-    (SELECT st.* FROM standings st JOIN mine ON st.subject_id = mine.subject_id
-     WHERE st.campaign_id = $1 AND st.scope = $2)
-)
-SELECT p.rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members,
-       p.subject_id = (SELECT subject_id FROM mine) AS own,
+# The name of a standings entry ``p`` of scope $2, in language $4 where it has several.
+_NAMED = """
        CASE $2 WHEN 'individual' THEN r.display_name
                WHEN 'team' THEN t.name
-               WHEN 'district' THEN coalesce(d.name ->> $5, d.name ->> 'en')
-               ELSE coalesce(c.name ->> $5, c.name ->> 'en') END AS name
-FROM picked p
+               WHEN 'district' THEN coalesce(d.name ->> $4, d.name ->> 'en')
+               ELSE coalesce(c.name ->> $4, c.name ->> 'en') END AS name
+"""
+_NAMES = """
 LEFT JOIN residents r ON $2 = 'individual' AND r.id = p.subject_id
 LEFT JOIN teams t ON $2 = 'team' AND t.id = p.subject_id
 LEFT JOIN districts d ON $2 = 'district' AND d.id = p.subject_id
 LEFT JOIN cities c ON $2 = 'city' AND c.id = p.subject_id
-ORDER BY p.rank, p.subject_id
 """
 
-STANDINGS_INFO = "SELECT computed_at, sizes, final FROM standings_computed WHERE campaign_id = $1"
+# The top $3 of scope $2 in campaign $1, names in language $4.
+LEADERBOARD_TOP = (
+    """
+SELECT p.rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members, """
+    + _NAMED
+    + """
+FROM (SELECT * FROM standings WHERE campaign_id = $1 AND scope = $2 ORDER BY rank, subject_id LIMIT $3) p
+"""
+    + _NAMES
+    + """
+ORDER BY p.rank, p.subject_id
+"""
+)
+
+# When the standings of campaign $1 were computed, and the entry of resident $3's
+# subject in scope $2 (their own, their team's, district's or city's), named in language $4.
+LEADERBOARD_OWN = (
+    """
+SELECT k.computed_at, k.sizes, coalesce(k.final, false) AS final,
+       p.rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members, """
+    + _NAMED
+    + """
+FROM (SELECT 1) AS one
+LEFT JOIN standings_computed k ON k.campaign_id = $1
+LEFT JOIN campaign_scores s ON s.campaign_id = $1 AND s.resident_id = $3
+LEFT JOIN standings p ON p.campaign_id = $1 AND p.scope = $2
+    AND p.subject_id = CASE $2 WHEN 'individual' THEN s.resident_id WHEN 'team' THEN s.team_id
+                               WHEN 'district' THEN s.district_id ELSE s.city_id END
+"""
+    + _NAMES
+)
 
 # A participant's score in campaign $1 (resident $2) and their individual rank.
 MY_SCORE = """
