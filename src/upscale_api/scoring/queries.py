@@ -28,6 +28,9 @@ CREATE TEMP TABLE IF NOT EXISTS news (resident_id bigint NOT NULL, kind text NOT
 """
 
 ANALYZE_SCRATCH = "ANALYZE dirty_days, dirty_members"
+ANALYZE_DAY_CHANGES = "ANALYZE day_changes"
+ANALYZE_MEMBER_CHANGES = "ANALYZE member_changes"
+ANALYZE_TOUCHED_TEAMS = "ANALYZE touched_teams"
 
 # The snapshot of the previous run (before any: one that saw nothing as done).
 WATERMARK = "SELECT coalesce((SELECT seen FROM job_watermarks WHERE job = $1), '1:1:'::pg_snapshot)"
@@ -291,15 +294,22 @@ WITH stored AS (
 MEMBER_DAYS_IN = _MEMBER_DAYS.format(sink="INSERT INTO member_changes SELECT 1, * FROM stored")
 REBUILD_MEMBER_DAYS = _MEMBER_DAYS.format(sink="SELECT count(*) FROM stored")
 
-# Teams whose members or standing may change: the ones dirty participants were
-# in and the ones they are in now.
+# Teams whose membership changes: the team a dirty participant leaves and the
+# one they join (the challenge statement adds teams whose members' standing
+# in a team rule flips). Runs before SCORES, which stores the new team.
 TOUCHED_TEAMS = """
 INSERT INTO touched_teams (team_id)
-SELECT s.team_id FROM campaign_scores s JOIN dirty_members m USING (campaign_id, resident_id)
-WHERE s.team_id IS NOT NULL
+SELECT s.team_id
+FROM campaign_scores s
+JOIN dirty_members m USING (campaign_id, resident_id)
+LEFT JOIN enrolments e USING (campaign_id, resident_id)
+WHERE s.team_id IS NOT NULL AND (e.left_at IS NOT NULL OR e.team_id IS DISTINCT FROM s.team_id)
 UNION
-SELECT e.team_id FROM enrolments e JOIN dirty_members m USING (campaign_id, resident_id)
-WHERE e.team_id IS NOT NULL AND e.left_at IS NULL
+SELECT e.team_id
+FROM enrolments e
+JOIN dirty_members m USING (campaign_id, resident_id)
+LEFT JOIN campaign_scores s USING (campaign_id, resident_id)
+WHERE e.team_id IS NOT NULL AND e.left_at IS NULL AND s.team_id IS DISTINCT FROM e.team_id
 ON CONFLICT DO NOTHING
 """
 
@@ -414,11 +424,19 @@ WITH rules AS (
            CASE s.kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
                        WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
                        ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
-                                  * (s.r ->> 'share')::numeric, 6) END AS target
+                                  * (s.r ->> 'share')::numeric, 6) END AS target,
+           old.met_at IS NOT NULL AS was_met, e.team_id
     FROM shaped s
     JOIN dirty_members m ON m.campaign_id = s.campaign_id
     JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id AND e.left_at IS NULL
     LEFT JOIN best b ON b.challenge_id = s.id AND b.resident_id = m.resident_id
+    LEFT JOIN challenge_progress old ON old.challenge_id = s.id AND old.resident_id = m.resident_id
+), flipped AS (
+    -- a member now meets a team rule's member rule, or no longer does: their team's share moves
+    INSERT INTO touched_teams (team_id)
+    SELECT DISTINCT team_id FROM judged
+    WHERE for_team AND team_id IS NOT NULL AND was_met <> (target > 0 AND value >= target)
+    ON CONFLICT DO NOTHING
 ), gone AS (
     DELETE FROM challenge_progress p USING dirty_members m, challenges ch
     WHERE ch.id = p.challenge_id AND ch.campaign_id = m.campaign_id AND p.resident_id = m.resident_id

@@ -85,17 +85,20 @@ async def _apply(conn: Connection, now: datetime, *, announce: bool = True) -> t
     if days:
         await conn.execute(queries.RESIDENT_DAYS_OUT)
         await conn.execute(queries.RESIDENT_DAYS_IN)
+        await conn.execute(queries.ANALYZE_DAY_CHANGES)  # temporary tables have no statistics otherwise
         await conn.execute(queries.HOLDS)
         await conn.execute(queries.DAY_TOTALS)
         await conn.execute(queries.DAY_PARTICIPANTS)
     if members:
         await conn.execute(queries.MEMBER_DAYS_OUT)
         await conn.execute(queries.MEMBER_DAYS_IN)
+        await conn.execute(queries.ANALYZE_MEMBER_CHANGES)
         await conn.execute(queries.MEMBER_TOTALS)
         await conn.execute(queries.MEMBER_PARTICIPANTS)
         await conn.execute(queries.TOUCHED_TEAMS)
         await conn.execute(queries.SCORES, now)
         await conn.execute(queries.CHALLENGES, now)
+        await conn.execute(queries.ANALYZE_TOUCHED_TEAMS)
         await conn.execute(queries.TEAMS, now)
         await conn.execute(queries.BADGES, now)
         await conn.execute(queries.STANDINGS_DUE)
@@ -192,6 +195,7 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
         (queries.TOUCHED_TEAMS, ()),
         (queries.SCORES, (now,)),
         (queries.CHALLENGES, (now,)),
+        (queries.ANALYZE_TOUCHED_TEAMS, ()),
         (queries.TEAMS, (now,)),
         (queries.BADGES, (now,)),
         (queries.STANDINGS_DUE, ()),
