@@ -33,8 +33,6 @@ from upscale_api.notifications import templates
 from upscale_api.scoring import queries
 
 TICK_JOB = "scoring"
-REBUILD_WORK_MEM = "512MB"
-"""Memory per sort or hash of a rebuild's statements (one connection, a maintenance window)."""
 
 ACHIEVEMENT_TEMPLATES = {
     "challenge": templates.CHALLENGE_MET,
@@ -206,8 +204,6 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
         before = await _sums(conn, None)
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
-            # Aggregating millions of groups in memory instead of spilling to disk: 5-10x faster.
-            await conn.execute("SELECT set_config('work_mem', $1, true)", REBUILD_WORK_MEM)
             snapshot = await conn.fetchval(queries.SNAPSHOT)
             await conn.execute(queries.SCRATCH + ";" + queries.NEWS_TABLE)
             for done, (statement, args) in enumerate(steps, start=1):
