@@ -1,0 +1,668 @@
+"""Scoring benchmark: full rescore, incremental ticks, standings and leaderboard reads at country scale.
+
+    python3 run.py bench bench/scoring.py [--generate] [--scale full|small] [--database NAME] [--seed N]
+                                          [--ticks 5] [--tick-actions 10000] [--readers 16]
+                                          [--read-seconds 15] [--team-read-seconds 5]
+
+Runs on a database made by ``bench/country.py`` (``--database``, default
+``upscale_country``; ``--generate`` makes it first, with the sizes of
+``--scale``: full is 1,000,000 residents, 10,000,000 actions and 200
+campaigns, small is 20,000 / 200,000 / 20). On the embedded PostgreSQL in
+``.upscale/`` or on the server of ``DATABASE_URL``. One run measures, in this
+order (rows of the table):
+
+``baseline: aggregate (count)``
+    ``SELECT count(*) FROM (SELECT resident_id, local_date, action_type_id, sum(quantity),
+    sum(co2e_kg), count(*) FROM action_logs WHERE deleted_at IS NULL GROUP BY 1, 2, 3) s``:
+    reading and aggregating the action log, nothing written. Also warms the cache.
+``baseline: aggregate into a table``
+    The same aggregate written with ``CREATE TABLE ... AS`` into an ordinary
+    (WAL-logged) table, dropped afterwards: the floor for a rebuild, which must
+    at least read the log, aggregate it and write the result. PostgreSQL may
+    run it with parallel workers.
+``baseline: aggregate into a table, one process``
+    The same with ``max_parallel_workers_per_gather = 0``: PostgreSQL 16 runs
+    an ``INSERT ... SELECT`` (what a rebuild into existing tables does) in one
+    process, so this is the like-for-like floor, and the rebuild's ratio is
+    taken to it (the ratio to the parallel row is printed as well).
+``full rescore``
+    ``upscale_api.scoring.service.rebuild(pool)``: every derived table
+    recomputed from the action log.
+``standings after the rescore``
+    ``compute_standings(pool, now)`` with every campaign due.
+``incremental tick``
+    ``--ticks`` times: ``--tick-actions`` new actions (random residents, the
+    last 7 days: 70% today, the rest back-dated, each within the type's daily
+    limit, written with COPY like a burst of logging) and soft-deletes of 1% as
+    many live actions of the last 7 days (``UPDATE action_logs SET deleted_at =
+    now(), written_xid = pg_current_xact_id()``), then ``tick(pool, now)`` is
+    timed. p50 and max over the ticks.
+``standings after the ticks``
+    ``compute_standings(pool, now)``: the campaigns the ticks changed.
+``leaderboard read``
+    ``--readers`` asyncio tasks on a pool of as many connections, each calling
+    ``upscale_api.scoring.leaderboard.read(conn, campaign, scope, resident, 100)``
+    (the top 100 and the caller's own entry and rank) in a loop for random
+    residents of the national campaign (every resident is enrolled):
+    ``individual`` for ``--read-seconds``, then ``team`` for
+    ``--team-read-seconds``, each after a 2 s warm-up.
+
+After the rescore and after each standings run the derived tables get an
+untimed ``VACUUM (ANALYZE)``, as autovacuum would soon after such bulk writes,
+so that it does not start in the middle of a later measurement.
+
+Columns: rows (what the operation produced or read), seconds, throughput,
+p50/p99 (max for the ticks), peak RSS of this process, peak memory of the
+PostgreSQL server (sum of its processes' private memory, ``RssAnon``, plus
+the largest shared part, ``RssShmem``, once), and the CPU seconds each used
+and the rest of the machine used meanwhile (anything but 0 there disturbed
+the measurement).
+Each run adds ``--ticks`` x ``--tick-actions`` actions to the database;
+``--generate`` starts afresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import msgspec
+
+import country
+from procstats import admin_url, descendants, local_parent, machine_busy_seconds, proc_table, rss_bytes
+from upscale_api import db, migrations
+from upscale_api.scoring import leaderboard, service
+from upscale_api.settings import load_settings
+
+BASELINE_SELECT = """
+SELECT resident_id, local_date, action_type_id, sum(quantity) AS quantity, sum(co2e_kg) AS co2e_kg,
+       count(*) AS actions
+FROM action_logs WHERE deleted_at IS NULL GROUP BY 1, 2, 3
+"""
+TARGET_RATIO = 2.0
+TARGET_TICK_S = 1.0
+TARGET_READ_P99_MS = 10.0
+LIMIT = 100
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- Memory and CPU -------------------------------------------------------------
+
+
+def status_kb(pid: int, *keys: str) -> dict[str, int]:
+    """Fields of /proc/<pid>/status in kB (0 when gone)."""
+    found = dict.fromkeys(keys, 0)
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                name, _, value = line.decode().partition(":")
+                if name in found:
+                    found[name] = int(value.split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return found
+
+
+class Monitor(threading.Thread):
+    """Samples (every 100 ms) this process's RSS and the PostgreSQL server's memory."""
+
+    def __init__(self, postmaster: int | None) -> None:
+        super().__init__(daemon=True, name="monitor")
+        self.me = os.getpid()
+        self.postmaster = postmaster
+        self.peak_self = 0
+        self.peak_pg = 0
+        self._pids: list[int] = []
+        self._pids_at = 0.0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(0.1):
+            self.sample()
+
+    def sample(self) -> None:
+        self.peak_self = max(self.peak_self, rss_bytes(self.me))
+        if self.postmaster is None:
+            return
+        if time.monotonic() - self._pids_at > 1.0:
+            self._pids = descendants(proc_table(), self.postmaster)
+            self._pids_at = time.monotonic()
+        private = shared = 0
+        for pid in self._pids:
+            kb = status_kb(pid, "RssAnon", "RssShmem")
+            private += kb["RssAnon"]
+            shared = max(shared, kb["RssShmem"])
+        self.peak_pg = max(self.peak_pg, (private + shared) * 1024)
+
+    def reset(self) -> None:
+        self.peak_self = self.peak_pg = 0
+        self._pids_at = 0.0
+        self.sample()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def cpu(self) -> tuple[float, float, float]:
+        """CPU seconds so far of this process, of the PostgreSQL server (its exited backends included) and of
+        the whole machine."""
+        table = proc_table()
+        own = table[self.me][1] if self.me in table else 0.0
+        pg = 0.0
+        if self.postmaster is not None:
+            pg = sum(table[pid][1] + table[pid][2] for pid in descendants(table, self.postmaster))
+        return own, pg, machine_busy_seconds()
+
+
+@dataclass
+class Row:
+    operation: str
+    rows: int | None
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    """Seconds per call, where calls were repeated."""
+    rss_self: int = 0
+    rss_pg: int = 0
+    cpu_self: float = 0.0
+    cpu_pg: float = 0.0
+    cpu_other: float = 0.0
+    """CPU seconds of everything else on the machine meanwhile (other work disturbs the numbers)."""
+    note: str = ""
+
+    def percentile_ms(self, q: float) -> float | None:
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
+
+
+class Meter:
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+        self.rows: list[Row] = []
+
+    async def measure(self, operation: str, work: Callable[[], Awaitable[Row]]) -> Row:
+        """Run ``work`` (which fills rows, seconds and latencies) and add memory and CPU."""
+        log(f"{operation} ...")
+        self.monitor.reset()
+        cpu_before = self.monitor.cpu()
+        row = await work()
+        cpu_after = self.monitor.cpu()
+        self.monitor.sample()
+        row.operation = operation
+        row.rss_self, row.rss_pg = self.monitor.peak_self, self.monitor.peak_pg
+        row.cpu_self, row.cpu_pg, machine = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
+        row.cpu_other = max(0.0, machine - row.cpu_self - row.cpu_pg)
+        self.rows.append(row)
+        extra = f"  p50 {row.percentile_ms(0.5):.2f} ms  p99 {row.percentile_ms(0.99):.2f} ms" if row.latencies else ""
+        log(f"{operation}: {row.seconds:.2f} s, {row.rows if row.rows is not None else '-'} rows{extra} {row.note}")
+        return row
+
+
+async def timed(call: Callable[[], Awaitable[Any]]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    result = await call()
+    return result, time.perf_counter() - t0
+
+
+# --- The operations ---------------------------------------------------------------
+
+
+async def baseline_count(pool: db.Pool) -> Row:
+    rows, seconds = await timed(lambda: pool.fetchval(f"SELECT count(*) FROM ({BASELINE_SELECT}) s"))
+    return Row("", int(rows), seconds)
+
+
+async def baseline_table(pool: db.Pool, *, parallel: bool) -> Row:
+    """The aggregate written into an ordinary table; with ``parallel`` false in one process, as an INSERT runs."""
+    async with pool.acquire() as conn:
+        await conn.execute("DROP TABLE IF EXISTS bench_baseline")
+        async with conn.transaction():
+            if not parallel:
+                await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            status, seconds = await timed(lambda: conn.execute(f"CREATE TABLE bench_baseline AS {BASELINE_SELECT}"))
+        await conn.execute("DROP TABLE bench_baseline")
+    return Row("", db.rows_affected(status), seconds)
+
+
+async def vacuum(pool: db.Pool) -> None:
+    t0 = time.perf_counter()
+    await pool.execute("VACUUM (ANALYZE)")
+    log(f"  (untimed VACUUM (ANALYZE): {time.perf_counter() - t0:.1f} s)")
+
+
+@dataclass(frozen=True)
+class TickType:
+    id: int
+    min_quantity: float
+    max_quantity: float
+    max_per_day: float
+    step: float
+    baseline_id: int
+    option_id: int | None
+    saving: float
+    plausible_per_day: float | None
+
+    @property
+    def usual_per_day(self) -> float:
+        return min(self.max_per_day, self.plausible_per_day or self.max_per_day)
+
+
+class Burst:
+    """New actions for a tick: random residents, the last 7 days, each day within the type's daily limit and under
+    its plausible limit (nothing held for review)."""
+
+    def __init__(self, rng: random.Random, types: list[TickType], first: int, last: int, zone: ZoneInfo) -> None:
+        self.rng = rng
+        self.types = types
+        self.first, self.last = first, last
+        self.zone = zone
+
+    async def write(self, pool: db.Pool, count: int, now: datetime) -> tuple[int, int]:
+        """Insert ``count`` actions and soft-delete 1% as many; returns (inserted, deleted)."""
+        rng = self.rng
+        today = now.astimezone(self.zone).date()
+        since = today - timedelta(days=6)
+        residents = sorted({rng.randint(self.first, self.last) for _ in range(count)})
+        async with pool.acquire() as conn:
+            cities: dict[int, int] = {
+                r["id"]: r["city_id"]
+                for r in await conn.fetch("SELECT id, city_id FROM residents WHERE id = ANY($1)", residents)
+            }
+            totals: dict[tuple[int, date, int], float] = {
+                (r["resident_id"], r["local_date"], r["action_type_id"]): r["total"]
+                for r in await conn.fetch(
+                    """
+                    SELECT resident_id, local_date, action_type_id, sum(quantity) AS total FROM action_logs
+                    WHERE resident_id = ANY($1) AND local_date >= $2 AND deleted_at IS NULL GROUP BY 1, 2, 3
+                    """,
+                    residents,
+                    since,
+                )
+            }
+            live = [
+                r["id"]
+                for r in await conn.fetch(
+                    "SELECT id FROM action_logs WHERE resident_id = ANY($1) AND local_date >= $2 "
+                    "AND deleted_at IS NULL ORDER BY id",
+                    residents,
+                    since,
+                )
+            ]
+        records: list[tuple[Any, ...]] = []
+        while len(records) < count:
+            resident = rng.choice(residents)
+            t = rng.choice(self.types)
+            back = 0 if rng.random() < 0.7 else rng.randint(1, 6)
+            day = today - timedelta(days=back)
+            local = datetime.combine(day, clock(7), self.zone) + timedelta(minutes=rng.randint(0, 14 * 60))
+            performed_at = min(local.astimezone(UTC), now - timedelta(minutes=1))
+            day = performed_at.astimezone(self.zone).date()
+            steps = rng.randint(0, max(0, int((t.max_quantity - t.min_quantity) / t.step) // 4))
+            quantity = round(t.min_quantity + steps * t.step, 6)
+            key = (resident, day, t.id)
+            if totals.get(key, 0.0) + quantity > t.usual_per_day + 1e-9:
+                continue
+            totals[key] = totals.get(key, 0.0) + quantity
+            records.append(
+                (
+                    uuid.UUID(int=rng.getrandbits(128), version=4),
+                    resident,
+                    cities[resident],
+                    t.id,
+                    quantity,
+                    performed_at,
+                    day,
+                    now,
+                    t.baseline_id,
+                    t.option_id,
+                    round(quantity * t.saving, 6),
+                )
+            )
+        deleted = rng.sample(live, min(len(live), count // 100))
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.copy_records_to_table(
+                "action_logs",
+                records=records,
+                columns=[
+                    "id",
+                    "resident_id",
+                    "city_id",
+                    "action_type_id",
+                    "quantity",
+                    "performed_at",
+                    "local_date",
+                    "recorded_at",
+                    "baseline_factor_id",
+                    "option_factor_id",
+                    "co2e_kg",
+                ],
+            )
+            await conn.execute(
+                "UPDATE action_logs SET deleted_at = now(), written_xid = pg_current_xact_id() WHERE id = ANY($1)",
+                deleted,
+            )
+        return len(records), len(deleted)
+
+
+async def leaderboard_reads(
+    pool: db.Pool,
+    campaign_id: int,
+    scope: Any,
+    first: int,
+    last: int,
+    readers: int,
+    seconds: float,
+    warmup: float,
+    seed: int,
+) -> Row:
+    latencies: list[float] = []
+    missing = 0
+    short = 0
+    loop_start = time.perf_counter()
+    start, end = loop_start + warmup, loop_start + warmup + seconds
+    last_end = start
+
+    async def reader(n: int) -> None:
+        nonlocal missing, short, last_end
+        rng = random.Random(seed * 1000 + n)
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= end:
+                return
+            resident = rng.randint(first, last)
+            async with pool.acquire() as conn:
+                top, own = await leaderboard.read(conn, campaign_id, scope, resident, LIMIT)
+            t1 = time.perf_counter()
+            if t0 >= start:
+                latencies.append(t1 - t0)
+                last_end = max(last_end, t1)
+                missing += own is None
+                short += len(top) < LIMIT
+
+    await asyncio.gather(*(reader(n) for n in range(readers)))
+    note = f"({readers} readers; {missing} calls without an own entry, {short} with fewer than {LIMIT} entries)"
+    return Row("", len(latencies), last_end - start, latencies, note=note)
+
+
+# --- The run ----------------------------------------------------------------------
+
+
+async def rescore_rows(pool: db.Pool, meter: Meter) -> None:
+    """The baselines, the full rescore and the standings it makes due."""
+    await meter.measure("baseline: aggregate (count)", lambda: baseline_count(pool))
+    parallel = await meter.measure("baseline: aggregate into a table", lambda: baseline_table(pool, parallel=True))
+    base = await meter.measure(
+        "baseline: aggregate into a table, one process", lambda: baseline_table(pool, parallel=False)
+    )
+
+    async def rebuild() -> Row:
+        marks = [time.perf_counter()]
+
+        def progress(done: int, steps: int) -> None:
+            marks.append(time.perf_counter())
+            log(f"  step {done}/{steps}: {marks[-1] - marks[-2]:.2f} s")
+
+        report, seconds = await timed(lambda: service.rebuild(pool, datetime.now(UTC), progress=progress))
+        log(f"  {report}")
+        return Row("", report.resident_days, seconds, note=f"{report.participants:,} participants")
+
+    full = await meter.measure("full rescore", rebuild)
+    full.note += (
+        f"; {full.seconds / base.seconds:.1f}x the one-process baseline, "
+        f"{full.seconds / parallel.seconds:.1f}x the parallel one"
+    )
+    await vacuum(pool)
+
+    async def standings() -> Row:
+        count, seconds = await timed(lambda: service.compute_standings(pool, datetime.now(UTC)))
+        return Row("", count, seconds, note="campaigns")
+
+    await meter.measure("standings after the rescore", standings)
+    await vacuum(pool)
+
+
+async def run(args: argparse.Namespace) -> int:
+    server_url = admin_url()
+    scale = country.scale_of(args)
+    generated: country.Generated | None = None
+    if args.generate:
+        generated = await country.generate(
+            residents=scale.residents,
+            actions=scale.actions,
+            campaigns=scale.campaigns,
+            database=args.database,
+            seed=args.seed,
+            server_url=server_url,
+        )
+    url = db.with_database(server_url, args.database)
+    settings = load_settings()
+    try:
+        pool = await db.create_pool(url, settings)
+    except asyncpg.InvalidCatalogNameError:
+        log(f"no database {args.database}: make it with --generate")
+        return 2
+    readers_pool = await db.create_pool(
+        url, msgspec.structs.replace(settings, upscale_db_pool_min=args.readers, upscale_db_pool_max=args.readers)
+    )
+    monitor: Monitor | None = None
+    try:
+        async with pool.acquire() as conn:
+            try:
+                todo = await migrations.pending(conn)
+            except migrations.MigrationError as exc:
+                log(f"{exc}: the schema changed since {args.database} was generated; run with --generate")
+                return 2
+            if todo:
+                log(f"{len(todo)} migration(s) not applied to {args.database}; run with --generate")
+                return 2
+            postmaster = local_parent(await conn.fetchval("SELECT pg_backend_pid()"))
+            info = await conn.fetchrow(
+                """
+                SELECT version() AS version, current_setting('shared_buffers') AS shared_buffers,
+                       current_setting('work_mem') AS work_mem, current_setting('max_wal_size') AS max_wal_size,
+                       (SELECT count(*) FROM action_logs) AS actions,
+                       (SELECT count(*) FROM residents WHERE firebase_uid LIKE $1) AS residents,
+                       (SELECT min(id) FROM residents WHERE firebase_uid LIKE $1) AS first,
+                       (SELECT max(id) FROM residents WHERE firebase_uid LIKE $1) AS last,
+                       (SELECT id FROM campaigns WHERE code = $2) AS national,
+                       (SELECT count(*) FROM campaigns) AS campaigns,
+                       pg_size_pretty(pg_total_relation_size('action_logs')) AS size
+                """,
+                country.UID_PREFIX + "%",
+                country.NATIONAL_CODE,
+            )
+            assert info is not None
+            if info["national"] is None:
+                log(f"{args.database} was not made by bench/country.py; run with --generate")
+                return 2
+            participants = await conn.fetchval(
+                "SELECT count(*) FROM enrolments WHERE campaign_id = $1 AND left_at IS NULL", info["national"]
+            )
+            types = [
+                TickType(**dict(r))
+                for r in await conn.fetch(
+                    """
+                    SELECT t.id, t.min_quantity, t.max_quantity, t.max_per_day, t.step,
+                           b.id AS baseline_id, o.id AS option_id, b.value - coalesce(o.value, 0) AS saving,
+                           t.plausible_per_day
+                    FROM action_types t
+                    JOIN emission_factors_in_force b ON b.code = t.baseline_factor
+                    LEFT JOIN emission_factors_in_force o ON o.code = t.option_factor
+                    WHERE t.active ORDER BY t.id
+                    """
+                )
+            ]
+        log(
+            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; {info['version'].split(' on ')[0]}, "
+            f"shared_buffers={info['shared_buffers']}, work_mem={info['work_mem']}, "
+            f"max_wal_size={info['max_wal_size']}"
+        )
+        log(
+            f"{args.database}: {info['residents']:,} residents, {info['actions']:,} actions ({info['size']} "
+            f"with indexes), {info['campaigns']} campaigns; national campaign: {participants:,} participants"
+        )
+        monitor = Monitor(postmaster)
+        monitor.start()
+        meter = Meter(monitor)
+        # New actions get fresh ids on every run over the same database.
+        rng = random.Random(args.seed * 1_000_003 + int(info["actions"]))
+        zone = ZoneInfo(country.ZONE)
+        first, last = int(info["first"]), int(info["last"])
+
+        if not args.skip_rescore:
+            await rescore_rows(pool, meter)
+
+        async def standings() -> Row:
+            count, seconds = await timed(lambda: service.compute_standings(pool, datetime.now(UTC)))
+            return Row("", count, seconds, note="campaigns")
+
+        burst = Burst(rng, types, first, last, zone)
+        reports: list[Any] = []
+
+        async def ticks() -> Row:
+            latencies = []
+            for n in range(args.ticks):
+                now = datetime.now(UTC)
+                inserted, deleted = await burst.write(pool, args.tick_actions, now)
+                t0 = time.perf_counter()
+                report = await service.tick(pool, now)
+                seconds = time.perf_counter() - t0
+                if report is None:
+                    raise RuntimeError("tick returned None: another process holds the scoring lock")
+                latencies.append(seconds)
+                reports.append(report)
+                log(f"  tick {n + 1}: {inserted} new, {deleted} deleted: {seconds:.3f} s  {report}")
+            return Row("", sum(r.resident_days for r in reports), sum(latencies), latencies)
+
+        tick_row = await meter.measure("incremental tick", ticks)
+        tick_row.note = f"{args.ticks} ticks of {args.tick_actions:,} new actions each"
+        await meter.measure("standings after the ticks", standings)
+        await vacuum(pool)
+
+        await meter.measure(
+            "leaderboard read, individual",
+            lambda: leaderboard_reads(
+                readers_pool, info["national"], "individual", first, last, args.readers, args.read_seconds, 2.0, 1
+            ),
+        )
+        await meter.measure(
+            "leaderboard read, team",
+            lambda: leaderboard_reads(
+                readers_pool, info["national"], "team", first, last, args.readers, args.team_read_seconds, 2.0, 2
+            ),
+        )
+    finally:
+        if monitor is not None:
+            monitor.stop()
+        await readers_pool.close()
+        await pool.close()
+
+    print_tables(meter.rows, generated, args)
+    return 0
+
+
+def print_tables(rows: list[Row], generated: country.Generated | None, args: argparse.Namespace) -> None:
+    out = []
+    if generated is not None:
+        out += ["| generator stage | seconds |", "|---|---:|"]
+        out += [f"| {name} | {seconds:.1f} |" for name, seconds in generated.stages]
+        out += [f"| total | {generated.seconds:.1f} |", ""]
+    out += [
+        f"{os.cpu_count()} cores; database {args.database}",
+        "",
+        "| operation | rows | seconds | rows/s | p50 ms | p99 ms | max ms | peak RSS MB | PostgreSQL peak MB "
+        "| CPU s (bench / PostgreSQL / other) | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        rate = f"{r.rows / r.seconds:,.0f}" if r.rows and r.seconds > 0 else "-"
+        p50, p99 = r.percentile_ms(0.5), r.percentile_ms(0.99)
+        top = max(r.latencies) * 1000 if r.latencies else None
+        few = len(r.latencies) < 100
+
+        def ms(value: float | None) -> str:
+            return "-" if value is None else f"{value:.2f}"
+
+        out.append(
+            f"| {r.operation} | {r.rows if r.rows is not None else '-'} | {r.seconds:.2f} | {rate} | {ms(p50)} "
+            f"| {'-' if few else ms(p99)} | {ms(top)} | {r.rss_self / 2**20:.0f} | {r.rss_pg / 2**20:.0f} "
+            f"| {r.cpu_self:.1f} / {r.cpu_pg:.1f} / {r.cpu_other:.1f} | {r.note} |"
+        )
+    by = {r.operation: r for r in rows}
+    out.append("")
+    base, full = by.get("baseline: aggregate into a table, one process"), by.get("full rescore")
+    if base and full:
+        ratio = full.seconds / base.seconds
+        out.append(
+            f"Full rescore within {TARGET_RATIO:g}x the baseline (into a table, one process): "
+            f"{'met' if ratio <= TARGET_RATIO else 'NOT met'} "
+            f"({ratio:.2f}x)"
+        )
+    tick = by.get("incremental tick")
+    if tick and tick.latencies:
+        worst = max(tick.latencies)
+        out.append(
+            f"Incremental tick at most {TARGET_TICK_S:g} s: {'met' if worst <= TARGET_TICK_S else 'NOT met'} "
+            f"(p50 {statistics.median(tick.latencies):.3f} s, max {worst:.3f} s)"
+        )
+    read = by.get("leaderboard read, individual")
+    if read and read.latencies:
+        p99 = read.percentile_ms(0.99) or 0.0
+        out.append(
+            f"Leaderboard read p99 at most {TARGET_READ_P99_MS:g} ms: "
+            f"{'met' if p99 <= TARGET_READ_P99_MS else 'NOT met'} ({p99:.2f} ms)"
+        )
+    print("\n".join(out), flush=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    country.scale_arguments(parser)
+    parser.add_argument("--generate", action="store_true", help="(re)generate the database first (bench/country.py)")
+    parser.add_argument(
+        "--skip-rescore", action="store_true", help="only the ticks and the reads, on an already scored database"
+    )
+    parser.add_argument("--ticks", type=int, default=5, help="incremental ticks (default 5)")
+    parser.add_argument("--tick-actions", type=int, default=10_000, help="new actions before each tick (10,000)")
+    parser.add_argument("--readers", type=int, default=16, help="concurrent leaderboard readers and connections (16)")
+    parser.add_argument("--read-seconds", type=float, default=15.0, help="individual leaderboard reads (15 s)")
+    parser.add_argument("--team-read-seconds", type=float, default=5.0, help="team leaderboard reads (5 s)")
+    args = parser.parse_args(argv)
+    if args.ticks < 1 or args.tick_actions < 1 or args.readers < 1:
+        parser.error("--ticks, --tick-actions and --readers must be positive")
+    return args
+
+
+def main() -> None:
+    args = parse_args(sys.argv[1:])
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs, harmless
+    try:
+        import uvloop
+
+        runner: Callable[[Any], int] = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    sys.exit(runner(run(args)))
+
+
+if __name__ == "__main__":
+    main()
