@@ -406,14 +406,17 @@ WITH rules AS (
     FROM rules
 ), """
     + _COUNTED
-    + """, windows AS (
+    + """, days AS MATERIALIZED (
+    -- each participant's days read once, then matched to every rule of their campaign
+    SELECT d.campaign_id, d.resident_id, d.local_date, d.action_type_id, d.quantity, d.co2e_kg
+    FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
+), windows AS (
     SELECT s.id AS challenge_id, d.resident_id,
            CASE WHEN s.kind = 'distinct_days' THEN count(DISTINCT d.local_date)::numeric
                 WHEN s.measure = 'co2e_kg' THEN sum(d.co2e_kg)
                 ELSE sum(d.quantity) END AS value
-    FROM shaped s
-    JOIN dirty_members m ON m.campaign_id = s.campaign_id
-    JOIN campaign_days d ON d.campaign_id = m.campaign_id AND d.resident_id = m.resident_id
+    FROM days d
+    JOIN shaped s ON s.campaign_id = d.campaign_id
     JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id
     GROUP BY s.id, s.kind, s.measure, d.resident_id,
              CASE s.win WHEN 'day' THEN d.local_date WHEN 'week' THEN date_trunc('week', d.local_date)::date END
