@@ -249,28 +249,11 @@ async def vacuum(pool: db.Pool) -> None:
     log(f"  (untimed VACUUM (ANALYZE): {time.perf_counter() - t0:.1f} s)")
 
 
-@dataclass(frozen=True)
-class TickType:
-    id: int
-    min_quantity: float
-    max_quantity: float
-    max_per_day: float
-    step: float
-    baseline_id: int
-    option_id: int | None
-    saving: float
-    plausible_per_day: float | None
-
-    @property
-    def usual_per_day(self) -> float:
-        return min(self.max_per_day, self.plausible_per_day or self.max_per_day)
-
-
 class Burst:
     """New actions for a tick: random residents, the last 7 days, each day within the type's daily limit and under
     its plausible limit (nothing held for review)."""
 
-    def __init__(self, rng: random.Random, types: list[TickType], first: int, last: int, zone: ZoneInfo) -> None:
+    def __init__(self, rng: random.Random, types: list[country.Type], first: int, last: int, zone: ZoneInfo) -> None:
         self.rng = rng
         self.types = types
         self.first, self.last = first, last
@@ -497,20 +480,7 @@ async def run(args: argparse.Namespace) -> int:
             participants = await conn.fetchval(
                 "SELECT count(*) FROM enrolments WHERE campaign_id = $1 AND left_at IS NULL", info["national"]
             )
-            types = [
-                TickType(**dict(r))
-                for r in await conn.fetch(
-                    """
-                    SELECT t.id, t.min_quantity, t.max_quantity, t.max_per_day, t.step,
-                           b.id AS baseline_id, o.id AS option_id, b.value - coalesce(o.value, 0) AS saving,
-                           t.plausible_per_day
-                    FROM action_types t
-                    JOIN emission_factors_in_force b ON b.code = t.baseline_factor
-                    LEFT JOIN emission_factors_in_force o ON o.code = t.option_factor
-                    WHERE t.active ORDER BY t.id
-                    """
-                )
-            ]
+            types = await country.catalogue(conn)
         log(
             f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; {info['version'].split(' on ')[0]}, "
             f"shared_buffers={info['shared_buffers']}, work_mem={info['work_mem']}, "
