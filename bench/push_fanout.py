@@ -1,8 +1,8 @@
 """Push fan-out benchmark: the notification sender through firebase-admin to the fake FCM server.
 
-    .venv/bin/python bench/push_fanout.py [--notifications 100000] [--batch 500] [--senders 1]
+    .venv/bin/python bench/push_fanout.py [--notifications 100000] [--processes 2] [--senders 1] [--batch 500]
                                           [--ceiling-messages 30000] [--httpx-messages 3000]
-                                          [--connections 100] [--fake-nodelay]
+                                          [--connections 100]
 
 One run, one fresh database ``upscale_bench_<random>`` (on the server of
 ``DATABASE_URL`` when set, otherwise on the embedded PostgreSQL in ``.upscale/``),
@@ -20,13 +20,17 @@ process's GIL; a fresh one for each row. Rows of the table:
     client the SDK uses, without the SDK.
 ``sender (firebase-admin)``
     ``--notifications`` residents, each with one device, each with one message due
-    now (quiet hours off, daily cap 20). ``plan_due`` once, one unmeasured warm-up
-    batch (extra messages, so the SDK's connection pool is open), then
-    ``--senders`` tasks loop ``send_batch(pool, app, now, batch)`` until it returns
-    0. End to end: database claim, ``messaging.send_each_async``, record.
+    now (quiet hours off, daily cap 20), ``plan_due`` once. Then ``--processes``
+    sender processes, like as many worker replicas: each with its own asyncpg pool
+    and firebase-admin App, sends one unmeasured warm-up batch (extra messages, so
+    the SDK's connection pool is open), waits for the common start, and runs
+    ``--senders`` tasks that loop ``send_batch(pool, app, now, batch)`` until it
+    returns 0. The replicas share the work through ``FOR UPDATE SKIP LOCKED``. End
+    to end: database claim, ``messaging.send_each_async``, record.
 
-A second table gives the CPU each party used per message (this process, the fake
-server, PostgreSQL). Any failed send makes the exit status 1; a missed target does not.
+A second table gives the CPU each party used per message (the client: this
+process for the ceiling rows, the sender processes for the sender row; the fake
+server; PostgreSQL). Any failed send makes the exit status 1; a missed target does not.
 """
 
 from __future__ import annotations
@@ -43,11 +47,11 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -74,6 +78,7 @@ PROJECT = "demo-upscale-bench"
 TARGET_RATE = 5_000.0
 TARGET_SHARE = 0.50
 FLAT_RSS_SLACK_MB = 20.0  # end RSS at most this much above the RSS after the first 10%
+T = TypeVar("T")
 
 
 def log(message: str) -> None:
@@ -90,18 +95,48 @@ class CpuSnapshot:
     at: float
 
 
-def cpu_snapshot(roots: dict[str, int | None]) -> CpuSnapshot:
-    """CPU seconds so far of each group: this process alone, the fake server, PostgreSQL's process tree."""
+@dataclass(frozen=True)
+class Postgres:
+    """The local PostgreSQL server's processes, less the backends that serve other databases.
+
+    The embedded server may be shared with other work on the machine; a backend's process title
+    (``postgres: user database host state``, ``postgres: autovacuum worker database``) names its
+    database, so another database's work lands in "other", not in PostgreSQL's column.
+    """
+
+    postmaster: int | None
+    other_databases: frozenset[str]
+
+    def pids(self, table: dict[int, tuple[int, float, float]]) -> list[int]:
+        if self.postmaster is None:
+            return []
+        return [pid for pid in descendants(table, self.postmaster) if not self._serves_other_database(pid)]
+
+    def _serves_other_database(self, pid: int) -> bool:
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return False
+        return any(word in self.other_databases for word in title.split()[1:])
+
+
+def cpu_snapshot(clients: list[int], fake: int, postgres: Postgres) -> CpuSnapshot:
+    """CPU seconds so far of the client processes, the fake server and PostgreSQL (see :class:`Postgres`).
+
+    Processes alone, without the children they reaped: this process reaps the fake servers of earlier
+    rows, and PostgreSQL's postmaster the backends of every database.
+    """
     table = proc_table()
-    groups: dict[str, dict[int, float]] = {}
-    for name, root in roots.items():
-        if root is None:
-            groups[name] = {}
-        elif name == "benchmark":
-            groups[name] = {root: table[root][1]} if root in table else {}
-        else:
-            groups[name] = {pid: table[pid][1] + table[pid][2] for pid in descendants(table, root)}
-    return CpuSnapshot(groups, machine_busy_seconds(), time.perf_counter())
+    groups = {
+        "client": [pid for pid in clients if pid in table],
+        "fake FCM": descendants(table, fake),
+        "PostgreSQL": postgres.pids(table),
+    }
+    return CpuSnapshot(
+        {name: {pid: table[pid][1] for pid in pids} for name, pids in groups.items()},
+        machine_busy_seconds(),
+        time.perf_counter(),
+    )
 
 
 def cpu_seconds(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
@@ -114,7 +149,7 @@ def cpu_seconds(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
 
 
 class RssSampler(threading.Thread):
-    """Peak RSS of this process, sampled every 20 ms."""
+    """Peak RSS of this process, sampled every 20 ms (in each sender process)."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True, name="rss")
@@ -125,9 +160,6 @@ class RssSampler(threading.Thread):
         while not self._stop_event.wait(0.02):
             self.peak = max(self.peak, rss_bytes(os.getpid()))
 
-    def reset(self) -> None:
-        self.peak = rss_bytes(os.getpid())
-
     def stop(self) -> None:
         self._stop_event.set()
 
@@ -135,36 +167,112 @@ class RssSampler(threading.Thread):
 # --- The fake FCM server in its own process -------------------------------------
 
 
-def serve_fake(nodelay: bool) -> None:
+def serve_fake(h2c: bool) -> None:
     """``_fake`` mode: start FakeFCM, print its URL, run until stdin closes.
 
-    ``nodelay``: set TCP_NODELAY on the fake's listening socket (accepted sockets
-    inherit it). As written, the fake's sockets leave Nagle's algorithm on and
-    uvicorn writes a response's head and body separately, so on a keep-alive
-    connection the body waits for the client's delayed ACK: about 45 ms per request.
+    ``h2c``: serve FakeFCM's ASGI app over HTTP/2 without TLS (prior knowledge) instead of uvicorn's
+    HTTP/1.1, with the same checks, answers and records.
     """
-    import socket
+    from tests.fakes.fcm import FakeFCM
 
-    from tests.fakes import fcm as fake_module
-
-    if nodelay:
-
-        class NoDelaySocket(socket.socket):
-            def bind(self, address: Any) -> None:
-                self.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                super().bind(address)
-
-        setattr(socket, "socket", NoDelaySocket)  # noqa: B010 - only in the fake server's own process
-
-    with fake_module.FakeFCM() as fcm:
+    if h2c:
+        run_loop(serve_h2c(FakeFCM()._asgi))
+        return
+    with FakeFCM() as fcm:
         print(fcm.url, flush=True)
         sys.stdin.read()
 
 
+async def serve_h2c(app: Callable[..., Awaitable[None]]) -> None:
+    server = await asyncio.get_running_loop().create_server(lambda: H2cServer(app), "127.0.0.1", 0)
+    print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+    server.close()
+
+
+class H2cServer(asyncio.Protocol):
+    """One HTTP/2 connection (h2c, prior knowledge) in front of an ASGI app; each stream is one request."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        import h2.config
+        import h2.connection
+
+        self.app = app
+        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+        self.requests: dict[int, tuple[list[tuple[bytes, bytes]], list[bytes]]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+        self.h2.initiate_connection()
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        import h2.events
+
+        for event in self.h2.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived) and event.stream_id is not None:
+                self.requests[event.stream_id] = ([(bytes(k), bytes(v)) for k, v in event.headers or []], [])
+            elif isinstance(event, h2.events.DataReceived) and event.stream_id is not None:
+                self.requests[event.stream_id][1].append(event.data or b"")
+                self.h2.acknowledge_received_data(event.flow_controlled_length or 0, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded) and event.stream_id is not None:
+                headers, chunks = self.requests.pop(event.stream_id)
+                task = asyncio.get_running_loop().create_task(self.answer(event.stream_id, headers, b"".join(chunks)))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            elif isinstance(event, h2.events.ConnectionTerminated) and self.transport is not None:
+                self.transport.close()
+        self.flush()
+
+    async def answer(self, stream_id: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        pseudo = {k.decode(): v.decode() for k, v in headers if k.startswith(b":")}
+        scope = {
+            "type": "http",
+            "http_version": "2",
+            "method": pseudo.get(":method", "GET"),
+            "path": pseudo.get(":path", "/").split("?")[0],
+            "headers": [(k, v) for k, v in headers if not k.startswith(b":")],
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.h2.send_headers(stream_id, [(b":status", str(message["status"]).encode()), *message["headers"]])
+            else:
+                self.h2.send_data(stream_id, message.get("body", b""), end_stream=not message.get("more_body"))
+            self.flush()
+
+        await self.app(scope, receive, send)
+
+    def flush(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(self.h2.data_to_send())
+
+
+def speak_h2c(app: Any) -> None:
+    """Make the App's firebase-admin async client speak HTTP/2 to a plain ``http://`` endpoint.
+
+    The SDK asks httpx for HTTP/2 (``http2=True``), which it gets from real FCM over TLS (ALPN), but
+    over ``http://`` httpx only speaks HTTP/2 with prior knowledge (``http1=False``), which the SDK has
+    no option for. So the transport inside each of its retry transports is replaced (firebase-admin 7.7
+    internals: ``HttpxAsyncClient._mounts``, ``HttpxRetryTransport._wrapped_transport``); retries and
+    authentication stay the SDK's. With ``http1=False`` a server that does not speak HTTP/2 fails every send.
+    """
+    from firebase_admin import messaging
+
+    client = messaging._get_messaging_service(app)._async_client
+    for transport in client._mounts.values():
+        transport._wrapped_transport = httpx.AsyncHTTPTransport(retries=0, http1=False, http2=True)
+
+
 class FakeServer:
-    def __init__(self, nodelay: bool) -> None:
+    def __init__(self, h2c: bool = False) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "_fake", *(["nodelay"] if nodelay else [])],
+            [sys.executable, str(Path(__file__).resolve()), "_fake", *(["h2c"] if h2c else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -201,11 +309,10 @@ class Row:
     seconds: float
     failures: int
     batch_times: list[float] = field(default_factory=list)
-    peak_rss: int = 0
+    peak_rss: int = 0  # of the client process; the largest of the sender processes
     fake_rss: int = 0
     cpu: dict[str, float] = field(default_factory=dict)
-    rss_early: int = 0
-    rss_end: int = 0
+    rss_drain: list[tuple[int, int]] = field(default_factory=list)  # per sender process: after 10% of its share, end
 
     @property
     def rate(self) -> float:
@@ -267,14 +374,13 @@ class RawConnection:
                 await self.writer.wait_closed()
 
 
-async def ceiling(what: str, client: str, total: int, connections: int, postmaster: int | None, nodelay: bool) -> Row:
-    fake = FakeServer(nodelay)
+async def ceiling(what: str, client: str, total: int, connections: int, postgres: Postgres) -> Row:
+    fake = FakeServer()
     try:
         path = f"/v1/projects/{PROJECT}/messages:send"
         bodies = [fcm_body(i) for i in range(total)]
         failures = 0
         next_index = 0
-        roots = {"benchmark": os.getpid(), "fake FCM": fake.pid, "PostgreSQL": postmaster}
         if client == "raw":
             raws = [RawConnection(fake.url) for _ in range(connections)]
             for conn in raws:  # open the connections before the clock starts
@@ -309,11 +415,11 @@ async def ceiling(what: str, client: str, total: int, connections: int, postmast
                 if await post(i) != 200:
                     failures += 1
 
-        before = cpu_snapshot(roots)
+        before = cpu_snapshot([os.getpid()], fake.pid, postgres)
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(w) for w in workers))
         seconds = time.perf_counter() - t0
-        after = cpu_snapshot(roots)
+        after = cpu_snapshot([os.getpid()], fake.pid, postgres)
         if client == "raw":
             for conn in raws:
                 await conn.aclose()
@@ -344,8 +450,8 @@ SETUP = [
 ]
 
 
-async def sender_row(url: str, args: argparse.Namespace, postmaster: int | None, sampler: RssSampler) -> Row:
-    total = args.notifications + args.batch  # plus one warm-up batch
+async def sender_row(url: str, args: argparse.Namespace, postgres: Postgres) -> Row:
+    total = args.notifications + args.processes * args.batch  # plus one warm-up batch per process
     t_setup = time.perf_counter()
     async with contextlib.AsyncExitStack() as stack:
         conn = await asyncpg.connect(url)
@@ -354,66 +460,135 @@ async def sender_row(url: str, args: argparse.Namespace, postmaster: int | None,
             for statement in SETUP:
                 await (conn.execute(statement, total) if "$1" in statement else conn.execute(statement))
         await conn.execute("ANALYZE")
-    settings = load_settings()
-    pool = await db.create_pool(url, settings)
-    fake = FakeServer(args.fake_nodelay)
-    try:
         now = datetime.now(UTC)
+        pool = await db.create_pool(url, load_settings())
+        stack.push_async_callback(pool.close)
         await sender.plan_due(pool, now, limit=total)
         planned = await pool.fetchval("SELECT count(*) FROM notification_deliveries WHERE status = 'pending'")
         log(
             f"  setup: {total:,} notifications planned into {planned:,} deliveries "
             f"in {time.perf_counter() - t_setup:.1f} s"
         )
-        app = messaging_app(PROJECT, endpoint=fake.url, timeout_seconds=60.0)
+        fake = FakeServer(h2c=args.http2)
+        stack.callback(fake.stop)
+        share = args.notifications // args.processes
+        settings = [url, fake.url, now.isoformat(), str(args.batch), str(args.senders), str(share)]
+        settings.append("h2c" if args.http2 else "http/1.1")
+        replicas = [start_replica(settings) for _ in range(args.processes)]
+        for process in replicas:
+            stack.callback(stop_replica, process)
         t0 = time.perf_counter()
-        warm = await sender.send_batch(pool, app, now, batch=args.batch)
-        log(f"  warm-up batch: {warm} in {(time.perf_counter() - t0) * 1000:.0f} ms")
+        warm = [json.loads(line) for line in await asyncio.gather(*(read_line(p) for p in replicas))]
+        log(
+            f"  warm-up: {args.processes} process(es), {sum(w['ready'] for w in warm)} messages "
+            f"in {(time.perf_counter() - t0) * 1000:.0f} ms"
+        )
 
-        batch_times: list[float] = []
-        done = 0
-        rss_early = 0
-        roots = {"benchmark": os.getpid(), "fake FCM": fake.pid, "PostgreSQL": postmaster}
-
-        async def loop() -> None:
-            nonlocal done, rss_early
-            while True:
-                b0 = time.perf_counter()
-                n = await sender.send_batch(pool, app, now, batch=args.batch)
-                if n == 0:
-                    return
-                batch_times.append(time.perf_counter() - b0)
-                done += n
-                if not rss_early and done >= args.notifications // 10:
-                    rss_early = rss_bytes(os.getpid())
-
-        sampler.reset()
-        before = cpu_snapshot(roots)
+        pids = [p.pid for p in replicas]
+        before = cpu_snapshot(pids, fake.pid, postgres)
         t0 = time.perf_counter()
-        await asyncio.gather(*(loop() for _ in range(args.senders)))
+        for process in replicas:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        results = [json.loads(line) for line in await asyncio.gather(*(read_line(p) for p in replicas))]
         seconds = time.perf_counter() - t0
-        after = cpu_snapshot(roots)
+        after = cpu_snapshot(pids, fake.pid, postgres)  # the replicas wait for stdin to close before exiting
+
         status_rows = await pool.fetch("SELECT status, count(*) AS n FROM notification_deliveries GROUP BY status")
         counts: dict[str, int] = {r["status"]: r["n"] for r in status_rows}
         sent = counts.pop("sent", 0)
+        processes = f"{args.processes} process{'es' if args.processes > 1 else ''}"
+        loops = f"{args.senders} loop{'s' if args.senders > 1 else ''}"
         row = Row(
-            f"sender (firebase-admin), {args.senders} sender{'s' if args.senders > 1 else ''}",
-            done,
+            f"sender (firebase-admin{', HTTP/2' if args.http2 else ''}), {processes} x {loops}",
+            sum(r["done"] for r in results),
             seconds,
             sum(counts.values()),
-            batch_times,
-            peak_rss=sampler.peak,
+            [t for r in results for t in r["batch_times"]],
+            peak_rss=max(r["peak_rss"] for r in results),
             fake_rss=rss_bytes(fake.pid),
-            rss_early=rss_early,
-            rss_end=rss_bytes(os.getpid()),
+            rss_drain=[(r["rss_early"], r["rss_end"]) for r in results],
         )
         row.cpu = cpu_seconds(before, after)
         if counts or sent != total:
             log(f"  deliveries not sent: {counts} (sent {sent:,} of {total:,})")
         return row
+
+
+def start_replica(settings: list[str]) -> subprocess.Popen[str]:
+    command = [sys.executable, str(Path(__file__).resolve()), "_sender", *settings]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+async def read_line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    line = await asyncio.to_thread(process.stdout.readline)
+    if not line:
+        raise RuntimeError(f"sender process {process.pid} stopped (exit status {process.wait()})")
+    return line
+
+
+def stop_replica(process: subprocess.Popen[str]) -> None:
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def serve_sender(argv: list[str]) -> None:
+    """``_sender`` mode: one sender replica. Warm up, print ``{"ready": n}``, wait for a line on stdin,
+    drain, print the results as one JSON line, then wait for stdin to close before closing its database
+    connections and exiting, so that its CPU and its PostgreSQL backends' can still be read."""
+    url, fake_url, now, batch, loops, share, protocol = argv
+    run_loop(replica(url, fake_url, datetime.fromisoformat(now), int(batch), int(loops), int(share), protocol == "h2c"))
+
+
+async def replica(url: str, fake_url: str, now: datetime, batch: int, loops: int, share: int, h2c: bool) -> None:
+    pool = await db.create_pool(url, load_settings())
+    try:
+        app = messaging_app(PROJECT, endpoint=fake_url, timeout_seconds=60.0)
+        if h2c:
+            speak_h2c(app)
+        warm = await sender.send_batch(pool, app, now, batch=batch)
+        print(json.dumps({"ready": warm}), flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+
+        batch_times: list[float] = []
+        done = 0
+        rss_early = 0
+        sampler = RssSampler()
+        sampler.start()
+
+        async def loop() -> None:
+            nonlocal done, rss_early
+            while True:
+                b0 = time.perf_counter()
+                n = await sender.send_batch(pool, app, now, batch=batch)
+                if n == 0:
+                    return
+                batch_times.append(time.perf_counter() - b0)
+                done += n
+                if not rss_early and done >= share // 10:
+                    rss_early = rss_bytes(os.getpid())
+
+        await asyncio.gather(*(loop() for _ in range(loops)))
+        sampler.stop()
+        result = {
+            "done": done,
+            "batch_times": batch_times,
+            "peak_rss": sampler.peak,
+            "rss_early": rss_early,
+            "rss_end": rss_bytes(os.getpid()),
+        }
+        print(json.dumps(result), flush=True)
+        await asyncio.to_thread(sys.stdin.read)
     finally:
         await pool.close()
-        fake.stop()
 
 
 # --- The run -------------------------------------------------------------------------
@@ -426,13 +601,17 @@ async def run(args: argparse.Namespace) -> int:
     url = db.with_database(server_url, name)
     log(f"database {name} created")
     rows: list[Row] = []
-    sampler = RssSampler()
-    sampler.start()
     try:
         conn = await asyncpg.connect(url)
         try:
             await migrations.migrate(conn)
-            postmaster = local_parent(await conn.fetchval("SELECT pg_backend_pid()"))
+            others = await conn.fetch(
+                "SELECT datname FROM pg_database "
+                "WHERE datname NOT IN (current_database(), 'postgres', 'template0', 'template1')"
+            )
+            postgres = Postgres(
+                local_parent(await conn.fetchval("SELECT pg_backend_pid()")), frozenset(r["datname"] for r in others)
+            )
             version = (await conn.fetchval("SELECT version()")).split(" on ")[0]
         finally:
             await conn.close()
@@ -447,8 +626,7 @@ async def run(args: argparse.Namespace) -> int:
                     "raw",
                     args.ceiling_messages,
                     args.connections,
-                    postmaster,
-                    args.fake_nodelay,
+                    postgres,
                 )
             )
             log(f"  {rows[-1].what}: {rows[-1].rate:,.0f} msg/s")
@@ -458,15 +636,13 @@ async def run(args: argparse.Namespace) -> int:
                     "httpx",
                     args.httpx_messages,
                     args.connections,
-                    postmaster,
-                    args.fake_nodelay,
+                    postgres,
                 )
             )
             log(f"  {rows[-1].what}: {rows[-1].rate:,.0f} msg/s")
-        rows.append(await sender_row(url, args, postmaster, sampler))
+        rows.append(await sender_row(url, args, postgres))
         log(f"  {rows[-1].what}: {rows[-1].rate:,.0f} msg/s")
     finally:
-        sampler.stop()
         await db.drop_database(server_url, name)
         log(f"database {name} dropped")
 
@@ -496,13 +672,13 @@ def print_tables(rows: list[Row]) -> None:
         )
     print()
     print(
-        "| what | seconds | benchmark process ms/msg (cores) | fake FCM ms/msg (cores) "
+        "| what | seconds | client ms/msg (cores) | fake FCM ms/msg (cores) "
         "| PostgreSQL ms/msg (cores) | other (cores) |"
     )
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         cells = []
-        for name in ("benchmark", "fake FCM", "PostgreSQL"):
+        for name in ("client", "fake FCM", "PostgreSQL"):
             used = r.cpu.get(name, 0.0)
             cells.append(f"{used * 1000 / max(r.messages, 1):.3f} ({used / r.seconds:.2f})")
         cells.append(f"({r.cpu.get('other', 0.0) / r.seconds:.2f})")
@@ -511,9 +687,10 @@ def print_tables(rows: list[Row]) -> None:
     sdk = rows[-1]
     rate_ok = sdk.rate >= TARGET_RATE
     share_ok = bool(top) and sdk.rate >= TARGET_SHARE * top
-    flat = sdk.rss_end - sdk.rss_early <= FLAT_RSS_SLACK_MB * mb
+    flat = bool(sdk.rss_drain) and all(end - early <= FLAT_RSS_SLACK_MB * mb for early, end in sdk.rss_drain)
+    drain = ", ".join(f"{early / mb:.0f} -> {end / mb:.0f} MB" for early, end in sdk.rss_drain)
     print(
-        f"RSS while draining: {sdk.rss_early / mb:.0f} MB after the first 10%, {sdk.rss_end / mb:.0f} MB at the end, "
+        f"RSS of each sender process while draining (after the first 10% of its share -> at the end): {drain}; "
         f"peak {sdk.peak_rss / mb:.0f} MB."
     )
     share = f"{sdk.rate / top:.0%} of {top:,.0f}" if top else "no ceiling measured"
@@ -527,36 +704,45 @@ def print_tables(rows: list[Row]) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--notifications", type=int, default=100_000, help="messages the sender drains")
+    parser.add_argument("--processes", type=int, default=2, help="sender processes (worker replicas)")
+    parser.add_argument("--senders", type=int, default=1, help="concurrent send_batch loops in each sender process")
     parser.add_argument("--batch", type=int, default=sender.BATCH, help="send_batch size (at most 500)")
-    parser.add_argument("--senders", type=int, default=1, help="concurrent send_batch loops")
     parser.add_argument("--ceiling-messages", type=int, default=30_000, help="messages per ceiling row")
     parser.add_argument("--httpx-messages", type=int, default=3_000, help="messages of the bare httpx row (slow)")
     parser.add_argument("--connections", type=int, default=100, help="connections of the ceiling rows")
     parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument(
-        "--fake-nodelay",
+        "--http2",
         action="store_true",
-        help="set TCP_NODELAY on the fake server's sockets (it has a ~45 ms delayed-ACK stall per request without)",
+        help="sender row over HTTP/2 without TLS: the fake behind a small h2c front, the SDK's transport patched",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.batch <= 500:
         parser.error("--batch must be between 1 and 500 (send_each_async's limit)")
+    if args.processes < 1 or args.senders < 1:
+        parser.error("--processes and --senders must be at least 1")
     return args
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on uvloop when it is installed (as the app does), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_fake":
-        serve_fake(sys.argv[2:] == ["nodelay"])
+        serve_fake(sys.argv[2:] == ["h2c"])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "_sender":
+        serve_sender(sys.argv[2:])
         return
     args = parse_args(sys.argv[1:])
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    try:
-        import uvloop
-
-        runner: Callable[[Any], int] = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    sys.exit(runner(run(args)))
+    sys.exit(run_loop(run(args)))
 
 
 if __name__ == "__main__":
