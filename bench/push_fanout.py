@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/push_fanout.py [--notifications 100000] [--processes 2] [--senders 1] [--batch 500]
                                           [--ceiling-messages 30000] [--httpx-messages 3000]
-                                          [--connections 100]
+                                          [--connections 100] [--skip-ceiling] [--http2]
 
 One run, one fresh database ``upscale_bench_<random>`` (on the server of
 ``DATABASE_URL`` when set, otherwise on the embedded PostgreSQL in ``.upscale/``),
@@ -28,9 +28,16 @@ process's GIL; a fresh one for each row. Rows of the table:
     returns 0. The replicas share the work through ``FOR UPDATE SKIP LOCKED``. End
     to end: database claim, ``messaging.send_each_async``, record.
 
+    With ``--http2`` the sender row speaks HTTP/2 without TLS (prior knowledge):
+    the fake's ASGI app, with the same checks and answers, behind a small h2c
+    front (``H2cServer``), and the SDK's transport swapped (``speak_h2c``). Real
+    FCM speaks HTTP/2 over TLS, which the SDK asks for; over ``http://`` it gets
+    HTTP/1.1 unless told about prior knowledge, which it has no option for.
+
 A second table gives the CPU each party used per message (the client: this
 process for the ceiling rows, the sender processes for the sender row; the fake
-server; PostgreSQL). Any failed send makes the exit status 1; a missed target does not.
+server; PostgreSQL, only the backends of this run's database and the server's
+own processes, since the server may be shared). Any failed send makes the exit status 1; a missed target does not.
 """
 
 from __future__ import annotations
