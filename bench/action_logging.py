@@ -72,6 +72,7 @@ from procstats import (
     machine_busy_seconds,
     proc_table,
     rss_bytes,
+    run_loop,
 )
 from upscale_api import db, migrations
 from upscale_api.actions import service as actions_service
@@ -886,13 +887,7 @@ def main() -> None:
         return
     args = parse_args(sys.argv[1:])
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs, harmless
-    try:
-        import uvloop
-
-        runner: Callable[[Any], int] = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    sys.exit(runner(run(args)))
+    sys.exit(run_loop(run(args)))
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ from typing import Any
 
 import msgspec
 
-from procstats import admin_url
+from procstats import admin_url, run_loop
 from upscale_api import db, migrations
 from upscale_api.campaigns.files import check_campaign
 from upscale_api.campaigns.service import apply_campaigns
@@ -1174,13 +1174,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs, harmless
-    try:
-        import uvloop
-
-        runner: Callable[[Any], int] = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    sys.exit(runner(run(args)))
+    sys.exit(run_loop(run(args)))
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +75,7 @@ from procstats import (  # noqa: E402 (the bench folder is on sys.path when run 
     machine_busy_seconds,
     proc_table,
     rss_bytes,
+    run_loop,
 )
 from upscale_api import db, migrations  # noqa: E402
 from upscale_api.notifications import sender  # noqa: E402
@@ -729,15 +730,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.processes < 1 or args.senders < 1:
         parser.error("--processes and --senders must be at least 1")
     return args
-
-
-def run_loop(main: Coroutine[Any, Any, T]) -> T:
-    """Run ``main`` on uvloop when it is installed (as the app does), else on asyncio's loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
 
 
 def main() -> None:

@@ -85,7 +85,15 @@ import asyncpg
 import msgspec
 
 import country
-from procstats import admin_url, descendants, local_parent, machine_busy_seconds, proc_table, rss_bytes
+from procstats import (
+    admin_url,
+    descendants,
+    local_parent,
+    machine_busy_seconds,
+    proc_table,
+    rss_bytes,
+    run_loop,
+)
 from upscale_api import db, migrations
 from upscale_api.scoring import leaderboard, service
 from upscale_api.settings import load_settings
@@ -625,13 +633,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main() -> None:
     args = parse_args(sys.argv[1:])
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs, harmless
-    try:
-        import uvloop
-
-        runner: Callable[[Any], int] = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    sys.exit(runner(run(args)))
+    sys.exit(run_loop(run(args)))
 
 
 if __name__ == "__main__":
