@@ -1,8 +1,11 @@
 """SQL of the scoring engine.
 
-A unit of work marks what changed in two temporary tables, ``dirty_days``
-(resident, local day) and ``dirty_members`` (campaign, participant), and the
-statements below recompute exactly those keys from the source. Recomputed rows
+A unit of work marks what changed in temporary tables: ``dirty_days``
+(resident, local day), ``changed_enrolments`` (participants who joined, left
+or changed team: their whole campaign history is recomputed),
+``dirty_member_days`` (campaign, participant, local day) and ``dirty_members``
+(participants whose score is recomputed). The statements below recompute
+exactly those keys from the source. Recomputed rows
 replace the stored ones; the difference (old rows with sign -1, new rows with
 +1, kept in ``day_changes`` and ``member_changes``) is added to the running
 totals. Recomputing a key that did not change gives a difference of zero, so
@@ -13,6 +16,11 @@ every statement can run again without changing anything.
 
 SCRATCH = """
 CREATE TEMP TABLE dirty_days (resident_id bigint, local_date date, PRIMARY KEY (resident_id, local_date))
+    ON COMMIT DROP;
+CREATE TEMP TABLE changed_enrolments (campaign_id integer, resident_id bigint, PRIMARY KEY (campaign_id, resident_id))
+    ON COMMIT DROP;
+CREATE TEMP TABLE dirty_member_days (campaign_id integer, resident_id bigint, local_date date,
+                                     PRIMARY KEY (campaign_id, resident_id, local_date))
     ON COMMIT DROP;
 CREATE TEMP TABLE dirty_members (campaign_id integer, resident_id bigint, PRIMARY KEY (campaign_id, resident_id))
     ON COMMIT DROP;
@@ -27,10 +35,15 @@ CREATE TEMP TABLE IF NOT EXISTS news (resident_id bigint NOT NULL, kind text NOT
     ON COMMIT DROP
 """
 
-ANALYZE_SCRATCH = "ANALYZE dirty_days, dirty_members"
+ANALYZE_SCRATCH = "ANALYZE dirty_days, changed_enrolments, dirty_member_days, dirty_members"
 ANALYZE_DAY_CHANGES = "ANALYZE day_changes"
 ANALYZE_MEMBER_CHANGES = "ANALYZE member_changes"
 ANALYZE_TOUCHED_TEAMS = "ANALYZE touched_teams"
+
+# A tick reads a few thousand keys of tables whose pages it has just read or
+# written: the planner should treat them as cached and stay on the indexes, and
+# sort and aggregate its few hundred thousand rows in memory.
+TICK_SETTINGS = "SET LOCAL work_mem = '64MB'; SET LOCAL random_page_cost = 1.1"
 
 # The snapshot of the previous run (before any: one that saw nothing as done).
 WATERMARK = "SELECT coalesce((SELECT seen FROM job_watermarks WHERE job = $1), '1:1:'::pg_snapshot)"
@@ -55,20 +68,46 @@ SELECT resident_id, local_date FROM held_days WHERE {_SINCE}
 ON CONFLICT DO NOTHING
 """
 
-# Participants whose enrolment changed since snapshot $1, or who have a changed day inside the campaign.
-MARK_CHANGED_MEMBERS = f"""
-INSERT INTO dirty_members (campaign_id, resident_id)
+# Participants whose enrolment changed since snapshot $1.
+MARK_CHANGED_ENROLMENTS = f"""
+INSERT INTO changed_enrolments (campaign_id, resident_id)
 SELECT campaign_id, resident_id FROM enrolments WHERE {_SINCE}
+ON CONFLICT DO NOTHING
+"""
+
+# The campaign days to recompute: a changed resident day inside a campaign its
+# resident is enrolled in, and every day, stored or to be stored, of a changed
+# enrolment. Their participants' scores are recomputed. Runs before the resident
+# days are, and reads them only for changed enrolments, whose days it also takes
+# from campaign_days: the days either way are the same set.
+MARK_MEMBER_DAYS = """
+WITH marked AS (
+    INSERT INTO dirty_member_days (campaign_id, resident_id, local_date)
+    SELECT e.campaign_id, e.resident_id, d.local_date
+    FROM dirty_days d
+    JOIN enrolments e ON e.resident_id = d.resident_id
+    JOIN campaigns k ON k.id = e.campaign_id AND d.local_date BETWEEN k.starts_on AND k.ends_on
+    UNION
+    SELECT c.campaign_id, c.resident_id, rd.local_date
+    FROM changed_enrolments c
+    JOIN campaigns k ON k.id = c.campaign_id
+    JOIN resident_days rd ON rd.resident_id = c.resident_id AND rd.local_date BETWEEN k.starts_on AND k.ends_on
+    UNION
+    SELECT d.campaign_id, d.resident_id, d.local_date
+    FROM changed_enrolments c JOIN campaign_days d USING (campaign_id, resident_id)
+    ON CONFLICT DO NOTHING
+    RETURNING campaign_id, resident_id
+)
+INSERT INTO dirty_members (campaign_id, resident_id)
+SELECT campaign_id, resident_id FROM marked
 UNION
-SELECT e.campaign_id, e.resident_id
-FROM dirty_days d
-JOIN enrolments e ON e.resident_id = d.resident_id
-JOIN campaigns k ON k.id = e.campaign_id AND d.local_date BETWEEN k.starts_on AND k.ends_on
+SELECT campaign_id, resident_id FROM changed_enrolments
 ON CONFLICT DO NOTHING
 """
 
 # For a rescore: residents with ids in [$1, $2], days from $3 (NULL: all), and
-# their enrolments (in campaign $4 only, when given; then no days are marked).
+# their enrolments (in campaign $4 only, when given; then no days are marked),
+# recomputed as if changed. MARK_MEMBER_DAYS follows.
 MARK_RESIDENTS = """
 WITH days AS (
     INSERT INTO dirty_days (resident_id, local_date)
@@ -79,7 +118,7 @@ WITH days AS (
     WHERE $4::int IS NULL AND resident_id BETWEEN $1 AND $2 AND ($3::date IS NULL OR local_date >= $3)
     ON CONFLICT DO NOTHING
 )
-INSERT INTO dirty_members (campaign_id, resident_id)
+INSERT INTO changed_enrolments (campaign_id, resident_id)
 SELECT e.campaign_id, e.resident_id
 FROM enrolments e JOIN campaigns k ON k.id = e.campaign_id
 WHERE e.resident_id BETWEEN $1 AND $2 AND ($4::int IS NULL OR e.campaign_id = $4)
@@ -251,16 +290,17 @@ REBUILD_MEMBER_PARTICIPANTS = _PARTICIPANTS.format(
 
 REBUILD_CLEAR = "TRUNCATE resident_days, campaign_days, totals_daily, participants_daily"
 
-MARK_ALL_MEMBERS = (
-    "INSERT INTO dirty_members (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments"
-)
+MARK_ALL_MEMBERS = """
+INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments;
+INSERT INTO dirty_members (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments
+"""
 
 # --- Campaign days and scores -----------------------------------------------------------
 
 MEMBER_DAYS_OUT = """
 WITH gone AS (
-    DELETE FROM campaign_days d USING dirty_members m
-    WHERE d.campaign_id = m.campaign_id AND d.resident_id = m.resident_id
+    DELETE FROM campaign_days d USING dirty_member_days m
+    WHERE d.campaign_id = m.campaign_id AND d.resident_id = m.resident_id AND d.local_date = m.local_date
     RETURNING d.*
 )
 INSERT INTO member_changes SELECT -1, * FROM gone
@@ -268,46 +308,54 @@ INSERT INTO member_changes SELECT -1, * FROM gone
 
 # What counts for a campaign: the participant's unheld days of the campaign's
 # action types, inside its days and from the local day of enrolment. Points are
-# capped per type and day.
+# capped per type and day. {source} gives the current enrolments (``e``) and
+# the resident days (``rd``) to take; {sink} takes the stored rows.
 _MEMBER_DAYS = """
 WITH stored AS (
     INSERT INTO campaign_days (campaign_id, resident_id, local_date, action_type_id, city_id, district_id, team_id,
                                quantity, co2e_kg, points, actions)
-    SELECT m.campaign_id, m.resident_id, rd.local_date, rd.action_type_id, e.city_id, rd.district_id, e.team_id,
+    SELECT e.campaign_id, e.resident_id, rd.local_date, rd.action_type_id, e.city_id, rd.district_id, e.team_id,
            rd.quantity, rd.co2e_kg,
            CASE WHEN x.max_points_per_day IS NULL THEN rd.quantity * x.points_per_unit::numeric
                 ELSE least(rd.quantity * x.points_per_unit::numeric, x.max_points_per_day::numeric) END,
            rd.actions
-    FROM dirty_members m
-    JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id AND e.left_at IS NULL
-    JOIN campaigns k ON k.id = m.campaign_id
-    JOIN residents r ON r.id = m.resident_id
-    JOIN campaign_action_types x ON x.campaign_id = m.campaign_id
-    JOIN resident_days rd ON rd.resident_id = m.resident_id AND rd.action_type_id = x.action_type_id
-        AND rd.local_date BETWEEN greatest(k.starts_on, (e.enrolled_at AT TIME ZONE r.time_zone)::date) AND k.ends_on
-    WHERE NOT rd.held
+    FROM {source}
+    JOIN campaigns k ON k.id = e.campaign_id
+    JOIN residents r ON r.id = e.resident_id
+    JOIN campaign_action_types x ON x.campaign_id = e.campaign_id AND x.action_type_id = rd.action_type_id
+    WHERE NOT rd.held AND e.left_at IS NULL
+      AND rd.local_date BETWEEN greatest(k.starts_on, (e.enrolled_at AT TIME ZONE r.time_zone)::date) AND k.ends_on
     RETURNING *
 )
 {sink}
 """
 
-MEMBER_DAYS_IN = _MEMBER_DAYS.format(sink="INSERT INTO member_changes SELECT 1, * FROM stored")
-REBUILD_MEMBER_DAYS = _MEMBER_DAYS.format(sink="SELECT count(*) FROM stored")
+MEMBER_DAYS_IN = _MEMBER_DAYS.format(
+    source="""dirty_member_days m
+    JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id
+    JOIN resident_days rd ON rd.resident_id = m.resident_id AND rd.local_date = m.local_date""",
+    sink="INSERT INTO member_changes SELECT 1, * FROM stored",
+)
+REBUILD_MEMBER_DAYS = _MEMBER_DAYS.format(
+    source="enrolments e JOIN resident_days rd ON rd.resident_id = e.resident_id",
+    sink="SELECT count(*) FROM stored",
+)
 
-# Teams whose membership changes: the team a dirty participant leaves and the
-# one they join (the challenge statement adds teams whose members' standing
-# in a team rule flips). Runs before SCORES, which stores the new team.
+# Teams whose membership changes: the team a participant whose enrolment
+# changed leaves and the one they join (the challenge statement adds teams
+# whose members' standing in a team rule flips). Runs before SCORES, which
+# stores the new team.
 TOUCHED_TEAMS = """
 INSERT INTO touched_teams (team_id)
 SELECT s.team_id
 FROM campaign_scores s
-JOIN dirty_members m USING (campaign_id, resident_id)
+JOIN changed_enrolments m USING (campaign_id, resident_id)
 LEFT JOIN enrolments e USING (campaign_id, resident_id)
 WHERE s.team_id IS NOT NULL AND (e.left_at IS NOT NULL OR e.team_id IS DISTINCT FROM s.team_id)
 UNION
 SELECT e.team_id
 FROM enrolments e
-JOIN dirty_members m USING (campaign_id, resident_id)
+JOIN changed_enrolments m USING (campaign_id, resident_id)
 LEFT JOIN campaign_scores s USING (campaign_id, resident_id)
 WHERE e.team_id IS NOT NULL AND e.left_at IS NULL AND s.team_id IS DISTINCT FROM e.team_id
 ON CONFLICT DO NOTHING
@@ -377,7 +425,7 @@ ON CONFLICT DO NOTHING
 # (or a team rule's member rule) lists by code or by category. Needs `rules`
 # with id, campaign_id and r (the rule that counts).
 _COUNTED = """
-counted AS (
+counted AS MATERIALIZED (
     SELECT rules.id AS challenge_id, x.action_type_id
     FROM rules
     JOIN campaign_action_types x ON x.campaign_id = rules.campaign_id

@@ -75,8 +75,10 @@ class RescoreReport(msgspec.Struct):
 
 
 async def _apply(conn: Connection, now: datetime, *, announce: bool = True) -> tuple[int, int, int]:
-    """Recompute what ``dirty_days`` and ``dirty_members`` name; return their sizes and the
-    achievements found (written to the outbox when ``announce``)."""
+    """Recompute what ``dirty_days`` and ``changed_enrolments`` name; return the resident
+    days and participants recomputed and the achievements found (written to the
+    outbox when ``announce``)."""
+    await conn.execute(queries.MARK_MEMBER_DAYS)
     await conn.execute(queries.ANALYZE_SCRATCH)
     days = await conn.fetchval("SELECT count(*) FROM dirty_days")
     members = await conn.fetchval("SELECT count(*) FROM dirty_members")
@@ -121,9 +123,9 @@ async def tick(pool: Pool, now: datetime) -> TickReport | None:
             return None
         seen = await conn.fetchval(queries.WATERMARK, TICK_JOB)
         snapshot = await conn.fetchval(queries.SNAPSHOT)
-        await conn.execute(queries.SCRATCH + ";" + queries.NEWS_TABLE)
+        await conn.execute(queries.TICK_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
         await conn.execute(queries.MARK_CHANGED_DAYS, seen)
-        await conn.execute(queries.MARK_CHANGED_MEMBERS, seen)
+        await conn.execute(queries.MARK_CHANGED_ENROLMENTS, seen)
         days, members, messages = await _apply(conn, now)
         await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
     return TickReport(days, members, messages, round(time.perf_counter() - started, 3))
