@@ -34,8 +34,7 @@ DERIVED = {
     "active_days, longest_streak, last_run_end, last_run_days FROM campaign_scores ORDER BY 1, 2",
     "totals_daily": "SELECT * FROM totals_daily WHERE actions <> 0 ORDER BY 1, 2, 3, 4, 5",
     "participants_daily": "SELECT * FROM participants_daily WHERE residents <> 0 ORDER BY 1, 2, 3, 4",
-    "challenge_progress": "SELECT challenge_id, resident_id, value, target, met_at IS NOT NULL "
-    "FROM challenge_progress ORDER BY 1, 2",
+    "challenges_met": "SELECT challenge_id, resident_id FROM challenges_met ORDER BY 1, 2",
     "team_progress": "SELECT challenge_id, team_id, members, members_met, share, met_at IS NOT NULL "
     "FROM team_progress ORDER BY 1, 2",
     "earned_badges": "SELECT badge_id, resident_id FROM earned_badges ORDER BY 1, 2",
@@ -103,6 +102,7 @@ async def test_ticks_between_changes_equal_a_full_recomputation_either_way(demo:
     after_rebuild = await scoring.tick(pool, now)
     assert after_rebuild is not None and after_rebuild.resident_days == 0 and after_rebuild.participants == 0
     assert incremental["resident_days"] and incremental["campaign_scores"] and incremental["totals_daily"]
+    assert incremental["challenges_met"] and incremental["earned_badges"]
 
 
 async def test_two_workers_started_at_once_do_each_tick_once(demo: tuple[db.Pool, Snapshot]) -> None:

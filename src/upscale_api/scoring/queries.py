@@ -434,11 +434,54 @@ counted AS MATERIALIZED (
        OR t.category IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'categories', '[]')))
 )"""
 
+# A rule's shape: its kind, window (day, week or the whole campaign) and whether
+# it adds kg CO2e. Needs `rules` with id, campaign_id and r (the rule that counts).
+_SHAPED = """
+shaped AS (
+    SELECT rules.*, r ->> 'kind' AS rule_kind,
+           coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
+           r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
+    FROM rules
+)"""
+
+# The best window of each rule for each participant in `days` (campaign_id,
+# resident_id, local_date, action_type_id, quantity, co2e_kg): the window's
+# total of the counted types, or its active days for a distinct-days rule.
+_BEST = """
+per_day AS (
+    SELECT s.id AS challenge_id, d.resident_id, d.local_date,
+           sum(CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END) AS value
+    FROM days d
+    JOIN shaped s ON s.campaign_id = d.campaign_id
+    JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id
+    GROUP BY s.id, d.resident_id, d.local_date
+), windows AS (
+    -- a day, an ISO week from Monday, or the whole campaign
+    SELECT p.challenge_id, p.resident_id, sum(p.value) AS value, count(*) AS active_days
+    FROM per_day p JOIN shaped s ON s.id = p.challenge_id
+    GROUP BY p.challenge_id, p.resident_id,
+             CASE s.win WHEN 'day' THEN p.local_date
+                        WHEN 'week' THEN p.local_date - (extract(isodow FROM p.local_date)::int - 1) END
+), best AS (
+    SELECT w.challenge_id, w.resident_id,
+           max(CASE WHEN s.rule_kind = 'distinct_days' THEN w.active_days ELSE w.value END) AS value
+    FROM windows w JOIN shaped s ON s.id = w.challenge_id
+    GROUP BY w.challenge_id, w.resident_id
+)"""
+
+# A rule's target for participant ``e`` (enrolment): the rule's, or for a
+# personal goal the share of their baseline answer.
+_TARGET = """
+CASE s.rule_kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
+                 WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
+                 ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
+                            * (s.r ->> 'share')::numeric, 6) END"""
+
 # Challenges judged per participant: quantity, distinct days, personal, and the
-# member rule of team participation. Value: the best window's total (distinct
-# days: the number of active days); target: the rule's, or for a personal goal
-# the share of the participant's baseline answer. met_at is kept from the first
-# time the current value reached the target. New successes go to `news`. $1: now.
+# member rule of team participation. A participant meets one while the best
+# window's value reaches a target above zero; challenges_met keeps when they
+# first did, and loses the row when the value falls back (an action deleted).
+# New successes go to `news`. $1: now.
 CHALLENGES = (
     """
 WITH rules AS (
@@ -447,68 +490,52 @@ WITH rules AS (
     FROM challenges ch
     WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
       AND ch.campaign_id IN (SELECT campaign_id FROM dirty_members)
-), shaped AS (
-    SELECT id, campaign_id, for_team, r, r ->> 'kind' AS kind,
-           coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
-           CASE WHEN r ->> 'kind' = 'quantity' THEN coalesce(r ->> 'measure', 'quantity') ELSE 'quantity' END AS measure
-    FROM rules
 ), """
+    + _SHAPED
+    + ", "
     + _COUNTED
     + """, days AS MATERIALIZED (
     -- each participant's days read once, then matched to every rule of their campaign
     SELECT d.campaign_id, d.resident_id, d.local_date, d.action_type_id, d.quantity, d.co2e_kg
     FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
-), windows AS (
-    SELECT s.id AS challenge_id, d.resident_id,
-           CASE WHEN s.kind = 'distinct_days' THEN count(DISTINCT d.local_date)::numeric
-                WHEN s.measure = 'co2e_kg' THEN sum(d.co2e_kg)
-                ELSE sum(d.quantity) END AS value
-    FROM days d
-    JOIN shaped s ON s.campaign_id = d.campaign_id
-    JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id
-    GROUP BY s.id, s.kind, s.measure, d.resident_id,
-             CASE s.win WHEN 'day' THEN d.local_date WHEN 'week' THEN date_trunc('week', d.local_date)::date END
-), best AS (
-    SELECT challenge_id, resident_id, max(value) AS value FROM windows GROUP BY challenge_id, resident_id
-), judged AS (
-    SELECT s.id AS challenge_id, m.resident_id, s.for_team, coalesce(b.value, 0) AS value,
-           CASE s.kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
-                       WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
-                       ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
-                                  * (s.r ->> 'share')::numeric, 6) END AS target,
-           old.met_at IS NOT NULL AS was_met, e.team_id
+), """
+    + _BEST
+    + """, judged AS (
+    SELECT s.id AS challenge_id, m.resident_id, s.for_team, e.team_id,
+           coalesce(b.value, 0) >= t.target AND t.target > 0 AS met, old.resident_id IS NOT NULL AS was_met
     FROM shaped s
     JOIN dirty_members m ON m.campaign_id = s.campaign_id
     JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id AND e.left_at IS NULL
+    CROSS JOIN LATERAL (SELECT """
+    + _TARGET
+    + """ AS target) t
     LEFT JOIN best b ON b.challenge_id = s.id AND b.resident_id = m.resident_id
-    LEFT JOIN challenge_progress old ON old.challenge_id = s.id AND old.resident_id = m.resident_id
+    LEFT JOIN challenges_met old ON old.challenge_id = s.id AND old.resident_id = m.resident_id
 ), flipped AS (
     -- a member now meets a team rule's member rule, or no longer does: their team's share moves
     INSERT INTO touched_teams (team_id)
-    SELECT DISTINCT team_id FROM judged
-    WHERE for_team AND team_id IS NOT NULL AND was_met <> (target > 0 AND value >= target)
+    SELECT DISTINCT team_id FROM judged WHERE for_team AND team_id IS NOT NULL AND was_met <> met
     ON CONFLICT DO NOTHING
 ), gone AS (
-    DELETE FROM challenge_progress p USING dirty_members m, challenges ch
-    WHERE ch.id = p.challenge_id AND ch.campaign_id = m.campaign_id AND p.resident_id = m.resident_id
-      AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.campaign_id = m.campaign_id
-                        AND e.resident_id = m.resident_id AND e.left_at IS NULL)
+    -- fallen back, or no longer taking part
+    DELETE FROM challenges_met p
+    USING (SELECT challenge_id, resident_id FROM judged WHERE was_met AND NOT met
+           UNION ALL
+           SELECT ch.id, c.resident_id
+           FROM changed_enrolments c JOIN challenges ch ON ch.campaign_id = c.campaign_id
+           WHERE NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.campaign_id = c.campaign_id
+                               AND e.resident_id = c.resident_id AND e.left_at IS NULL)) AS x
+    WHERE p.challenge_id = x.challenge_id AND p.resident_id = x.resident_id
 ), stored AS (
-    INSERT INTO challenge_progress AS p (challenge_id, resident_id, value, target, met_at)
-    SELECT challenge_id, resident_id, value, target,
-           CASE WHEN target > 0 AND value >= target THEN $1::timestamptz END
-    FROM judged
-    ON CONFLICT (challenge_id, resident_id) DO UPDATE
-    SET value = excluded.value, target = excluded.target,
-        met_at = CASE WHEN excluded.met_at IS NULL THEN NULL ELSE coalesce(p.met_at, excluded.met_at) END
-    WHERE (p.value, p.target, p.met_at IS NULL)
-          IS DISTINCT FROM (excluded.value, excluded.target, excluded.met_at IS NULL)
-    RETURNING p.challenge_id, p.resident_id, p.met_at
+    INSERT INTO challenges_met (challenge_id, resident_id, met_at)
+    SELECT challenge_id, resident_id, $1 FROM judged WHERE met AND NOT was_met
+    ON CONFLICT DO NOTHING
+    RETURNING challenge_id, resident_id
 )
 INSERT INTO news (resident_id, kind, subject_id)
 SELECT s.resident_id, 'challenge', s.challenge_id
 FROM stored s JOIN judged j USING (challenge_id, resident_id)
-WHERE s.met_at = $1 AND NOT j.for_team
+WHERE NOT j.for_team
 """
 )
 
@@ -517,12 +544,12 @@ WHERE s.met_at = $1 AND NOT j.for_team
 TEAMS = """
 WITH judged AS (
     SELECT ch.id AS challenge_id, t.id AS team_id, (ch.rule ->> 'share')::numeric AS share,
-           count(e.resident_id)::int AS members, count(p.met_at)::int AS members_met
+           count(e.resident_id)::int AS members, count(p.resident_id)::int AS members_met
     FROM touched_teams tt
     JOIN teams t ON t.id = tt.team_id
     JOIN challenges ch ON ch.campaign_id = t.campaign_id AND ch.active AND ch.rule ->> 'kind' = 'team_participation'
     LEFT JOIN enrolments e ON e.team_id = t.id AND e.left_at IS NULL
-    LEFT JOIN challenge_progress p ON p.challenge_id = ch.id AND p.resident_id = e.resident_id
+    LEFT JOIN challenges_met p ON p.challenge_id = ch.id AND p.resident_id = e.resident_id
     GROUP BY ch.id, t.id
 ), stored AS (
     INSERT INTO team_progress AS p (challenge_id, team_id, members, members_met, share, met_at)
@@ -572,8 +599,7 @@ WITH candidates AS (
                       SELECT 1 FROM collective_progress cp
                       WHERE cp.challenge_id = ch.id AND cp.scope_id IN (0, s.city_id) AND cp.met_at IS NOT NULL)
                   ELSE EXISTS (
-                      SELECT 1 FROM challenge_progress p
-                      WHERE p.challenge_id = ch.id AND p.resident_id = c.resident_id AND p.met_at IS NOT NULL)
+                      SELECT 1 FROM challenges_met p WHERE p.challenge_id = ch.id AND p.resident_id = c.resident_id)
                   END)
         END
     ON CONFLICT DO NOTHING
@@ -849,9 +875,10 @@ LEFT JOIN standings_computed c ON c.campaign_id = s.campaign_id
 WHERE s.campaign_id = $1 AND s.resident_id = $2
 """
 
-# Every active challenge of campaign $1 as resident $2 stands in it: their own
-# value, their team's share, the collective total of their scope, and the total
-# of the current window (the day or ISO week of $3, their local date).
+# Every active challenge of campaign $1 as resident $2 stands in it: their best
+# window's value and target, the total of the current window (the day or ISO
+# week of $3, their local date), when they met it, their team's share and the
+# collective total of their scope.
 MY_CHALLENGES = (
     """
 WITH rules AS (
@@ -859,31 +886,41 @@ WITH rules AS (
            CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
     FROM challenges ch WHERE ch.campaign_id = $1 AND ch.active
 ), """
+    + _SHAPED
+    + ", "
     + _COUNTED
+    + """, days AS (
+    SELECT campaign_id, resident_id, local_date, action_type_id, quantity, co2e_kg
+    FROM campaign_days WHERE campaign_id = $1 AND resident_id = $2
+), """
+    + _BEST
     + """, windowed AS (
-    SELECT rules.id,
-           sum(CASE WHEN rules.r ->> 'kind' = 'quantity' AND rules.r ->> 'measure' = 'co2e_kg' THEN d.co2e_kg
-                    ELSE d.quantity END) AS value
-    FROM rules
-    JOIN counted c ON c.challenge_id = rules.id
-    JOIN campaign_days d ON d.campaign_id = $1 AND d.resident_id = $2 AND d.action_type_id = c.action_type_id
-    WHERE CASE rules.r ->> 'window'
+    SELECT s.id, sum(CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END) AS value
+    FROM shaped s
+    JOIN counted c ON c.challenge_id = s.id
+    JOIN days d ON d.action_type_id = c.action_type_id
+    WHERE CASE s.win
               WHEN 'day' THEN d.local_date = $3::date
-              WHEN 'week' THEN date_trunc('week', d.local_date) = date_trunc('week', $3::date)
+              WHEN 'week' THEN d.local_date - (extract(isodow FROM d.local_date)::int - 1)
+                               = $3::date - (extract(isodow FROM $3::date)::int - 1)
               ELSE false END
-    GROUP BY rules.id
+    GROUP BY s.id
 )
-SELECT rules.code, rules.kind, p.value, p.target, p.met_at,
+SELECT s.code, s.kind, coalesce(b.value, 0) AS value, """
+    + _TARGET
+    + """ AS target, p.met_at,
        tp.members, tp.members_met, tp.share, tp.met_at AS team_met_at,
        cp.value AS goal_value, cp.met_at AS goal_met_at,
        coalesce(w.value, 0) AS window_value
-FROM rules
-LEFT JOIN campaign_scores s ON s.campaign_id = $1 AND s.resident_id = $2
-LEFT JOIN challenge_progress p ON p.challenge_id = rules.id AND p.resident_id = $2
-LEFT JOIN team_progress tp ON tp.challenge_id = rules.id AND tp.team_id = s.team_id
-LEFT JOIN collective_progress cp ON cp.challenge_id = rules.id
-    AND cp.scope_id = CASE WHEN rules.r ->> 'scope' = 'city' THEN s.city_id ELSE 0 END
-LEFT JOIN windowed w ON w.id = rules.id
+FROM shaped s
+LEFT JOIN enrolments e ON e.campaign_id = $1 AND e.resident_id = $2 AND e.left_at IS NULL
+LEFT JOIN campaign_scores cs ON cs.campaign_id = $1 AND cs.resident_id = $2
+LEFT JOIN best b ON b.challenge_id = s.id
+LEFT JOIN challenges_met p ON p.challenge_id = s.id AND p.resident_id = $2
+LEFT JOIN team_progress tp ON tp.challenge_id = s.id AND tp.team_id = cs.team_id
+LEFT JOIN collective_progress cp ON cp.challenge_id = s.id
+    AND cp.scope_id = CASE WHEN s.r ->> 'scope' = 'city' THEN cs.city_id ELSE 0 END
+LEFT JOIN windowed w ON w.id = s.id
 """
 )
 
