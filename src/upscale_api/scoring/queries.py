@@ -258,35 +258,57 @@ MEMBER_PARTICIPANTS = _PARTICIPANTS.format(
     campaign="campaign_id", team="team_id", changes="member_changes", scopes=_MEMBER_SCOPES, filter=""
 )
 
-# After a rebuild the tables are empty: every stored row is a change of +1.
-REBUILD_DAY_TOTALS = _TOTALS.format(
+# A rebuild fills the emptied tables from the stored days in one pass each:
+# every scope's sums grouped at once (GROUPING SETS), no differences to add.
+# {campaign}: the campaign column or 0 (and {by} groups by it); {points}: the points column or 0;
+# {sets}: the scopes' grouping sets; {scope}: which set a row belongs to.
+_REBUILD_TOTALS = """
+INSERT INTO totals_daily
+    (campaign_id, scope, scope_id, local_date, action_type_id, quantity, co2e_kg, points, actions, residents)
+SELECT {campaign}, {scope}, coalesce({scope_ids}), local_date, action_type_id,
+       sum(quantity), sum(co2e_kg), sum({points}), sum(actions), count(*)
+FROM {days}
+GROUP BY {by}local_date, action_type_id, GROUPING SETS ({sets})
+HAVING coalesce({scope_ids}) IS NOT NULL
+"""
+
+_REBUILD_PARTICIPANTS = """
+INSERT INTO participants_daily (campaign_id, scope, scope_id, local_date, residents)
+SELECT {campaign}, {scope}, coalesce({scope_ids}), local_date, count(*)
+FROM (SELECT DISTINCT {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id
+      FROM {days}) d
+GROUP BY {by}local_date, GROUPING SETS ({sets})
+HAVING coalesce({scope_ids}) IS NOT NULL
+"""
+
+_DAY_SETS = dict(
     campaign="0",
+    by="",
     points="0",
-    changes="(SELECT 1 AS sign, * FROM resident_days)",
-    scopes=_DAY_SCOPES,
-    filter="AND NOT held",
-)
-REBUILD_DAY_PARTICIPANTS = _PARTICIPANTS.format(
-    campaign="0",
     team="NULL::int",
-    changes="(SELECT 1 AS sign, * FROM resident_days) AS all_days",
-    scopes=_DAY_SCOPES,
-    filter="AND NOT held",
+    days="resident_days WHERE NOT held",
+    sets="(city_id), (district_id)",
+    scope="CASE WHEN grouping(city_id) = 0 THEN 'city' ELSE 'district' END",
+    scope_ids="city_id, district_id",
 )
-REBUILD_MEMBER_TOTALS = _TOTALS.format(
-    campaign="c.campaign_id",
-    points="c.points",
-    changes="(SELECT 1 AS sign, * FROM campaign_days)",
-    scopes=_MEMBER_SCOPES,
-    filter="",
-)
-REBUILD_MEMBER_PARTICIPANTS = _PARTICIPANTS.format(
+_MEMBER_SETS = dict(
     campaign="campaign_id",
+    by="campaign_id, ",
+    points="points",
     team="team_id",
-    changes="(SELECT 1 AS sign, * FROM campaign_days) AS all_days",
-    scopes=_MEMBER_SCOPES,
-    filter="",
+    days="campaign_days",
+    sets="(), (city_id), (district_id), (team_id)",
+    scope="""CASE WHEN grouping(city_id) = 0 THEN 'city' WHEN grouping(district_id) = 0 THEN 'district'
+                  WHEN grouping(team_id) = 0 THEN 'team' ELSE 'campaign' END""",
+    scope_ids="city_id, district_id, team_id, CASE WHEN grouping(city_id, district_id, team_id) = 7 THEN 0 END",
 )
+REBUILD_DAY_TOTALS = _REBUILD_TOTALS.format(**_DAY_SETS)
+REBUILD_DAY_PARTICIPANTS = _REBUILD_PARTICIPANTS.format(**_DAY_SETS)
+REBUILD_MEMBER_TOTALS = _REBUILD_TOTALS.format(**_MEMBER_SETS)
+REBUILD_MEMBER_PARTICIPANTS = _REBUILD_PARTICIPANTS.format(**_MEMBER_SETS)
+
+# Bulk statements sort and hash millions of rows: in memory, not in spill files.
+REBUILD_SETTINGS = "SET LOCAL work_mem = '1GB'"
 
 REBUILD_CLEAR = "TRUNCATE resident_days, campaign_days, totals_daily, participants_daily"
 

@@ -182,7 +182,7 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
     works in chunks; this is for bulk loads and operators' maintenance windows."""
     started = time.perf_counter()
     steps: list[tuple[str, tuple[Any, ...]]] = [
-        (queries.REBUILD_CLEAR, ()),
+        (queries.REBUILD_SETTINGS + ";" + queries.REBUILD_CLEAR, ()),
         (queries.REBUILD_RESIDENT_DAYS, ()),
         (queries.REBUILD_HOLDS, ()),
         (queries.REBUILD_DAY_TOTALS, ()),
