@@ -193,3 +193,37 @@ async def test_challenges_and_badges_are_announced_once(
     inbox = (await resident.get("/v1/me/notifications")).json()["items"]
     achievements = sorted(n["title"] for n in inbox if n["kind"] == "achievement")
     assert achievements == ["Izziv opravljen: 50 km v tednu", "Izziv opravljen: Besedilo", "Nova značka: Prvi korak"]
+
+
+async def test_a_city_goal_reached_tells_that_citys_participants_once(
+    make_resident: MakeResident, make_campaign: MakeCampaign, score: Score
+) -> None:
+    goal = {
+        "code": "together",
+        "title": {"sl": "Skupaj", "en": "Together"},
+        "description": {"en": "x"},
+        "rule": {"kind": "collective", "categories": ["mobility"], "target": 1, "measure": "co2e_kg", "scope": "city"},
+    }
+    badge = {"code": "we-did-it", "title": {"sl": "Zmogli smo", "en": "We did it"}, "description": {"en": "x"}}
+    campaign = await make_campaign(
+        challenge=[goal], badge=[badge | {"rule": {"kind": "challenge_met", "challenge": "together"}}]
+    )
+    cyclist, neighbour, elsewhere = (
+        await make_resident("kranj"),
+        await make_resident("kranj"),
+        await make_resident("velenje"),
+    )
+    for resident in (cyclist, neighbour, elsewhere):
+        await _join(resident, campaign)
+    await cyclist.log("cycle-instead-of-car", 20, performed_at=local_noon(0))
+
+    await score()
+    await score()
+
+    async def achievements(resident: Resident) -> list[str]:
+        inbox = (await resident.get("/v1/me/notifications")).json()["items"]
+        return sorted(n["title"] for n in inbox if n["kind"] == "achievement")
+
+    assert await achievements(neighbour) == ["Nova značka: Zmogli smo", "Skupni cilj dosežen: Skupaj"]
+    assert "Skupni cilj dosežen: Skupaj" in await achievements(cyclist)
+    assert await achievements(elsewhere) == []

@@ -745,26 +745,44 @@ SELECT challenge_id, scope_id FROM stored WHERE met_at = $2
 """
 )
 
-# Everyone a reached goal concerns gets the news and the badges for it. $1:
-# campaign, $2: challenge, $3: scope_id (0 or a city).
-GOAL_NEWS = """
-INSERT INTO news (resident_id, kind, subject_id)
-SELECT resident_id, 'goal', $2 FROM campaign_scores WHERE campaign_id = $1 AND ($3 = 0 OR city_id = $3)
-"""
+# Everyone the goals just reached concern gets the news and the badges for them,
+# in one pass over the campaign's participants. $1: campaign, $2 and $3: the
+# goals' challenges and scopes (0 for the whole campaign, else a city), $4: now.
+_REACHED = """
+reached AS (
+    SELECT * FROM unnest($2::int[], $3::int[]) AS g (challenge_id, scope_id)
+), concerned AS (
+    SELECT g.challenge_id, s.resident_id
+    FROM reached g JOIN campaign_scores s ON s.campaign_id = $1 AND s.city_id = g.scope_id
+    UNION ALL
+    SELECT g.challenge_id, s.resident_id
+    FROM reached g JOIN campaign_scores s ON s.campaign_id = $1 AND g.scope_id = 0
+)"""
 
-GOAL_BADGES = """
-WITH earned AS (
+GOAL_NEWS = (
+    "WITH "
+    + _REACHED
+    + """
+INSERT INTO news (resident_id, kind, subject_id) SELECT resident_id, 'goal', challenge_id FROM concerned
+"""
+)
+
+GOAL_BADGES = (
+    "WITH "
+    + _REACHED
+    + """, earned AS (
     INSERT INTO earned_badges (badge_id, resident_id, earned_at)
-    SELECT b.id, s.resident_id, $4
-    FROM badges b
-    JOIN challenges ch ON ch.campaign_id = b.campaign_id AND ch.code = b.rule ->> 'challenge'
-    JOIN campaign_scores s ON s.campaign_id = b.campaign_id AND ($3 = 0 OR s.city_id = $3)
-    WHERE b.campaign_id = $1 AND b.active AND b.rule ->> 'kind' = 'challenge_met' AND ch.id = $2
+    SELECT b.id, c.resident_id, $4
+    FROM concerned c
+    JOIN challenges ch ON ch.id = c.challenge_id
+    JOIN badges b ON b.campaign_id = ch.campaign_id AND b.rule ->> 'challenge' = ch.code
+    WHERE b.active AND b.rule ->> 'kind' = 'challenge_met'
     ON CONFLICT DO NOTHING
     RETURNING badge_id, resident_id
 )
 INSERT INTO news (resident_id, kind, subject_id) SELECT resident_id, 'badge', badge_id FROM earned
 """
+)
 
 # --- Campaign results ----------------------------------------------------------------------
 

@@ -150,9 +150,11 @@ async def _standings_of(conn: Connection, campaign_id: int, now: datetime, *, fi
     for statement in (queries.STANDINGS_CLEAR, queries.STANDINGS_INDIVIDUAL, queries.STANDINGS_GROUPS):
         await conn.execute(statement, campaign_id)
     await conn.execute(queries.STANDINGS_COMPUTED, campaign_id, now, final)
-    for goal in await conn.fetch(queries.COLLECTIVE, campaign_id, now):
-        await conn.execute(queries.GOAL_NEWS, campaign_id, goal["challenge_id"], goal["scope_id"])
-        await conn.execute(queries.GOAL_BADGES, campaign_id, goal["challenge_id"], goal["scope_id"], now)
+    reached = await conn.fetch(queries.COLLECTIVE, campaign_id, now)
+    if reached:
+        goals = [r["challenge_id"] for r in reached], [r["scope_id"] for r in reached]
+        await conn.execute(queries.GOAL_NEWS, campaign_id, *goals)
+        await conn.execute(queries.GOAL_BADGES, campaign_id, *goals, now)
     await _notify(conn, now)
 
 
