@@ -185,7 +185,7 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
     started = time.perf_counter()
     steps: list[tuple[str, tuple[Any, ...]]] = [
         (queries.REBUILD_SETTINGS + ";" + queries.REBUILD_CLEAR, ()),
-        (queries.REBUILD_RESIDENT_DAYS, ()),
+        (queries.SORTED_GROUPING + ";" + queries.REBUILD_RESIDENT_DAYS + ";" + queries.PLANNER_DEFAULTS, ()),
         (queries.REBUILD_HOLDS, ()),
         (queries.REBUILD_DAY_TOTALS, ()),
         (queries.REBUILD_DAY_PARTICIPANTS, ()),
