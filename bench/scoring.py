@@ -2,13 +2,16 @@
 
     python3 run.py bench bench/scoring.py [--generate] [--scale full|small] [--database NAME] [--seed N]
                                           [--ticks 5] [--tick-actions 10000] [--readers 16]
-                                          [--read-seconds 15] [--team-read-seconds 5]
+                                          [--read-seconds 15] [--team-read-seconds 5] [--postgres-defaults]
 
 Runs on a database made by ``bench/country.py`` (``--database``, default
 ``upscale_country``; ``--generate`` makes it first, with the sizes of
 ``--scale``: full is 1,000,000 residents, 10,000,000 actions and 200
 campaigns, small is 20,000 / 200,000 / 20). On the embedded PostgreSQL in
-``.upscale/`` or on the server of ``DATABASE_URL``. One run measures, in this
+``.upscale/`` or on the server of ``DATABASE_URL``, given the memory and
+checkpoint settings of ``procstats.SERVER_SETTINGS`` first (ALTER SYSTEM; the
+embedded server is restarted when one needs it) or, with
+``--postgres-defaults``, PostgreSQL's defaults. One run measures, in this
 order (rows of the table):
 
 ``baseline: aggregate (count)``
@@ -87,6 +90,7 @@ import msgspec
 import country
 from procstats import (
     admin_url,
+    configure_server,
     descendants,
     local_parent,
     machine_busy_seconds,
@@ -433,6 +437,8 @@ async def rescore_rows(pool: db.Pool, meter: Meter) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     server_url = admin_url()
+    in_force = await configure_server(server_url, defaults=args.postgres_defaults)
+    log("PostgreSQL: " + ", ".join(f"{name}={value}" for name, value in in_force.items()))
     scale = country.scale_of(args)
     generated: country.Generated | None = None
     if args.generate:
@@ -624,6 +630,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--readers", type=int, default=16, help="concurrent leaderboard readers and connections (16)")
     parser.add_argument("--read-seconds", type=float, default=15.0, help="individual leaderboard reads (15 s)")
     parser.add_argument("--team-read-seconds", type=float, default=5.0, help="team leaderboard reads (5 s)")
+    parser.add_argument(
+        "--postgres-defaults",
+        action="store_true",
+        help="measure with PostgreSQL's default memory and checkpoint settings, not procstats.SERVER_SETTINGS",
+    )
     args = parser.parse_args(argv)
     if args.ticks < 1 or args.tick_actions < 1 or args.readers < 1:
         parser.error("--ticks, --tick-actions and --readers must be positive")
