@@ -40,10 +40,11 @@ ANALYZE_DAY_CHANGES = "ANALYZE day_changes"
 ANALYZE_MEMBER_CHANGES = "ANALYZE member_changes"
 ANALYZE_TOUCHED_TEAMS = "ANALYZE touched_teams"
 
-# A tick reads a few thousand keys of tables whose pages it has just read or
-# written: the planner should treat them as cached and stay on the indexes, and
-# sort and aggregate its few hundred thousand rows in memory.
-TICK_SETTINGS = "SET LOCAL work_mem = '64MB'; SET LOCAL random_page_cost = 1.1"
+# A unit of work (a tick, a chunk of a rescore) reads thousands of keys of
+# tables whose pages are in memory: the planner should treat them as cached and
+# stay on the indexes, and sort and aggregate its few hundred thousand rows in
+# memory, not in spill files.
+UNIT_SETTINGS = "SET LOCAL work_mem = '64MB'; SET LOCAL random_page_cost = 1.1"
 
 # The snapshot of the previous run (before any: one that saw nothing as done).
 WATERMARK = "SELECT coalesce((SELECT seen FROM job_watermarks WHERE job = $1), '1:1:'::pg_snapshot)"

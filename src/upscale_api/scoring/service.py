@@ -123,7 +123,7 @@ async def tick(pool: Pool, now: datetime) -> TickReport | None:
             return None
         seen = await conn.fetchval(queries.WATERMARK, TICK_JOB)
         snapshot = await conn.fetchval(queries.SNAPSHOT)
-        await conn.execute(queries.TICK_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
+        await conn.execute(queries.UNIT_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
         await conn.execute(queries.MARK_CHANGED_DAYS, seen)
         await conn.execute(queries.MARK_CHANGED_ENROLMENTS, seen)
         days, members, messages = await _apply(conn, now)
@@ -249,7 +249,7 @@ async def rescore(
     for start in range(low, high + 1, chunk):
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
-            await conn.execute(queries.SCRATCH + ";" + queries.NEWS_TABLE)
+            await conn.execute(queries.UNIT_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
             await conn.execute(queries.MARK_RESIDENTS, start, start + chunk - 1, since, campaign_id)
             # A correction recomputes history: what it finds met was met long ago, and is not announced.
             chunk_days, chunk_members, _ = await _apply(conn, now, announce=False)
