@@ -130,7 +130,7 @@ async def test_a_bad_range_is_a_problem_naming_the_field(
     coordinator: Resident, params: dict[str, str], field: str
 ) -> None:
     assert_problem(
-        await coordinator.get("/v1/admin/cities/kranj/impact", params=params), 400, "validation-error", field
+        await coordinator.get("/v1/admin/cities/kranj/impact", params=params), 422, "validation-error", field
     )
 
 

@@ -29,7 +29,8 @@ class CityReportController(Controller):
         summary="The city's impact: kg CO2e avoided per month and category, participants, share of its target",
         description="Every month from `from` to `to` (both included; by default the last 12 months) is listed, "
         "zeros included. Figures are those of the scoring job's last run (`computed_at`); entries held for "
-        "review do not count. A bad month, `from` after `to` or a range over 10 years is a 400 problem.",
+        "review do not count. A bad month, `from` after `to` or a range over 10 years is a 422 problem naming "
+        "the parameter.",
     )
     async def impact(
         self,

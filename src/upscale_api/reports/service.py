@@ -33,10 +33,10 @@ _MONTH = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})")
 
 
 def parse_month(field: str, value: str) -> date:
-    """The first day of a ``YYYY-MM`` month; a 400 problem naming ``field`` otherwise."""
+    """The first day of a ``YYYY-MM`` month; a 422 problem naming ``field`` otherwise."""
     match = _MONTH.fullmatch(value)
     if match is None or not 1 <= int(match["month"]) <= 12 or int(match["year"]) < 1:
-        raise Problem.field(field, f"must be a month as YYYY-MM, not {value[:20]!r}", status=400)
+        raise Problem.field(field, f"must be a month as YYYY-MM, not {value[:20]!r}")
     return date(int(match["year"]), int(match["month"]), 1)
 
 
@@ -45,13 +45,12 @@ def month_range(start: str | None, end: str | None, today: date) -> tuple[date, 
     last = parse_month("to", end) if end is not None else today.replace(day=1)
     first = parse_month("from", start) if start is not None else _add_months(last, 1 - DEFAULT_MONTHS)
     if first > last:
-        raise Problem.field("from", f"must not be after to ({last:%Y-%m})", status=400)
+        raise Problem.field("from", f"must not be after to ({last:%Y-%m})")
     months = _months_between(first, last) + 1
     if months > MAX_MONTHS:
         raise Problem.field(
             "from",
             f"the range may span at most {MAX_MONTHS} months (10 years); {first:%Y-%m} to {last:%Y-%m} spans {months}",
-            status=400,
         )
     return first, last
 
