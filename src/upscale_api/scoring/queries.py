@@ -78,9 +78,10 @@ ON CONFLICT DO NOTHING
 
 # The campaign days to recompute: a changed resident day inside a campaign its
 # resident is enrolled in, and every day, stored or to be stored, of a changed
-# enrolment. Their participants' scores are recomputed. Runs before the resident
-# days are, and reads them only for changed enrolments, whose days it also takes
-# from campaign_days: the days either way are the same set.
+# enrolment. Their participants' scores are recomputed. Runs before resident
+# days are recomputed: a changed enrolment's days come from the stored resident
+# and campaign days, and a day new in this run is a changed day, marked by the
+# first part.
 MARK_MEMBER_DAYS = """
 WITH marked AS (
     INSERT INTO dirty_member_days (campaign_id, resident_id, local_date)
