@@ -317,7 +317,9 @@ REBUILD_SETTINGS = "SET LOCAL work_mem = '1GB'"
 # index (133 s, a random heap read per action) and a hash table of 10M groups
 # (195 s); the sorted groups also arrive in the key order of resident_days.
 SORTED_GROUPING = "SET LOCAL enable_hashagg = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off"
-PLANNER_DEFAULTS = "SET LOCAL enable_hashagg = on; SET LOCAL enable_indexscan = on; SET LOCAL enable_bitmapscan = on"
+PLANNER_DEFAULTS = (
+    "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT"
+)
 
 REBUILD_CLEAR = "TRUNCATE resident_days, campaign_days, totals_daily, participants_daily"
 
@@ -757,8 +759,8 @@ SELECT challenge_id, scope_id FROM stored WHERE met_at = $2
 # Everyone the goals just reached concern gets the news and the badges for them,
 # in one pass over the campaign's participants. $1: campaign, $2 and $3: the
 # goals' challenges and scopes (0 for the whole campaign, else a city), $4: now.
-_REACHED = """
-reached AS (
+GOAL_NEWS = """
+WITH reached AS (
     SELECT * FROM unnest($2::int[], $3::int[]) AS g (challenge_id, scope_id)
 ), concerned AS (
     SELECT g.challenge_id, s.resident_id
@@ -766,20 +768,7 @@ reached AS (
     UNION ALL
     SELECT g.challenge_id, s.resident_id
     FROM reached g JOIN campaign_scores s ON s.campaign_id = $1 AND g.scope_id = 0
-)"""
-
-GOAL_NEWS = (
-    "WITH "
-    + _REACHED
-    + """
-INSERT INTO news (resident_id, kind, subject_id) SELECT resident_id, 'goal', challenge_id FROM concerned
-"""
-)
-
-GOAL_BADGES = (
-    "WITH "
-    + _REACHED
-    + """, earned AS (
+), earned AS (
     INSERT INTO earned_badges (badge_id, resident_id, earned_at)
     SELECT b.id, c.resident_id, $4
     FROM concerned c
@@ -789,9 +778,11 @@ GOAL_BADGES = (
     ON CONFLICT DO NOTHING
     RETURNING badge_id, resident_id
 )
-INSERT INTO news (resident_id, kind, subject_id) SELECT resident_id, 'badge', badge_id FROM earned
+INSERT INTO news (resident_id, kind, subject_id)
+SELECT resident_id, 'goal', challenge_id FROM concerned
+UNION ALL
+SELECT resident_id, 'badge', badge_id FROM earned
 """
-)
 
 # --- Campaign results ----------------------------------------------------------------------
 

@@ -153,8 +153,7 @@ async def _standings_of(conn: Connection, campaign_id: int, now: datetime, *, fi
     reached = await conn.fetch(queries.COLLECTIVE, campaign_id, now)
     if reached:
         goals = [r["challenge_id"] for r in reached], [r["scope_id"] for r in reached]
-        await conn.execute(queries.GOAL_NEWS, campaign_id, *goals)
-        await conn.execute(queries.GOAL_BADGES, campaign_id, *goals, now)
+        await conn.execute(queries.GOAL_NEWS, campaign_id, *goals, now)
     await _notify(conn, now)
 
 
