@@ -160,6 +160,10 @@ async def test_ties_share_a_rank_and_everyone_sees_their_own_entry(
         ("Office", 2, 15, 0.5),
     ]
     assert teams["own"]["name"] == "OŠ Test" and teams["own"]["you"]
+    # The top is shared between readers; each sees only their own entry marked.
+    for reader, name in ((ana, "Ana"), (bor, "Bor"), (ana, "Ana")):
+        top = (await reader.get(f"/v1/campaigns/{campaign.code}/leaderboard", params={"limit": 2})).json()["top"]
+        assert [e["name"] for e in top if e["you"]] == [name]
 
 
 async def test_a_leaderboard_names_what_is_wrong_with_its_parameters(

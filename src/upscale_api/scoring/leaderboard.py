@@ -2,8 +2,9 @@
 
 A read is the caller's own entry (index lookups by subject) and the top N by
 rank. The top N changes only when the standings job rebuilds a campaign's
-standings, so each process keeps it in memory keyed by when the standings were
-computed: most reads are then one small query, and stay fast at a million
+standings, so each process keeps it in memory, as ready entries, keyed by when
+the standings were computed: most reads are then one small query and one
+flag set on a copy of the caller's entry, and stay fast at a million
 participants under many concurrent readers.
 """
 
@@ -19,11 +20,21 @@ from upscale_api.scoring import queries
 from upscale_api.scoring.structs import LeaderboardEntry, LeaderboardOut, Scope
 
 _TopKey = tuple[int, Scope, int, str]
-_TOP: OrderedDict[_TopKey, tuple[datetime, list[Record]]] = OrderedDict()
+
+
+class _Top(msgspec.Struct, frozen=True):
+    computed_at: datetime
+    entries: list[LeaderboardEntry]
+    """Shared by every read of these standings: never changed, copied when one is marked as the caller's."""
+    position: dict[int, int]
+    """Subject id -> index in entries."""
+
+
+_TOP: OrderedDict[_TopKey, _Top] = OrderedDict()
 _TOP_KEPT = 1024
 
 
-def _entry(row: Record, own_subject: int | None) -> LeaderboardEntry:
+def _entry(row: Record, *, you: bool) -> LeaderboardEntry:
     members = row["members"]
     return LeaderboardEntry(
         rank=row["rank"],
@@ -34,25 +45,36 @@ def _entry(row: Record, own_subject: int | None) -> LeaderboardEntry:
         members=members,
         active_members=row["active_members"],
         participation=round(row["active_members"] / members, 4) if members else 0.0,
-        you=row["subject_id"] == own_subject,
+        you=you,
     )
 
 
 async def _top(
-    conn: Connection, campaign_id: int, scope: Scope, limit: int, language: str, computed_at: datetime | None
-) -> list[Record]:
+    conn: Connection,
+    campaign_id: int,
+    scope: Scope,
+    limit: int,
+    language: str,
+    computed_at: datetime | None,
+    own_subject: int | None,
+) -> list[LeaderboardEntry]:
     if computed_at is None:
         return []
     key = (campaign_id, scope, limit, language)
     kept = _TOP.get(key)
-    if kept is not None and kept[0] == computed_at:
+    if kept is not None and kept.computed_at == computed_at:
         _TOP.move_to_end(key)
-        return kept[1]
-    rows = await conn.fetch(queries.LEADERBOARD_TOP, campaign_id, scope, limit, language)
-    _TOP[key] = (computed_at, rows)
-    if len(_TOP) > _TOP_KEPT:
-        _TOP.popitem(last=False)
-    return rows
+    else:
+        rows = await conn.fetch(queries.LEADERBOARD_TOP, campaign_id, scope, limit, language)
+        position = {row["subject_id"]: n for n, row in enumerate(rows)}
+        kept = _TOP[key] = _Top(computed_at, [_entry(row, you=False) for row in rows], position)
+        if len(_TOP) > _TOP_KEPT:
+            _TOP.popitem(last=False)
+    top = list(kept.entries)
+    mine = kept.position.get(own_subject) if own_subject is not None else None
+    if mine is not None:
+        top[mine] = msgspec.structs.replace(top[mine], you=True)
+    return top
 
 
 async def _read(
@@ -61,8 +83,8 @@ async def _read(
     mine = await conn.fetchrow(queries.LEADERBOARD_OWN, campaign_id, scope, resident_id, language)
     assert mine is not None  # one row, whatever the standings hold
     own_subject = mine["subject_id"]
-    top = [_entry(r, own_subject) for r in await _top(conn, campaign_id, scope, limit, language, mine["computed_at"])]
-    own = _entry(mine, own_subject) if own_subject is not None else None
+    top = await _top(conn, campaign_id, scope, limit, language, mine["computed_at"], own_subject)
+    own = _entry(mine, you=True) if own_subject is not None else None
     return mine, top, own
 
 
