@@ -118,8 +118,8 @@ async def test_a_due_message_reaches_every_device_once(pool: db.Pool, app: Any, 
 
 async def test_quiet_hours_defer_to_their_end_in_the_residents_time_zone(pool: db.Pool, app: Any, fcm: FakeFCM) -> None:
     resident = await _resident(pool, "fid-night")
-    notification = await _notify(pool, resident)
     late_evening = datetime(2026, 11, 25, 22, 30, tzinfo=UTC)  # 23:30 in Ljubljana (CET)
+    notification = await _notify(pool, resident, not_before=late_evening - timedelta(minutes=5))
 
     await _run(pool, app, late_evening)
 

@@ -33,7 +33,7 @@ DERIVED = {
     "campaign_scores": "SELECT campaign_id, resident_id, city_id, district_id, team_id, points, co2e_kg, actions, "
     "active_days, longest_streak, last_run_end, last_run_days FROM campaign_scores ORDER BY 1, 2",
     "totals_daily": "SELECT * FROM totals_daily WHERE actions <> 0 ORDER BY 1, 2, 3, 4, 5",
-    "participants_daily": "SELECT * FROM participants_daily WHERE residents <> 0 ORDER BY 1, 2, 3, 4",
+    "activity_daily": "SELECT * FROM activity_daily WHERE residents <> 0 ORDER BY 1, 2, 3, 4",
     "challenges_met": "SELECT challenge_id, resident_id FROM challenges_met ORDER BY 1, 2",
     "team_progress": "SELECT challenge_id, team_id, members, members_met, share, met_at IS NOT NULL "
     "FROM team_progress ORDER BY 1, 2",
@@ -102,6 +102,7 @@ async def test_ticks_between_changes_equal_a_full_recomputation_either_way(demo:
     after_rebuild = await scoring.tick(pool, now)
     assert after_rebuild is not None and after_rebuild.resident_days == 0 and after_rebuild.participants == 0
     assert incremental["resident_days"] and incremental["campaign_scores"] and incremental["totals_daily"]
+    assert {row[1] for row in incremental["activity_daily"]} == {"campaign", "city", "district", "team"}
     assert incremental["challenges_met"] and incremental["earned_badges"]
 
 

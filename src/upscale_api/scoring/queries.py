@@ -214,11 +214,19 @@ WHERE h.status = 'pending'
 
 # --- Running totals -------------------------------------------------------------------
 #
-# {changes} is day_changes (all actions: campaign 0, by city and district) or
-# member_changes (what counts for each campaign: by campaign, city, district, team).
+# {changes} is day_changes (all actions: campaign 0) or member_changes (what
+# counts for each campaign). totals_daily keeps sums by action type where they
+# are read by type: all actions per city, a campaign's per campaign and city.
+# activity_daily keeps every scope's day over all types (campaign 0: city and
+# district; a campaign: campaign, city, district and team) with the residents
+# active that day.
 
-_DAY_SCOPES = "(VALUES ('city', c.city_id), ('district', c.district_id))"
-_MEMBER_SCOPES = "(VALUES ('campaign', 0), ('city', c.city_id), ('district', c.district_id), ('team', c.team_id))"
+_DAY_TOTAL_SCOPES = "(VALUES ('city', c.city_id))"
+_MEMBER_TOTAL_SCOPES = "(VALUES ('campaign', 0), ('city', c.city_id))"
+_DAY_ACTIVITY_SCOPES = "(VALUES ('city', c.city_id), ('district', c.district_id))"
+_MEMBER_ACTIVITY_SCOPES = (
+    "(VALUES ('campaign', 0), ('city', c.city_id), ('district', c.district_id), ('team', c.team_id))"
+)
 
 _TOTALS = """
 INSERT INTO totals_daily AS t
@@ -237,33 +245,53 @@ SET quantity = t.quantity + excluded.quantity, co2e_kg = t.co2e_kg + excluded.co
     residents = t.residents + excluded.residents
 """
 
-_PARTICIPANTS = """
-INSERT INTO participants_daily AS p (campaign_id, scope, scope_id, local_date, residents)
-SELECT c.campaign_id, s.scope, s.scope_id, c.local_date, sum(c.sign)
-FROM (SELECT DISTINCT sign, {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id
-      FROM {changes} WHERE true {filter}) c
+# A resident's day (all types) first, so that each active resident counts once.
+_ACTIVITY = """
+INSERT INTO activity_daily AS p (campaign_id, scope, scope_id, local_date, residents, co2e_kg, points, actions)
+SELECT c.campaign_id, s.scope, s.scope_id, c.local_date,
+       sum(c.sign), sum(c.sign * c.co2e_kg), sum(c.sign * c.points), sum(c.sign * c.actions)
+FROM (SELECT sign, {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id,
+             sum(co2e_kg) AS co2e_kg, sum({points}) AS points, sum(actions) AS actions
+      FROM {changes} WHERE true {filter}
+      GROUP BY 1, 2, 3, 4, 5, 6, 7) c
 CROSS JOIN LATERAL {scopes} AS s (scope, scope_id)
 WHERE s.scope_id IS NOT NULL
 GROUP BY c.campaign_id, s.scope, s.scope_id, c.local_date
-HAVING sum(c.sign) <> 0
-ON CONFLICT (campaign_id, scope, scope_id, local_date) DO UPDATE SET residents = p.residents + excluded.residents
+HAVING sum(c.sign) <> 0 OR sum(c.sign * c.co2e_kg) <> 0 OR sum(c.sign * c.points) <> 0
+    OR sum(c.sign * c.actions) <> 0
+ON CONFLICT (campaign_id, scope, scope_id, local_date) DO UPDATE
+SET residents = p.residents + excluded.residents, co2e_kg = p.co2e_kg + excluded.co2e_kg,
+    points = p.points + excluded.points, actions = p.actions + excluded.actions
 """
 
-DAY_TOTALS = _TOTALS.format(campaign="0", points="0", changes="day_changes", scopes=_DAY_SCOPES, filter="AND NOT held")
-DAY_PARTICIPANTS = _PARTICIPANTS.format(
-    campaign="0", team="NULL::int", changes="day_changes", scopes=_DAY_SCOPES, filter="AND NOT held"
+DAY_TOTALS = _TOTALS.format(
+    campaign="0", points="0", changes="day_changes", scopes=_DAY_TOTAL_SCOPES, filter="AND NOT held"
+)
+DAY_ACTIVITY = _ACTIVITY.format(
+    campaign="0",
+    points="0",
+    team="NULL::int",
+    changes="day_changes",
+    scopes=_DAY_ACTIVITY_SCOPES,
+    filter="AND NOT held",
 )
 MEMBER_TOTALS = _TOTALS.format(
-    campaign="c.campaign_id", points="c.points", changes="member_changes", scopes=_MEMBER_SCOPES, filter=""
+    campaign="c.campaign_id", points="c.points", changes="member_changes", scopes=_MEMBER_TOTAL_SCOPES, filter=""
 )
-MEMBER_PARTICIPANTS = _PARTICIPANTS.format(
-    campaign="campaign_id", team="team_id", changes="member_changes", scopes=_MEMBER_SCOPES, filter=""
+MEMBER_ACTIVITY = _ACTIVITY.format(
+    campaign="campaign_id",
+    points="points",
+    team="team_id",
+    changes="member_changes",
+    scopes=_MEMBER_ACTIVITY_SCOPES,
+    filter="",
 )
 
 # A rebuild fills the emptied tables from the stored days in one pass each:
 # every scope's sums grouped at once (GROUPING SETS), no differences to add.
-# {campaign}: the campaign column or 0 (and {by} groups by it); {points}: the points column or 0;
-# {sets}: the scopes' grouping sets; {scope}: which set a row belongs to.
+# {campaign}: the campaign column or 0 (and {by} groups by it); {points}: the
+# points column or 0; {days}: the rows; {sets}: the scopes' grouping sets;
+# {scope}: which set a row belongs to; {scope_ids}: its subject, first not null.
 _REBUILD_TOTALS = """
 INSERT INTO totals_daily
     (campaign_id, scope, scope_id, local_date, action_type_id, quantity, co2e_kg, points, actions, residents)
@@ -274,40 +302,39 @@ GROUP BY {by}local_date, action_type_id, GROUPING SETS ({sets})
 HAVING coalesce({scope_ids}) IS NOT NULL
 """
 
-_REBUILD_PARTICIPANTS = """
-INSERT INTO participants_daily (campaign_id, scope, scope_id, local_date, residents)
-SELECT {campaign}, {scope}, coalesce({scope_ids}), local_date, count(*)
-FROM (SELECT DISTINCT {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id
-      FROM {days}) d
+_REBUILD_ACTIVITY = """
+INSERT INTO activity_daily (campaign_id, scope, scope_id, local_date, residents, co2e_kg, points, actions)
+SELECT {campaign}, {scope}, coalesce({scope_ids}), local_date, count(*), sum(co2e_kg), sum(points), sum(actions)
+FROM (SELECT {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id,
+             sum(co2e_kg) AS co2e_kg, sum({points}) AS points, sum(actions) AS actions
+      FROM {days}
+      GROUP BY 1, 2, 3, 4, 5, 6) d
 GROUP BY {by}local_date, GROUPING SETS ({sets})
 HAVING coalesce({scope_ids}) IS NOT NULL
 """
 
-_DAY_SETS = dict(
-    campaign="0",
-    by="",
-    points="0",
-    team="NULL::int",
-    days="resident_days WHERE NOT held",
+_DAYS = dict(campaign="0", by="", points="0", team="NULL::int", days="resident_days WHERE NOT held")
+_MEMBERS = dict(campaign="campaign_id", by="campaign_id, ", points="points", team="team_id", days="campaign_days")
+REBUILD_DAY_TOTALS = _REBUILD_TOTALS.format(**_DAYS, sets="(city_id)", scope="'city'", scope_ids="city_id")
+REBUILD_DAY_ACTIVITY = _REBUILD_ACTIVITY.format(
+    **_DAYS,
     sets="(city_id), (district_id)",
     scope="CASE WHEN grouping(city_id) = 0 THEN 'city' ELSE 'district' END",
     scope_ids="city_id, district_id",
 )
-_MEMBER_SETS = dict(
-    campaign="campaign_id",
-    by="campaign_id, ",
-    points="points",
-    team="team_id",
-    days="campaign_days",
+REBUILD_MEMBER_TOTALS = _REBUILD_TOTALS.format(
+    **_MEMBERS,
+    sets="(), (city_id)",
+    scope="CASE WHEN grouping(city_id) = 0 THEN 'city' ELSE 'campaign' END",
+    scope_ids="city_id, CASE WHEN grouping(city_id) = 1 THEN 0 END",
+)
+REBUILD_MEMBER_ACTIVITY = _REBUILD_ACTIVITY.format(
+    **_MEMBERS,
     sets="(), (city_id), (district_id), (team_id)",
     scope="""CASE WHEN grouping(city_id) = 0 THEN 'city' WHEN grouping(district_id) = 0 THEN 'district'
                   WHEN grouping(team_id) = 0 THEN 'team' ELSE 'campaign' END""",
     scope_ids="city_id, district_id, team_id, CASE WHEN grouping(city_id, district_id, team_id) = 7 THEN 0 END",
 )
-REBUILD_DAY_TOTALS = _REBUILD_TOTALS.format(**_DAY_SETS)
-REBUILD_DAY_PARTICIPANTS = _REBUILD_PARTICIPANTS.format(**_DAY_SETS)
-REBUILD_MEMBER_TOTALS = _REBUILD_TOTALS.format(**_MEMBER_SETS)
-REBUILD_MEMBER_PARTICIPANTS = _REBUILD_PARTICIPANTS.format(**_MEMBER_SETS)
 
 # Bulk statements sort and hash millions of rows: in memory, not in spill files.
 REBUILD_SETTINGS = "SET LOCAL work_mem = '1GB'"
@@ -321,7 +348,7 @@ PLANNER_DEFAULTS = (
     "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT"
 )
 
-REBUILD_CLEAR = "TRUNCATE resident_days, campaign_days, totals_daily, participants_daily"
+REBUILD_CLEAR = "TRUNCATE resident_days, campaign_days, totals_daily, activity_daily"
 
 MARK_ALL_MEMBERS = """
 INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments;

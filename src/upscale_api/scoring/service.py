@@ -88,13 +88,13 @@ async def _apply(conn: Connection, now: datetime, *, announce: bool = True) -> t
         await conn.execute(queries.ANALYZE_DAY_CHANGES)  # temporary tables have no statistics otherwise
         await conn.execute(queries.HOLDS)
         await conn.execute(queries.DAY_TOTALS)
-        await conn.execute(queries.DAY_PARTICIPANTS)
+        await conn.execute(queries.DAY_ACTIVITY)
     if members:
         await conn.execute(queries.MEMBER_DAYS_OUT)
         await conn.execute(queries.MEMBER_DAYS_IN)
         await conn.execute(queries.ANALYZE_MEMBER_CHANGES)
         await conn.execute(queries.MEMBER_TOTALS)
-        await conn.execute(queries.MEMBER_PARTICIPANTS)
+        await conn.execute(queries.MEMBER_ACTIVITY)
         await conn.execute(queries.TOUCHED_TEAMS)
         await conn.execute(queries.SCORES, now)
         await conn.execute(queries.CHALLENGES, now)
@@ -187,12 +187,12 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
         (queries.SORTED_GROUPING + ";" + queries.REBUILD_RESIDENT_DAYS + ";" + queries.PLANNER_DEFAULTS, ()),
         (queries.REBUILD_HOLDS, ()),
         (queries.REBUILD_DAY_TOTALS, ()),
-        (queries.REBUILD_DAY_PARTICIPANTS, ()),
+        (queries.REBUILD_DAY_ACTIVITY, ()),
         (queries.MARK_ALL_MEMBERS, ()),
         (queries.ANALYZE_SCRATCH, ()),
         (queries.REBUILD_MEMBER_DAYS, ()),
         (queries.REBUILD_MEMBER_TOTALS, ()),
-        (queries.REBUILD_MEMBER_PARTICIPANTS, ()),
+        (queries.REBUILD_MEMBER_ACTIVITY, ()),
         (queries.TOUCHED_TEAMS, ()),
         (queries.SCORES, (now,)),
         (queries.CHALLENGES, (now,)),
