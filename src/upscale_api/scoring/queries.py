@@ -431,21 +431,18 @@ WITH days AS (
     FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
     GROUP BY d.campaign_id, d.resident_id, d.local_date
 ), runs AS (
-    -- consecutive days share (day - rank): the gaps-and-islands trick
-    SELECT campaign_id, resident_id, max(local_date) AS last_day, count(*)::int AS days
-    FROM (SELECT campaign_id, resident_id, local_date,
-                 local_date - (row_number() OVER (PARTITION BY campaign_id, resident_id
-                                                  ORDER BY local_date))::int AS run
+    -- consecutive days share (day - rank): the gaps-and-islands trick; a later run has a larger one
+    SELECT campaign_id, resident_id, run, max(local_date) AS last_day, count(*)::int AS days,
+           sum(points) AS points, sum(co2e_kg) AS co2e_kg, sum(actions) AS actions
+    FROM (SELECT *, local_date - date '2000-01-01'
+                    - row_number() OVER (PARTITION BY campaign_id, resident_id ORDER BY local_date) AS run
           FROM days) x
     GROUP BY campaign_id, resident_id, run
-), streaks AS (
-    SELECT DISTINCT ON (campaign_id, resident_id) campaign_id, resident_id, last_day, days,
-           max(days) OVER (PARTITION BY campaign_id, resident_id) AS longest
-    FROM runs ORDER BY campaign_id, resident_id, last_day DESC
 ), sums AS (
     SELECT campaign_id, resident_id, sum(points) AS points, sum(co2e_kg) AS co2e_kg,
-           sum(actions)::int AS actions, count(*)::int AS active_days
-    FROM days GROUP BY campaign_id, resident_id
+           sum(actions)::int AS actions, sum(days)::int AS active_days, max(days) AS longest,
+           max(last_day) AS last_day, (max(ARRAY[run, days]))[2]::int AS last_days  -- the latest run's days
+    FROM runs GROUP BY campaign_id, resident_id
 ), gone AS (
     DELETE FROM campaign_scores s USING dirty_members m
     WHERE s.campaign_id = m.campaign_id AND s.resident_id = m.resident_id
@@ -456,12 +453,11 @@ INSERT INTO campaign_scores AS s (campaign_id, resident_id, city_id, district_id
                                   active_days, longest_streak, last_run_end, last_run_days, updated_at)
 SELECT m.campaign_id, m.resident_id, e.city_id, r.district_id, e.team_id,
        coalesce(t.points, 0), coalesce(t.co2e_kg, 0), coalesce(t.actions, 0), coalesce(t.active_days, 0),
-       coalesce(k.longest, 0), k.last_day, coalesce(k.days, 0), $1
+       coalesce(t.longest, 0), t.last_day, coalesce(t.last_days, 0), $1
 FROM dirty_members m
 JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id AND e.left_at IS NULL
 JOIN residents r ON r.id = m.resident_id
 LEFT JOIN sums t ON t.campaign_id = m.campaign_id AND t.resident_id = m.resident_id
-LEFT JOIN streaks k ON k.campaign_id = m.campaign_id AND k.resident_id = m.resident_id
 ON CONFLICT (campaign_id, resident_id) DO UPDATE
 SET city_id = excluded.city_id, district_id = excluded.district_id, team_id = excluded.team_id,
     points = excluded.points, co2e_kg = excluded.co2e_kg, actions = excluded.actions,
@@ -508,25 +504,25 @@ shaped AS (
 # resident_id, local_date, action_type_id, quantity, co2e_kg): the window's
 # total of the counted types, or its active days for a distinct-days rule.
 _BEST = """
-per_day AS (
-    SELECT s.id AS challenge_id, d.resident_id, d.local_date,
-           sum(CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END) AS value
+counted_days AS (
+    SELECT s.id AS challenge_id, d.resident_id, d.local_date, s.rule_kind = 'distinct_days' AS by_days,
+           -- the window: a day, an ISO week from Monday, or (NULL) the whole campaign
+           CASE s.win WHEN 'day' THEN d.local_date
+                      WHEN 'week' THEN d.local_date - (extract(isodow FROM d.local_date)::int - 1) END AS window_start,
+           CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END AS value
     FROM days d
     JOIN shaped s ON s.campaign_id = d.campaign_id
     JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id
-    GROUP BY s.id, d.resident_id, d.local_date
 ), windows AS (
-    -- a day, an ISO week from Monday, or the whole campaign
-    SELECT p.challenge_id, p.resident_id, sum(p.value) AS value, count(*) AS active_days
-    FROM per_day p JOIN shaped s ON s.id = p.challenge_id
-    GROUP BY p.challenge_id, p.resident_id,
-             CASE s.win WHEN 'day' THEN p.local_date
-                        WHEN 'week' THEN p.local_date - (extract(isodow FROM p.local_date)::int - 1) END
+    SELECT challenge_id, resident_id, sum(value) AS value
+    FROM counted_days WHERE NOT by_days
+    GROUP BY challenge_id, resident_id, window_start
+    UNION ALL
+    SELECT challenge_id, resident_id, count(DISTINCT local_date)
+    FROM counted_days WHERE by_days
+    GROUP BY challenge_id, resident_id, window_start
 ), best AS (
-    SELECT w.challenge_id, w.resident_id,
-           max(CASE WHEN s.rule_kind = 'distinct_days' THEN w.active_days ELSE w.value END) AS value
-    FROM windows w JOIN shaped s ON s.id = w.challenge_id
-    GROUP BY w.challenge_id, w.resident_id
+    SELECT challenge_id, resident_id, max(value) AS value FROM windows GROUP BY challenge_id, resident_id
 )"""
 
 # A rule's target for participant ``e`` (enrolment): the rule's, or for a
@@ -644,7 +640,8 @@ WITH candidates AS (
     FROM candidates c
     JOIN campaign_scores s ON s.campaign_id = c.campaign_id AND s.resident_id = c.resident_id
     JOIN badges b ON b.campaign_id = c.campaign_id AND b.active
-    WHERE CASE b.rule ->> 'kind'
+    WHERE NOT EXISTS (SELECT 1 FROM earned_badges k WHERE k.badge_id = b.id AND k.resident_id = c.resident_id)
+      AND CASE b.rule ->> 'kind'
         WHEN 'first_action' THEN s.actions >= 1
         WHEN 'actions_count' THEN s.actions >= (b.rule ->> 'actions')::int
         WHEN 'streak' THEN s.longest_streak >= (b.rule ->> 'days')::int
