@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """How far back a resident may log an action (offline sync)."""
     upscale_scoring_seconds: Annotated[float, msgspec.Meta(ge=0.5, le=3600)] = 5.0
     """How often the worker scores what was logged since its last run."""
+    upscale_scoring_parts: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    """A scoring tick scores its residents in this many parts side by side, one connection each."""
     upscale_standings_seconds: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
     """How often the worker rebuilds leaderboards of campaigns whose scores changed."""
     upscale_delete_grace_hours: Annotated[float, msgspec.Meta(ge=0, le=24 * 365)] = 24.0
@@ -61,6 +63,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             )
         if self.upscale_db_pool_min > self.upscale_db_pool_max:
             raise SettingsError("UPSCALE_DB_POOL_MIN: must not exceed UPSCALE_DB_POOL_MAX")
+        if self.upscale_scoring_parts >= self.upscale_db_pool_max:
+            raise SettingsError(
+                "UPSCALE_SCORING_PARTS: must be below UPSCALE_DB_POOL_MAX (a tick holds one connection more)"
+            )
 
     @property
     def data_dir(self) -> Path:

@@ -44,6 +44,7 @@ class Worker:
     def __init__(self, pool: Pool, settings: Settings) -> None:
         self.pool = pool
         self.grace = timedelta(days=settings.upscale_backdate_days)
+        self.scoring_parts = settings.upscale_scoring_parts
         self.messaging = (
             messaging_app(settings.firebase_project_id, endpoint=settings.upscale_fcm_endpoint)
             if settings.upscale_push == "fcm"
@@ -72,7 +73,7 @@ class Worker:
 
     async def score(self) -> None:
         """Incremental scoring; the tick takes its own advisory lock."""
-        report = await scoring.tick(self.pool, datetime.now(UTC))
+        report = await scoring.tick(self.pool, datetime.now(UTC), parts=self.scoring_parts)
         if report is not None and (report.resident_days or report.participants):
             log.info(
                 "scoring: %d resident days, %d participants, %d messages in %.3f s",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.factories import CAMPAIGNS, EMULATOR_HOST, ROOT
 from upscale_api.settings import SettingsError, load_settings
 
@@ -50,6 +52,9 @@ def test_settings_parse_numbers_and_flags() -> None:
             assert str(exc).startswith(f"{name}: ")
         else:
             raise AssertionError(f"{name}={value} was accepted")
+    # A scoring tick holds a connection for each part and one more.
+    with pytest.raises(SettingsError, match=r"^UPSCALE_SCORING_PARTS: must be below UPSCALE_DB_POOL_MAX"):
+        load_settings({"UPSCALE_SCORING_PARTS": "4", "UPSCALE_DB_POOL_MAX": "4"})
 
 
 def test_campaigns_validate_accepts_the_shipped_files() -> None:

@@ -1,15 +1,17 @@
 """SQL of the scoring engine.
 
-A unit of work marks what changed in temporary tables: ``dirty_days``
-(resident, local day), ``changed_enrolments`` (participants who joined, left
-or changed team: their whole campaign history is recomputed),
-``dirty_member_days`` (campaign, participant, local day) and ``dirty_members``
-(participants whose score is recomputed). The statements below recompute
-exactly those keys from the source. Recomputed rows
-replace the stored ones; the difference (old rows with sign -1, new rows with
-+1, kept in ``day_changes`` and ``member_changes``) is added to the running
-totals. Recomputing a key that did not change gives a difference of zero, so
-every statement can run again without changing anything.
+A unit of work (a part of a tick, a chunk of a rescore) marks what changed in
+temporary tables: ``dirty_days`` (resident, local day), ``changed_enrolments``
+(participants who joined, left or changed team: their whole campaign history
+is recomputed), ``dirty_member_days`` (campaign, participant, local day) and
+``dirty_members`` (participants whose score is recomputed). The statements
+below recompute exactly those keys from the source. Recomputed rows replace
+the stored ones; the difference (old rows with sign -1, new rows with +1) is
+left in ``scoring_day_changes`` and ``scoring_member_changes``, with the teams
+whose membership or standing moved in ``scoring_touched_teams``, and the fold
+adds them to the totals and team progress that units share. Recomputing a key
+that did not change gives a difference of zero, so every statement can run
+again without changing anything.
 """
 
 # --- The unit of work -------------------------------------------------------------
@@ -25,8 +27,6 @@ CREATE TEMP TABLE dirty_member_days (campaign_id integer, resident_id bigint, lo
 CREATE TEMP TABLE dirty_members (campaign_id integer, resident_id bigint, PRIMARY KEY (campaign_id, resident_id))
     ON COMMIT DROP;
 CREATE TEMP TABLE day_changes (sign integer NOT NULL, LIKE resident_days) ON COMMIT DROP;
-CREATE TEMP TABLE member_changes (sign integer NOT NULL, LIKE campaign_days) ON COMMIT DROP;
-CREATE TEMP TABLE touched_teams (team_id integer PRIMARY KEY) ON COMMIT DROP;
 """
 
 # Achievements found in this transaction, turned into messages at its end.
@@ -37,8 +37,6 @@ CREATE TEMP TABLE IF NOT EXISTS news (resident_id bigint NOT NULL, kind text NOT
 
 ANALYZE_SCRATCH = "ANALYZE dirty_days, changed_enrolments, dirty_member_days, dirty_members"
 ANALYZE_DAY_CHANGES = "ANALYZE day_changes"
-ANALYZE_MEMBER_CHANGES = "ANALYZE member_changes"
-ANALYZE_TOUCHED_TEAMS = "ANALYZE touched_teams"
 
 # A unit of work (a tick, a chunk of a rescore) reads thousands of keys of
 # tables whose pages are in memory: the planner should treat them as cached and
@@ -60,19 +58,22 @@ ON CONFLICT (job) DO UPDATE SET seen = excluded.seen, ran_at = excluded.ran_at
 # Rows written by transactions that had not finished at snapshot $1.
 _SINCE = "written_xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(written_xid, $1::pg_snapshot)"
 
-# Resident days whose actions or whose review decision changed since snapshot $1.
+# A tick's part $3 of $2: the residents whose id leaves remainder $3 divided by $2.
+_PART = "resident_id % $2 = $3"
+
+# Resident days of part $3 of $2 whose actions or whose review decision changed since snapshot $1.
 MARK_CHANGED_DAYS = f"""
 INSERT INTO dirty_days (resident_id, local_date)
-SELECT resident_id, local_date FROM action_logs WHERE {_SINCE}
+SELECT resident_id, local_date FROM action_logs WHERE {_SINCE} AND {_PART}
 UNION
-SELECT resident_id, local_date FROM held_days WHERE {_SINCE}
+SELECT resident_id, local_date FROM held_days WHERE {_SINCE} AND {_PART}
 ON CONFLICT DO NOTHING
 """
 
-# Participants whose enrolment changed since snapshot $1.
+# Participants of part $3 of $2 whose enrolment changed since snapshot $1.
 MARK_CHANGED_ENROLMENTS = f"""
 INSERT INTO changed_enrolments (campaign_id, resident_id)
-SELECT campaign_id, resident_id FROM enrolments WHERE {_SINCE}
+SELECT campaign_id, resident_id FROM enrolments WHERE {_SINCE} AND {_PART}
 ON CONFLICT DO NOTHING
 """
 
@@ -212,9 +213,16 @@ WHERE h.status = 'pending'
         AND r.action_type_id = h.action_type_id)
 """
 
-# --- Running totals -------------------------------------------------------------------
+# What a unit changed in the days it recomputed, for the fold: unheld resident
+# days (held ones count nowhere) and the teams it touched.
+KEEP_CHANGES = """
+INSERT INTO scoring_day_changes SELECT * FROM day_changes WHERE NOT held
+"""
+
+# --- The fold: running totals and team progress ----------------------------------------
 #
-# {changes} is day_changes (all actions: campaign 0) or member_changes (what
+# The rows units share, from the differences they left. {changes} is
+# scoring_day_changes (all actions: campaign 0) or scoring_member_changes (what
 # counts for each campaign). totals_daily keeps sums by action type where they
 # are read by type: all actions per city, a campaign's per campaign and city.
 # activity_daily keeps every scope's day over all types (campaign 0: city and
@@ -235,7 +243,7 @@ SELECT {campaign}, s.scope, s.scope_id, c.local_date, c.action_type_id,
        sum(c.sign * c.quantity), sum(c.sign * c.co2e_kg), sum(c.sign * {points}), sum(c.sign * c.actions), sum(c.sign)
 FROM {changes} c
 CROSS JOIN LATERAL {scopes} AS s (scope, scope_id)
-WHERE s.scope_id IS NOT NULL {filter}
+WHERE s.scope_id IS NOT NULL
 GROUP BY 1, s.scope, s.scope_id, c.local_date, c.action_type_id
 HAVING sum(c.sign * c.quantity) <> 0 OR sum(c.sign * c.co2e_kg) <> 0 OR sum(c.sign * {points}) <> 0
     OR sum(c.sign * c.actions) <> 0 OR sum(c.sign) <> 0
@@ -245,15 +253,17 @@ SET quantity = t.quantity + excluded.quantity, co2e_kg = t.co2e_kg + excluded.co
     residents = t.residents + excluded.residents
 """
 
-# A resident's day (all types) first, so that each active resident counts once.
+# A resident's day (all types) first, so that each active resident counts once
+# (in each unit's differences: a day recomputed by two units is taken back and
+# counted by each).
 _ACTIVITY = """
 INSERT INTO activity_daily AS p (campaign_id, scope, scope_id, local_date, residents, co2e_kg, points, actions)
 SELECT c.campaign_id, s.scope, s.scope_id, c.local_date,
        sum(c.sign), sum(c.sign * c.co2e_kg), sum(c.sign * c.points), sum(c.sign * c.actions)
-FROM (SELECT sign, {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id,
+FROM (SELECT unit, sign, {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id,
              sum(co2e_kg) AS co2e_kg, sum({points}) AS points, sum(actions) AS actions
-      FROM {changes} WHERE true {filter}
-      GROUP BY 1, 2, 3, 4, 5, 6, 7) c
+      FROM {changes}
+      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) c
 CROSS JOIN LATERAL {scopes} AS s (scope, scope_id)
 WHERE s.scope_id IS NOT NULL
 GROUP BY c.campaign_id, s.scope, s.scope_id, c.local_date
@@ -264,28 +274,22 @@ SET residents = p.residents + excluded.residents, co2e_kg = p.co2e_kg + excluded
     points = p.points + excluded.points, actions = p.actions + excluded.actions
 """
 
-DAY_TOTALS = _TOTALS.format(
-    campaign="0", points="0", changes="day_changes", scopes=_DAY_TOTAL_SCOPES, filter="AND NOT held"
-)
+DAY_TOTALS = _TOTALS.format(campaign="0", points="0", changes="scoring_day_changes", scopes=_DAY_TOTAL_SCOPES)
 DAY_ACTIVITY = _ACTIVITY.format(
-    campaign="0",
-    points="0",
-    team="NULL::int",
-    changes="day_changes",
-    scopes=_DAY_ACTIVITY_SCOPES,
-    filter="AND NOT held",
+    campaign="0", points="0", team="NULL::int", changes="scoring_day_changes", scopes=_DAY_ACTIVITY_SCOPES
 )
 MEMBER_TOTALS = _TOTALS.format(
-    campaign="c.campaign_id", points="c.points", changes="member_changes", scopes=_MEMBER_TOTAL_SCOPES, filter=""
+    campaign="c.campaign_id", points="c.points", changes="scoring_member_changes", scopes=_MEMBER_TOTAL_SCOPES
 )
 MEMBER_ACTIVITY = _ACTIVITY.format(
     campaign="campaign_id",
     points="points",
     team="team_id",
-    changes="member_changes",
+    changes="scoring_member_changes",
     scopes=_MEMBER_ACTIVITY_SCOPES,
-    filter="",
 )
+
+FOLDED = "TRUNCATE scoring_day_changes, scoring_member_changes, scoring_touched_teams"
 
 # A rebuild fills the emptied tables from the stored days in one pass each:
 # every scope's sums grouped at once (GROUPING SETS), no differences to add.
@@ -348,7 +352,10 @@ PLANNER_DEFAULTS = (
     "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT"
 )
 
-REBUILD_CLEAR = "TRUNCATE resident_days, campaign_days, totals_daily, activity_daily"
+# The differences units left unfolded are part of what a rebuild recomputes.
+REBUILD_CLEAR = (
+    "TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_day_changes, scoring_member_changes"
+)
 
 MARK_ALL_MEMBERS = """
 INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments;
@@ -363,7 +370,7 @@ WITH gone AS (
     WHERE d.campaign_id = m.campaign_id AND d.resident_id = m.resident_id AND d.local_date = m.local_date
     RETURNING d.*
 )
-INSERT INTO member_changes SELECT -1, * FROM gone
+INSERT INTO scoring_member_changes SELECT -1, * FROM gone
 """
 
 # What counts for a campaign: the participant's unheld days of the campaign's
@@ -394,7 +401,7 @@ MEMBER_DAYS_IN = _MEMBER_DAYS.format(
     source="""dirty_member_days m
     JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id
     JOIN resident_days rd ON rd.resident_id = m.resident_id AND rd.local_date = m.local_date""",
-    sink="INSERT INTO member_changes SELECT 1, * FROM stored",
+    sink="INSERT INTO scoring_member_changes SELECT 1, * FROM stored",
 )
 REBUILD_MEMBER_DAYS = _MEMBER_DAYS.format(
     source="enrolments e JOIN resident_days rd ON rd.resident_id = e.resident_id",
@@ -406,7 +413,7 @@ REBUILD_MEMBER_DAYS = _MEMBER_DAYS.format(
 # whose members' standing in a team rule flips). Runs before SCORES, which
 # stores the new team.
 TOUCHED_TEAMS = """
-INSERT INTO touched_teams (team_id)
+INSERT INTO scoring_touched_teams (team_id)
 SELECT s.team_id
 FROM campaign_scores s
 JOIN changed_enrolments m USING (campaign_id, resident_id)
@@ -418,7 +425,6 @@ FROM enrolments e
 JOIN changed_enrolments m USING (campaign_id, resident_id)
 LEFT JOIN campaign_scores s USING (campaign_id, resident_id)
 WHERE e.team_id IS NOT NULL AND e.left_at IS NULL AND s.team_id IS DISTINCT FROM e.team_id
-ON CONFLICT DO NOTHING
 """
 
 # A current participant's score: points, kg, actions, active days, the longest
@@ -470,8 +476,10 @@ WHERE (s.city_id, s.district_id, s.team_id, s.points, s.co2e_kg, s.actions, s.ac
        excluded.active_days, excluded.longest_streak, excluded.last_run_end, excluded.last_run_days)
 """
 
+# In campaign order: parts running side by side then wait for each other's
+# new rows in one order, never in a circle.
 STANDINGS_DUE = """
-INSERT INTO standings_due (campaign_id) SELECT DISTINCT campaign_id FROM dirty_members
+INSERT INTO standings_due (campaign_id) SELECT DISTINCT campaign_id FROM dirty_members ORDER BY campaign_id
 ON CONFLICT DO NOTHING
 """
 
@@ -569,9 +577,8 @@ WITH rules AS (
     LEFT JOIN challenges_met old ON old.challenge_id = s.id AND old.resident_id = m.resident_id
 ), flipped AS (
     -- a member now meets a team rule's member rule, or no longer does: their team's share moves
-    INSERT INTO touched_teams (team_id)
+    INSERT INTO scoring_touched_teams (team_id)
     SELECT DISTINCT team_id FROM judged WHERE for_team AND team_id IS NOT NULL AND was_met <> met
-    ON CONFLICT DO NOTHING
 ), gone AS (
     -- fallen back, or no longer taking part
     DELETE FROM challenges_met p
@@ -601,7 +608,7 @@ TEAMS = """
 WITH judged AS (
     SELECT ch.id AS challenge_id, t.id AS team_id, (ch.rule ->> 'share')::numeric AS share,
            count(e.resident_id)::int AS members, count(p.resident_id)::int AS members_met
-    FROM touched_teams tt
+    FROM (SELECT DISTINCT team_id FROM scoring_touched_teams) tt
     JOIN teams t ON t.id = tt.team_id
     JOIN challenges ch ON ch.campaign_id = t.campaign_id AND ch.active AND ch.rule ->> 'kind' = 'team_participation'
     LEFT JOIN enrolments e ON e.team_id = t.id AND e.left_at IS NULL
@@ -626,28 +633,26 @@ FROM stored s JOIN enrolments e ON e.team_id = s.team_id AND e.left_at IS NULL
 WHERE s.met_at = $1
 """
 
-# Badges of dirty participants (and of members of a team that just met a
-# challenge). A badge is kept once earned. $1: now.
-BADGES = """
-WITH candidates AS (
-    SELECT campaign_id, resident_id FROM dirty_members
-    UNION
-    SELECT ch.campaign_id, n.resident_id FROM news n JOIN challenges ch ON ch.id = n.subject_id
-    WHERE n.kind = 'team_challenge'
+# Badges of the {candidates} (campaign_id, resident_id), not yet earned. A
+# badge is kept once earned. The candidates' scores are read first, by key: a
+# few thousand lookups, not a scan of every score. $1: now.
+_BADGES = """
+WITH candidates AS MATERIALIZED (
+    SELECT s.campaign_id, s.resident_id, s.city_id, s.team_id, s.actions, s.longest_streak
+    FROM ({candidates}) c JOIN campaign_scores s USING (campaign_id, resident_id)
 ), earned AS (
     INSERT INTO earned_badges (badge_id, resident_id, earned_at)
-    SELECT b.id, c.resident_id, $1
-    FROM candidates c
-    JOIN campaign_scores s ON s.campaign_id = c.campaign_id AND s.resident_id = c.resident_id
-    JOIN badges b ON b.campaign_id = c.campaign_id AND b.active
-    WHERE NOT EXISTS (SELECT 1 FROM earned_badges k WHERE k.badge_id = b.id AND k.resident_id = c.resident_id)
+    SELECT b.id, s.resident_id, $1
+    FROM candidates s
+    JOIN badges b ON b.campaign_id = s.campaign_id AND b.active
+    WHERE NOT EXISTS (SELECT 1 FROM earned_badges k WHERE k.badge_id = b.id AND k.resident_id = s.resident_id)
       AND CASE b.rule ->> 'kind'
         WHEN 'first_action' THEN s.actions >= 1
         WHEN 'actions_count' THEN s.actions >= (b.rule ->> 'actions')::int
         WHEN 'streak' THEN s.longest_streak >= (b.rule ->> 'days')::int
         ELSE EXISTS (
             SELECT 1 FROM challenges ch
-            WHERE ch.campaign_id = c.campaign_id AND ch.code = b.rule ->> 'challenge'
+            WHERE ch.campaign_id = s.campaign_id AND ch.code = b.rule ->> 'challenge'
               AND CASE ch.rule ->> 'kind'
                   WHEN 'team_participation' THEN EXISTS (
                       SELECT 1 FROM team_progress tp
@@ -656,7 +661,7 @@ WITH candidates AS (
                       SELECT 1 FROM collective_progress cp
                       WHERE cp.challenge_id = ch.id AND cp.scope_id IN (0, s.city_id) AND cp.met_at IS NOT NULL)
                   ELSE EXISTS (
-                      SELECT 1 FROM challenges_met p WHERE p.challenge_id = ch.id AND p.resident_id = c.resident_id)
+                      SELECT 1 FROM challenges_met p WHERE p.challenge_id = ch.id AND p.resident_id = s.resident_id)
                   END)
         END
     ON CONFLICT DO NOTHING
@@ -664,6 +669,13 @@ WITH candidates AS (
 )
 INSERT INTO news (resident_id, kind, subject_id) SELECT resident_id, 'badge', badge_id FROM earned
 """
+
+BADGES = _BADGES.format(candidates="SELECT campaign_id, resident_id FROM dirty_members")
+# The members of teams that just met a challenge (in the fold, after TEAMS).
+TEAM_BADGES = _BADGES.format(
+    candidates="""SELECT DISTINCT ch.campaign_id, n.resident_id FROM news n JOIN challenges ch ON ch.id = n.subject_id
+    WHERE n.kind = 'team_challenge'"""
+)
 
 # One achievement message per piece of news, in the resident's language. $1:
 # now, $2: {"challenge"|"team_challenge"|"goal"|"badge": {"title": {...}, "body": {...}}}

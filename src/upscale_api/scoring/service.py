@@ -4,10 +4,15 @@ Contracts:
 
 * :func:`tick` is the incremental job. It reads the action logs, enrolments and
   review decisions written since its watermark (new, back-dated and deleted
-  actions alike), recomputes exactly the resident days and participants they
-  touch, and moves the watermark, all in one transaction under an advisory
-  lock: several worker replicas run it once per tick between them, and a tick
-  killed halfway leaves nothing applied. Running it again changes nothing.
+  actions alike) and recomputes exactly the resident days and participants
+  they touch, under an advisory lock held by the transaction that ends the
+  tick: several worker replicas run it once per tick between them. The
+  residents are scored in parts side by side (one transaction and connection
+  each, so a tick uses every core); the last transaction folds what the parts
+  changed into the rows they share and moves the watermark. A tick killed
+  halfway leaves no part half-applied, and the next tick recomputes what the
+  parts did (finding nothing to change) and folds what they left. Running it
+  again changes nothing.
 * :func:`compute_standings` rebuilds the leaderboards and collective goals of
   campaigns whose scores changed, one campaign per transaction.
 * :func:`take_results` freezes a campaign's standings once it has ended and
@@ -21,6 +26,7 @@ Every derived number is recomputed from the action log (through
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -74,10 +80,13 @@ class RescoreReport(msgspec.Struct):
     seconds: float
 
 
-async def _apply(conn: Connection, now: datetime, *, announce: bool = True) -> tuple[int, int, int]:
-    """Recompute what ``dirty_days`` and ``changed_enrolments`` name; return the resident
-    days and participants recomputed and the achievements found (written to the
-    outbox when ``announce``)."""
+async def _score_part(conn: Connection, now: datetime, *, announce: bool = True) -> tuple[int, int, int]:
+    """Recompute what ``dirty_days`` and ``changed_enrolments`` name: resident days,
+    campaign days, scores, challenges and badges, which belong to these
+    residents alone; the differences in the rows shared with other units are
+    left for :func:`_fold`. Returns the resident days and participants
+    recomputed and the achievements found (written to the outbox when
+    ``announce``)."""
     await conn.execute(queries.MARK_MEMBER_DAYS)
     await conn.execute(queries.ANALYZE_SCRATCH)
     days = await conn.fetchval("SELECT count(*) FROM dirty_days")
@@ -87,23 +96,30 @@ async def _apply(conn: Connection, now: datetime, *, announce: bool = True) -> t
         await conn.execute(queries.RESIDENT_DAYS_IN)
         await conn.execute(queries.ANALYZE_DAY_CHANGES)  # temporary tables have no statistics otherwise
         await conn.execute(queries.HOLDS)
-        await conn.execute(queries.DAY_TOTALS)
-        await conn.execute(queries.DAY_ACTIVITY)
+        await conn.execute(queries.KEEP_CHANGES)
     if members:
         await conn.execute(queries.MEMBER_DAYS_OUT)
         await conn.execute(queries.MEMBER_DAYS_IN)
-        await conn.execute(queries.ANALYZE_MEMBER_CHANGES)
-        await conn.execute(queries.MEMBER_TOTALS)
-        await conn.execute(queries.MEMBER_ACTIVITY)
         await conn.execute(queries.TOUCHED_TEAMS)
         await conn.execute(queries.SCORES, now)
         await conn.execute(queries.CHALLENGES, now)
-        await conn.execute(queries.ANALYZE_TOUCHED_TEAMS)
-        await conn.execute(queries.TEAMS, now)
         await conn.execute(queries.BADGES, now)
         await conn.execute(queries.STANDINGS_DUE)
     messages = await _notify(conn, now, announce=announce)
     return days, members, messages
+
+
+async def _fold(conn: Connection, now: datetime, *, announce: bool = True) -> int:
+    """Add the differences units left to the running totals, judge the teams they
+    touched (and badge the members of teams that just met a challenge), and
+    empty what was folded; returns the achievements found."""
+    await conn.execute(queries.NEWS_TABLE)
+    for statement in (queries.DAY_TOTALS, queries.DAY_ACTIVITY, queries.MEMBER_TOTALS, queries.MEMBER_ACTIVITY):
+        await conn.execute(statement)
+    await conn.execute(queries.TEAMS, now)
+    await conn.execute(queries.TEAM_BADGES, now)
+    await conn.execute(queries.FOLDED)
+    return await _notify(conn, now, announce=announce)
 
 
 async def _notify(conn: Connection, now: datetime, *, announce: bool = True) -> int:
@@ -115,20 +131,35 @@ async def _notify(conn: Connection, now: datetime, *, announce: bool = True) -> 
     return news
 
 
-async def tick(pool: Pool, now: datetime) -> TickReport | None:
-    """Score everything written since the last tick; None when another replica is ticking."""
+async def tick(pool: Pool, now: datetime, *, parts: int = 2) -> TickReport | None:
+    """Score everything written since the last tick, the residents in ``parts`` parts
+    side by side (the pool must hold ``parts`` + 1 connections); None when
+    another replica is ticking."""
     started = time.perf_counter()
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", AdvisoryLock.SCORING):
             return None
         seen = await conn.fetchval(queries.WATERMARK, TICK_JOB)
         snapshot = await conn.fetchval(queries.SNAPSHOT)
-        await conn.execute(queries.UNIT_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
-        await conn.execute(queries.MARK_CHANGED_DAYS, seen)
-        await conn.execute(queries.MARK_CHANGED_ENROLMENTS, seen)
-        days, members, messages = await _apply(conn, now)
+        # A part that fails cancels the others; what those committed is folded by the next tick.
+        try:
+            async with asyncio.TaskGroup() as group:
+                scored = [group.create_task(_tick_part(pool, now, seen, part, parts)) for part in range(parts)]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the part that failed; the others were cancelled
+        await conn.execute(queries.UNIT_SETTINGS)
+        messages = await _fold(conn, now)
         await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
-    return TickReport(days, members, messages, round(time.perf_counter() - started, 3))
+    days, members, part_messages = (sum(counts) for counts in zip(*(task.result() for task in scored), strict=True))
+    return TickReport(days, members, part_messages + messages, round(time.perf_counter() - started, 3))
+
+
+async def _tick_part(pool: Pool, now: datetime, seen: str, part: int, parts: int) -> tuple[int, int, int]:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(queries.UNIT_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
+        await conn.execute(queries.MARK_CHANGED_DAYS, seen, parts, part)
+        await conn.execute(queries.MARK_CHANGED_ENROLMENTS, seen, parts, part)
+        return await _score_part(conn, now)
 
 
 async def compute_standings(pool: Pool, now: datetime) -> int:
@@ -196,8 +227,6 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
         (queries.TOUCHED_TEAMS, ()),
         (queries.SCORES, (now,)),
         (queries.CHALLENGES, (now,)),
-        (queries.ANALYZE_TOUCHED_TEAMS, ()),
-        (queries.TEAMS, (now,)),
         (queries.BADGES, (now,)),
         (queries.STANDINGS_DUE, ()),
     ]
@@ -214,6 +243,7 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
                 if progress is not None:
                     progress(done, len(steps))
             await _notify(conn, now, announce=False)
+            await _fold(conn, now, announce=False)  # the teams; the totals were rebuilt above
             days = await conn.fetchval("SELECT count(*) FROM resident_days")
             members = await conn.fetchval("SELECT count(*) FROM dirty_members")
             await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
@@ -251,7 +281,8 @@ async def rescore(
             await conn.execute(queries.UNIT_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
             await conn.execute(queries.MARK_RESIDENTS, start, start + chunk - 1, since, campaign_id)
             # A correction recomputes history: what it finds met was met long ago, and is not announced.
-            chunk_days, chunk_members, _ = await _apply(conn, now, announce=False)
+            chunk_days, chunk_members, _ = await _score_part(conn, now, announce=False)
+            await _fold(conn, now, announce=False)
         days += chunk_days
         members += chunk_members
         if progress is not None:
