@@ -1,19 +1,12 @@
 -- A scoring tick works on its residents in parts, one transaction each, side
--- by side on separate connections; a last transaction adds up what the parts
--- changed in the rows they share (running totals, team progress) and moves the
--- watermark. A part leaves its differences here, committed with the days and
--- scores it recomputed; the last transaction folds them in and empties these
--- tables. Rows left by parts whose tick failed before its end are folded by the
--- next tick, which recomputes those residents again (finding nothing more to
--- change), so nothing is counted twice or lost.
---
--- unit: the transaction that left the row. A resident's day counts once among
--- the residents active in a scope; with several units' rows waiting, that
--- holds within each unit's rows, not across them.
-CREATE TABLE scoring_day_changes (
-    sign integer NOT NULL, LIKE resident_days, unit xid8 NOT NULL DEFAULT pg_current_xact_id()
-);
-CREATE TABLE scoring_member_changes (
-    sign integer NOT NULL, LIKE campaign_days, unit xid8 NOT NULL DEFAULT pg_current_xact_id()
-);
+-- by side on separate connections. Each part adds up what its residents'
+-- recomputed days change in the running totals and leaves those sums here,
+-- committed with the days and scores it recomputed; the tick then folds them
+-- into totals_daily and activity_daily (one transaction per table, side by
+-- side, each taking the rows it adds) and judges the teams the parts touched.
+-- Rows left by a tick that failed before its end are folded by the next one,
+-- which recomputes those residents again and finds nothing more to change:
+-- nothing is counted twice or lost.
+CREATE TABLE scoring_pending_totals (LIKE totals_daily);
+CREATE TABLE scoring_pending_activity (LIKE activity_daily);
 CREATE TABLE scoring_touched_teams (team_id integer NOT NULL);

@@ -6,12 +6,13 @@ temporary tables: ``dirty_days`` (resident, local day), ``changed_enrolments``
 is recomputed), ``dirty_member_days`` (campaign, participant, local day) and
 ``dirty_members`` (participants whose score is recomputed). The statements
 below recompute exactly those keys from the source. Recomputed rows replace
-the stored ones; the difference (old rows with sign -1, new rows with +1) is
-left in ``scoring_day_changes`` and ``scoring_member_changes``, with the teams
-whose membership or standing moved in ``scoring_touched_teams``, and the fold
-adds them to the totals and team progress that units share. Recomputing a key
-that did not change gives a difference of zero, so every statement can run
-again without changing anything.
+the stored ones; the difference (old rows with sign -1, new rows with +1, in
+``day_changes`` and ``member_changes``) is summed by the keys of the running
+totals into ``scoring_pending_totals`` and ``scoring_pending_activity``, and
+the teams whose membership or standing moved go to ``scoring_touched_teams``:
+the fold adds those to the rows that units share. Recomputing a key that did
+not change gives a difference of zero, so every statement can run again
+without changing anything.
 """
 
 # --- The unit of work -------------------------------------------------------------
@@ -27,6 +28,7 @@ CREATE TEMP TABLE dirty_member_days (campaign_id integer, resident_id bigint, lo
 CREATE TEMP TABLE dirty_members (campaign_id integer, resident_id bigint, PRIMARY KEY (campaign_id, resident_id))
     ON COMMIT DROP;
 CREATE TEMP TABLE day_changes (sign integer NOT NULL, LIKE resident_days) ON COMMIT DROP;
+CREATE TEMP TABLE member_changes (sign integer NOT NULL, LIKE campaign_days) ON COMMIT DROP;
 """
 
 # Achievements found in this transaction, turned into messages at its end.
@@ -213,21 +215,15 @@ WHERE h.status = 'pending'
         AND r.action_type_id = h.action_type_id)
 """
 
-# What a unit changed in the days it recomputed, for the fold: unheld resident
-# days (held ones count nowhere) and the teams it touched.
-KEEP_CHANGES = """
-INSERT INTO scoring_day_changes SELECT * FROM day_changes WHERE NOT held
-"""
-
-# --- The fold: running totals and team progress ----------------------------------------
+# --- Running totals ---------------------------------------------------------------------
 #
-# The rows units share, from the differences they left. {changes} is
-# scoring_day_changes (all actions: campaign 0) or scoring_member_changes (what
-# counts for each campaign). totals_daily keeps sums by action type where they
-# are read by type: all actions per city, a campaign's per campaign and city.
-# activity_daily keeps every scope's day over all types (campaign 0: city and
-# district; a campaign: campaign, city, district and team) with the residents
-# active that day.
+# totals_daily keeps sums by action type where they are read by type: all
+# actions per city, a campaign's per campaign and city. activity_daily keeps
+# every scope's day over all types (campaign 0: city and district; a campaign:
+# campaign, city, district and team) with the residents active that day. A
+# unit sums its differences by their keys into the pending tables ({changes}:
+# day_changes for all actions, campaign 0, or member_changes for what counts in
+# each campaign); the fold adds them up.
 
 _DAY_TOTAL_SCOPES = "(VALUES ('city', c.city_id))"
 _MEMBER_TOTAL_SCOPES = "(VALUES ('campaign', 0), ('city', c.city_id))"
@@ -236,60 +232,86 @@ _MEMBER_ACTIVITY_SCOPES = (
     "(VALUES ('campaign', 0), ('city', c.city_id), ('district', c.district_id), ('team', c.team_id))"
 )
 
-_TOTALS = """
-INSERT INTO totals_daily AS t
+_PENDING_TOTALS = """
+INSERT INTO scoring_pending_totals
     (campaign_id, scope, scope_id, local_date, action_type_id, quantity, co2e_kg, points, actions, residents)
 SELECT {campaign}, s.scope, s.scope_id, c.local_date, c.action_type_id,
        sum(c.sign * c.quantity), sum(c.sign * c.co2e_kg), sum(c.sign * {points}), sum(c.sign * c.actions), sum(c.sign)
 FROM {changes} c
 CROSS JOIN LATERAL {scopes} AS s (scope, scope_id)
-WHERE s.scope_id IS NOT NULL
+WHERE s.scope_id IS NOT NULL {filter}
 GROUP BY 1, s.scope, s.scope_id, c.local_date, c.action_type_id
 HAVING sum(c.sign * c.quantity) <> 0 OR sum(c.sign * c.co2e_kg) <> 0 OR sum(c.sign * {points}) <> 0
     OR sum(c.sign * c.actions) <> 0 OR sum(c.sign) <> 0
+"""
+
+# A resident's day (all types) first, so that each active resident counts once.
+_PENDING_ACTIVITY = """
+INSERT INTO scoring_pending_activity (campaign_id, scope, scope_id, local_date, residents, co2e_kg, points, actions)
+SELECT c.campaign_id, s.scope, s.scope_id, c.local_date,
+       sum(c.sign), sum(c.sign * c.co2e_kg), sum(c.sign * c.points), sum(c.sign * c.actions)
+FROM (SELECT sign, {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id,
+             sum(co2e_kg) AS co2e_kg, sum({points}) AS points, sum(actions) AS actions
+      FROM {changes} WHERE true {filter}
+      GROUP BY 1, 2, 3, 4, 5, 6, 7) c
+CROSS JOIN LATERAL {scopes} AS s (scope, scope_id)
+WHERE s.scope_id IS NOT NULL
+GROUP BY c.campaign_id, s.scope, s.scope_id, c.local_date
+HAVING sum(c.sign) <> 0 OR sum(c.sign * c.co2e_kg) <> 0 OR sum(c.sign * c.points) <> 0
+    OR sum(c.sign * c.actions) <> 0
+"""
+
+DAY_TOTALS = _PENDING_TOTALS.format(
+    campaign="0", points="0", changes="day_changes", scopes=_DAY_TOTAL_SCOPES, filter="AND NOT held"
+)
+DAY_ACTIVITY = _PENDING_ACTIVITY.format(
+    campaign="0",
+    points="0",
+    team="NULL::int",
+    changes="day_changes",
+    scopes=_DAY_ACTIVITY_SCOPES,
+    filter="AND NOT held",
+)
+MEMBER_TOTALS = _PENDING_TOTALS.format(
+    campaign="c.campaign_id", points="c.points", changes="member_changes", scopes=_MEMBER_TOTAL_SCOPES, filter=""
+)
+MEMBER_ACTIVITY = _PENDING_ACTIVITY.format(
+    campaign="campaign_id",
+    points="points",
+    team="team_id",
+    changes="member_changes",
+    scopes=_MEMBER_ACTIVITY_SCOPES,
+    filter="",
+)
+
+# The fold: the pending sums taken (deleted) and added to the running totals in
+# one statement, so that each is added once whichever transaction commits.
+FOLD_TOTALS = """
+WITH taken AS (DELETE FROM scoring_pending_totals RETURNING *)
+INSERT INTO totals_daily AS t
+    (campaign_id, scope, scope_id, local_date, action_type_id, quantity, co2e_kg, points, actions, residents)
+SELECT campaign_id, scope, scope_id, local_date, action_type_id,
+       sum(quantity), sum(co2e_kg), sum(points), sum(actions), sum(residents)
+FROM taken
+GROUP BY campaign_id, scope, scope_id, local_date, action_type_id
+HAVING sum(quantity) <> 0 OR sum(co2e_kg) <> 0 OR sum(points) <> 0 OR sum(actions) <> 0 OR sum(residents) <> 0
 ON CONFLICT (campaign_id, scope, scope_id, local_date, action_type_id) DO UPDATE
 SET quantity = t.quantity + excluded.quantity, co2e_kg = t.co2e_kg + excluded.co2e_kg,
     points = t.points + excluded.points, actions = t.actions + excluded.actions,
     residents = t.residents + excluded.residents
 """
 
-# A resident's day (all types) first, so that each active resident counts once
-# (in each unit's differences: a day recomputed by two units is taken back and
-# counted by each).
-_ACTIVITY = """
+FOLD_ACTIVITY = """
+WITH taken AS (DELETE FROM scoring_pending_activity RETURNING *)
 INSERT INTO activity_daily AS p (campaign_id, scope, scope_id, local_date, residents, co2e_kg, points, actions)
-SELECT c.campaign_id, s.scope, s.scope_id, c.local_date,
-       sum(c.sign), sum(c.sign * c.co2e_kg), sum(c.sign * c.points), sum(c.sign * c.actions)
-FROM (SELECT unit, sign, {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id,
-             sum(co2e_kg) AS co2e_kg, sum({points}) AS points, sum(actions) AS actions
-      FROM {changes}
-      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) c
-CROSS JOIN LATERAL {scopes} AS s (scope, scope_id)
-WHERE s.scope_id IS NOT NULL
-GROUP BY c.campaign_id, s.scope, s.scope_id, c.local_date
-HAVING sum(c.sign) <> 0 OR sum(c.sign * c.co2e_kg) <> 0 OR sum(c.sign * c.points) <> 0
-    OR sum(c.sign * c.actions) <> 0
+SELECT campaign_id, scope, scope_id, local_date, sum(residents), sum(co2e_kg), sum(points), sum(actions)
+FROM taken
+GROUP BY campaign_id, scope, scope_id, local_date
+HAVING sum(residents) <> 0 OR sum(co2e_kg) <> 0 OR sum(points) <> 0 OR sum(actions) <> 0
 ON CONFLICT (campaign_id, scope, scope_id, local_date) DO UPDATE
 SET residents = p.residents + excluded.residents, co2e_kg = p.co2e_kg + excluded.co2e_kg,
     points = p.points + excluded.points, actions = p.actions + excluded.actions
 """
-
-DAY_TOTALS = _TOTALS.format(campaign="0", points="0", changes="scoring_day_changes", scopes=_DAY_TOTAL_SCOPES)
-DAY_ACTIVITY = _ACTIVITY.format(
-    campaign="0", points="0", team="NULL::int", changes="scoring_day_changes", scopes=_DAY_ACTIVITY_SCOPES
-)
-MEMBER_TOTALS = _TOTALS.format(
-    campaign="c.campaign_id", points="c.points", changes="scoring_member_changes", scopes=_MEMBER_TOTAL_SCOPES
-)
-MEMBER_ACTIVITY = _ACTIVITY.format(
-    campaign="campaign_id",
-    points="points",
-    team="team_id",
-    changes="scoring_member_changes",
-    scopes=_MEMBER_ACTIVITY_SCOPES,
-)
-
-FOLDED = "TRUNCATE scoring_day_changes, scoring_member_changes, scoring_touched_teams"
 
 # A rebuild fills the emptied tables from the stored days in one pass each:
 # every scope's sums grouped at once (GROUPING SETS), no differences to add.
@@ -352,10 +374,10 @@ PLANNER_DEFAULTS = (
     "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT"
 )
 
-# The differences units left unfolded are part of what a rebuild recomputes.
-REBUILD_CLEAR = (
-    "TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_day_changes, scoring_member_changes"
-)
+# The sums units left unfolded are part of what a rebuild recomputes.
+REBUILD_CLEAR = """
+TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_pending_totals, scoring_pending_activity
+"""
 
 MARK_ALL_MEMBERS = """
 INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments;
@@ -370,7 +392,7 @@ WITH gone AS (
     WHERE d.campaign_id = m.campaign_id AND d.resident_id = m.resident_id AND d.local_date = m.local_date
     RETURNING d.*
 )
-INSERT INTO scoring_member_changes SELECT -1, * FROM gone
+INSERT INTO member_changes SELECT -1, * FROM gone
 """
 
 # What counts for a campaign: the participant's unheld days of the campaign's
@@ -401,7 +423,7 @@ MEMBER_DAYS_IN = _MEMBER_DAYS.format(
     source="""dirty_member_days m
     JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id
     JOIN resident_days rd ON rd.resident_id = m.resident_id AND rd.local_date = m.local_date""",
-    sink="INSERT INTO scoring_member_changes SELECT 1, * FROM stored",
+    sink="INSERT INTO member_changes SELECT 1, * FROM stored",
 )
 REBUILD_MEMBER_DAYS = _MEMBER_DAYS.format(
     source="enrolments e JOIN resident_days rd ON rd.resident_id = e.resident_id",
@@ -603,12 +625,15 @@ WHERE NOT j.for_team
 )
 
 # Team participation: the share of a touched team's current members meeting the
-# member rule. A team newly meeting it tells every member. $1: now.
+# member rule, for the teams units touched (taken off their list). A team newly
+# meeting it tells every member. $1: now.
 TEAMS = """
-WITH judged AS (
+WITH touched AS (
+    DELETE FROM scoring_touched_teams RETURNING team_id
+), judged AS (
     SELECT ch.id AS challenge_id, t.id AS team_id, (ch.rule ->> 'share')::numeric AS share,
            count(e.resident_id)::int AS members, count(p.resident_id)::int AS members_met
-    FROM (SELECT DISTINCT team_id FROM scoring_touched_teams) tt
+    FROM (SELECT DISTINCT team_id FROM touched) tt
     JOIN teams t ON t.id = tt.team_id
     JOIN challenges ch ON ch.campaign_id = t.campaign_id AND ch.active AND ch.rule ->> 'kind' = 'team_participation'
     LEFT JOIN enrolments e ON e.team_id = t.id AND e.left_at IS NULL

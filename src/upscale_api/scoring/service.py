@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
+from upscale_api import db
 from upscale_api.db import AdvisoryLock, Connection, Pool, Record
 from upscale_api.notifications import templates
 from upscale_api.scoring import queries
@@ -47,6 +48,8 @@ ACHIEVEMENT_TEMPLATES = {
     "badge": templates.BADGE_EARNED,
 }
 
+
+T = TypeVar("T")
 
 Progress = Callable[[int, int], None]
 """Called with (steps done, steps in all) while recomputing."""
@@ -83,10 +86,9 @@ class RescoreReport(msgspec.Struct):
 async def _score_part(conn: Connection, now: datetime, *, announce: bool = True) -> tuple[int, int, int]:
     """Recompute what ``dirty_days`` and ``changed_enrolments`` name: resident days,
     campaign days, scores, challenges and badges, which belong to these
-    residents alone; the differences in the rows shared with other units are
-    left for :func:`_fold`. Returns the resident days and participants
-    recomputed and the achievements found (written to the outbox when
-    ``announce``)."""
+    residents alone; what changes in the rows shared with other units is left
+    pending for the fold. Returns the resident days and participants recomputed
+    and the achievements found (written to the outbox when ``announce``)."""
     await conn.execute(queries.MARK_MEMBER_DAYS)
     await conn.execute(queries.ANALYZE_SCRATCH)
     days = await conn.fetchval("SELECT count(*) FROM dirty_days")
@@ -96,10 +98,13 @@ async def _score_part(conn: Connection, now: datetime, *, announce: bool = True)
         await conn.execute(queries.RESIDENT_DAYS_IN)
         await conn.execute(queries.ANALYZE_DAY_CHANGES)  # temporary tables have no statistics otherwise
         await conn.execute(queries.HOLDS)
-        await conn.execute(queries.KEEP_CHANGES)
+        await conn.execute(queries.DAY_TOTALS)
+        await conn.execute(queries.DAY_ACTIVITY)
     if members:
         await conn.execute(queries.MEMBER_DAYS_OUT)
         await conn.execute(queries.MEMBER_DAYS_IN)
+        await conn.execute(queries.MEMBER_TOTALS)
+        await conn.execute(queries.MEMBER_ACTIVITY)
         await conn.execute(queries.TOUCHED_TEAMS)
         await conn.execute(queries.SCORES, now)
         await conn.execute(queries.CHALLENGES, now)
@@ -109,17 +114,37 @@ async def _score_part(conn: Connection, now: datetime, *, announce: bool = True)
     return days, members, messages
 
 
-async def _fold(conn: Connection, now: datetime, *, announce: bool = True) -> int:
-    """Add the differences units left to the running totals, judge the teams they
-    touched (and badge the members of teams that just met a challenge), and
-    empty what was folded; returns the achievements found."""
+async def _judge_teams(conn: Connection, now: datetime, *, announce: bool = True) -> int:
+    """Judge the teams units touched and badge the members of those that just met a
+    challenge; returns the achievements found."""
     await conn.execute(queries.NEWS_TABLE)
-    for statement in (queries.DAY_TOTALS, queries.DAY_ACTIVITY, queries.MEMBER_TOTALS, queries.MEMBER_ACTIVITY):
-        await conn.execute(statement)
     await conn.execute(queries.TEAMS, now)
     await conn.execute(queries.TEAM_BADGES, now)
-    await conn.execute(queries.FOLDED)
     return await _notify(conn, now, announce=announce)
+
+
+async def _fold(conn: Connection, now: datetime, *, announce: bool = True) -> int:
+    """Everything units left pending, in the caller's transaction; returns the achievements found."""
+    await conn.execute(queries.FOLD_TOTALS)
+    await conn.execute(queries.FOLD_ACTIVITY)
+    return await _judge_teams(conn, now, announce=announce)
+
+
+async def _fold_apart(pool: Pool, statement: str) -> int:
+    """One fold statement in a transaction of its own; returns the running totals it changed."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(queries.UNIT_SETTINGS)
+        return db.rows_affected(await conn.execute(statement))
+
+
+async def _together(*work: Coroutine[Any, Any, T]) -> list[T]:
+    """Run ``work`` side by side; the first failure cancels the rest and is raised."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(w) for w in work]
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 async def _notify(conn: Connection, now: datetime, *, announce: bool = True) -> int:
@@ -141,17 +166,16 @@ async def tick(pool: Pool, now: datetime, *, parts: int = 2) -> TickReport | Non
             return None
         seen = await conn.fetchval(queries.WATERMARK, TICK_JOB)
         snapshot = await conn.fetchval(queries.SNAPSHOT)
-        # A part that fails cancels the others; what those committed is folded by the next tick.
-        try:
-            async with asyncio.TaskGroup() as group:
-                scored = [group.create_task(_tick_part(pool, now, seen, part, parts)) for part in range(parts)]
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None  # the part that failed; the others were cancelled
+        # What the parts that committed left pending is folded by the next tick if this one fails.
+        scored = await _together(*(_tick_part(pool, now, seen, part, parts) for part in range(parts)))
+        # The totals fold in transactions of their own, each taking what it adds; the teams in this one.
         await conn.execute(queries.UNIT_SETTINGS)
-        messages = await _fold(conn, now)
+        _, _, team_messages = await _together(
+            _fold_apart(pool, queries.FOLD_TOTALS), _fold_apart(pool, queries.FOLD_ACTIVITY), _judge_teams(conn, now)
+        )
         await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
-    days, members, part_messages = (sum(counts) for counts in zip(*(task.result() for task in scored), strict=True))
-    return TickReport(days, members, part_messages + messages, round(time.perf_counter() - started, 3))
+    days, members, messages = (sum(counts) for counts in zip(*scored, strict=True))
+    return TickReport(days, members, messages + team_messages, round(time.perf_counter() - started, 3))
 
 
 async def _tick_part(pool: Pool, now: datetime, seen: str, part: int, parts: int) -> tuple[int, int, int]:
