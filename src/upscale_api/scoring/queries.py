@@ -284,33 +284,34 @@ MEMBER_ACTIVITY = _PENDING_ACTIVITY.format(
     filter="",
 )
 
-# The fold: the pending sums taken (deleted) and added to the running totals in
-# one statement, so that each is added once whichever transaction commits.
+# The fold: the pending sums added to the running totals and emptied in one
+# transaction, so that each is added once whichever transaction commits. No
+# unit runs meanwhile (the scoring lock), so emptying cannot take one unseen.
 FOLD_TOTALS = """
-WITH taken AS (DELETE FROM scoring_pending_totals RETURNING *)
 INSERT INTO totals_daily AS t
     (campaign_id, scope, scope_id, local_date, action_type_id, quantity, co2e_kg, points, actions, residents)
 SELECT campaign_id, scope, scope_id, local_date, action_type_id,
        sum(quantity), sum(co2e_kg), sum(points), sum(actions), sum(residents)
-FROM taken
+FROM scoring_pending_totals
 GROUP BY campaign_id, scope, scope_id, local_date, action_type_id
 HAVING sum(quantity) <> 0 OR sum(co2e_kg) <> 0 OR sum(points) <> 0 OR sum(actions) <> 0 OR sum(residents) <> 0
 ON CONFLICT (campaign_id, scope, scope_id, local_date, action_type_id) DO UPDATE
 SET quantity = t.quantity + excluded.quantity, co2e_kg = t.co2e_kg + excluded.co2e_kg,
     points = t.points + excluded.points, actions = t.actions + excluded.actions,
-    residents = t.residents + excluded.residents
+    residents = t.residents + excluded.residents;
+TRUNCATE scoring_pending_totals
 """
 
 FOLD_ACTIVITY = """
-WITH taken AS (DELETE FROM scoring_pending_activity RETURNING *)
 INSERT INTO activity_daily AS p (campaign_id, scope, scope_id, local_date, residents, co2e_kg, points, actions)
 SELECT campaign_id, scope, scope_id, local_date, sum(residents), sum(co2e_kg), sum(points), sum(actions)
-FROM taken
+FROM scoring_pending_activity
 GROUP BY campaign_id, scope, scope_id, local_date
 HAVING sum(residents) <> 0 OR sum(co2e_kg) <> 0 OR sum(points) <> 0 OR sum(actions) <> 0
 ON CONFLICT (campaign_id, scope, scope_id, local_date) DO UPDATE
 SET residents = p.residents + excluded.residents, co2e_kg = p.co2e_kg + excluded.co2e_kg,
-    points = p.points + excluded.points, actions = p.actions + excluded.actions
+    points = p.points + excluded.points, actions = p.actions + excluded.actions;
+TRUNCATE scoring_pending_activity
 """
 
 # A rebuild fills the emptied tables from the stored days in one pass each:

@@ -30,11 +30,10 @@ import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
-from upscale_api import db
 from upscale_api.db import AdvisoryLock, Connection, Pool, Record
 from upscale_api.notifications import templates
 from upscale_api.scoring import queries
@@ -48,8 +47,6 @@ ACHIEVEMENT_TEMPLATES = {
     "badge": templates.BADGE_EARNED,
 }
 
-
-T = TypeVar("T")
 
 Progress = Callable[[int, int], None]
 """Called with (steps done, steps in all) while recomputing."""
@@ -130,14 +127,14 @@ async def _fold(conn: Connection, now: datetime, *, announce: bool = True) -> in
     return await _judge_teams(conn, now, announce=announce)
 
 
-async def _fold_apart(pool: Pool, statement: str) -> int:
-    """One fold statement in a transaction of its own; returns the running totals it changed."""
+async def _fold_apart(pool: Pool, statements: str) -> None:
+    """One fold in a transaction of its own."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(queries.UNIT_SETTINGS)
-        return db.rows_affected(await conn.execute(statement))
+        await conn.execute(statements)
 
 
-async def _together(*work: Coroutine[Any, Any, T]) -> list[T]:
+async def _together(*work: Coroutine[Any, Any, Any]) -> list[Any]:
     """Run ``work`` side by side; the first failure cancels the rest and is raised."""
     try:
         async with asyncio.TaskGroup() as group:
