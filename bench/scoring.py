@@ -39,7 +39,8 @@ order (rows of the table):
     limit, written with COPY like a burst of logging) and soft-deletes of 1% as
     many live actions of the last 7 days (``UPDATE action_logs SET deleted_at =
     now(), written_xid = pg_current_xact_id()``), then ``tick(pool, now)`` is
-    timed. p50 and max over the ticks.
+    timed, scoring in ``UPSCALE_SCORING_PARTS`` parts (2 by default). p50 and
+    max over the ticks.
 ``standings after the ticks``
     ``compute_standings(pool, now)``: the campaigns the ticks changed.
 ``leaderboard read``
@@ -528,7 +529,7 @@ async def run(args: argparse.Namespace) -> int:
                 now = datetime.now(UTC)
                 inserted, deleted = await burst.write(pool, args.tick_actions, now)
                 t0 = time.perf_counter()
-                report = await service.tick(pool, now)
+                report = await service.tick(pool, now, parts=settings.upscale_scoring_parts)
                 seconds = time.perf_counter() - t0
                 if report is None:
                     raise RuntimeError("tick returned None: another process holds the scoring lock")
