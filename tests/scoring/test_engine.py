@@ -138,6 +138,16 @@ async def _kill_when_waiting_for(pool: db.Pool, table: str, running: asyncio.Tas
         await running
 
 
+async def _next_tick_then_a_rebuild(pool: db.Pool, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
+    """Tick, check that a full recomputation finds the same, and return what the tick left."""
+    report = await scoring.tick(pool, now)
+    assert report is not None and report.resident_days > 0
+    after_tick = await _derived(pool)
+    await scoring.rebuild(pool, now)
+    assert await _derived(pool) == after_tick
+    return after_tick
+
+
 async def test_a_tick_killed_halfway_leaves_nothing_and_the_next_one_does_it_all(
     demo: tuple[db.Pool, Snapshot],
 ) -> None:
@@ -151,11 +161,8 @@ async def test_a_tick_killed_halfway_leaves_nothing_and_the_next_one_does_it_all
     assert await pool.fetchval("SELECT count(*) FROM campaign_scores") == 0
     assert await pool.fetchval("SELECT count(*) FROM job_watermarks") == 0
 
-    report = await scoring.tick(pool, now)
-    assert report is not None and report.resident_days > 0
-    after_ticks = await _derived(pool)
-    await scoring.rebuild(pool, now)
-    assert await _derived(pool) == after_ticks and after_ticks["campaign_scores"]
+    after_ticks = await _next_tick_then_a_rebuild(pool, now)
+    assert after_ticks["campaign_scores"]
 
 
 async def test_parts_done_before_a_tick_is_killed_are_added_up_once_by_the_next(
@@ -172,11 +179,8 @@ async def test_parts_done_before_a_tick_is_killed_are_added_up_once_by_the_next(
     assert await pool.fetchval("SELECT count(*) FROM totals_daily") == 0  # the shared sums are not
     assert await pool.fetchval("SELECT count(*) FROM job_watermarks") == 0
 
-    report = await scoring.tick(pool, now)
-    assert report is not None and report.resident_days > 0
-    after_ticks = await _derived(pool)
-    await scoring.rebuild(pool, now)
-    assert await _derived(pool) == after_ticks and after_ticks["totals_daily"]
+    after_ticks = await _next_tick_then_a_rebuild(pool, now)
+    assert after_ticks["totals_daily"]
 
 
 async def test_a_campaign_result_is_taken_once_after_late_logs_can_no_longer_arrive(
