@@ -38,7 +38,6 @@ CREATE TEMP TABLE IF NOT EXISTS news (resident_id bigint NOT NULL, kind text NOT
 """
 
 ANALYZE_SCRATCH = "ANALYZE dirty_days, changed_enrolments, dirty_member_days, dirty_members"
-ANALYZE_DAY_CHANGES = "ANALYZE day_changes"
 
 # A unit of work (a tick, a chunk of a rescore) reads thousands of keys of
 # tables whose pages are in memory: the planner should treat them as cached and

@@ -93,7 +93,6 @@ async def _score_part(conn: Connection, now: datetime, *, announce: bool = True)
     if days:
         await conn.execute(queries.RESIDENT_DAYS_OUT)
         await conn.execute(queries.RESIDENT_DAYS_IN)
-        await conn.execute(queries.ANALYZE_DAY_CHANGES)  # temporary tables have no statistics otherwise
         await conn.execute(queries.HOLDS)
         await conn.execute(queries.DAY_TOTALS)
         await conn.execute(queries.DAY_ACTIVITY)
