@@ -25,7 +25,9 @@ CREATE TEMP TABLE changed_enrolments (campaign_id integer, resident_id bigint, P
 CREATE TEMP TABLE dirty_member_days (campaign_id integer, resident_id bigint, local_date date,
                                      PRIMARY KEY (campaign_id, resident_id, local_date))
     ON COMMIT DROP;
-CREATE TEMP TABLE dirty_members (campaign_id integer, resident_id bigint, PRIMARY KEY (campaign_id, resident_id))
+CREATE TEMP TABLE dirty_members (campaign_id integer, resident_id bigint, taking_part boolean,
+                                 city_id integer, district_id integer, team_id integer, baseline jsonb,
+                                 first_day date, last_day date, PRIMARY KEY (campaign_id, resident_id))
     ON COMMIT DROP;
 CREATE TEMP TABLE day_changes (sign integer NOT NULL, LIKE resident_days) ON COMMIT DROP;
 CREATE TEMP TABLE member_changes (sign integer NOT NULL, LIKE campaign_days) ON COMMIT DROP;
@@ -78,6 +80,23 @@ SELECT campaign_id, resident_id FROM enrolments WHERE {_SINCE} AND {_PART}
 ON CONFLICT DO NOTHING
 """
 
+# Participants to recompute, {members} (campaign_id, resident_id), with what
+# their recomputation reads of their enrolment, looked up once here: whether
+# they take part (enrolled, not left), their city, district and team, their
+# baseline answers, and the local days that count (from the day they enrolled
+# to the campaign's last).
+_MARK_MEMBERS = """
+INSERT INTO dirty_members (campaign_id, resident_id, taking_part, city_id, district_id, team_id, baseline,
+                           first_day, last_day)
+SELECT x.campaign_id, x.resident_id, e.resident_id IS NOT NULL AND e.left_at IS NULL, e.city_id, r.district_id,
+       e.team_id, e.baseline, greatest(k.starts_on, (e.enrolled_at AT TIME ZONE r.time_zone)::date), k.ends_on
+FROM ({members}) x
+JOIN campaigns k ON k.id = x.campaign_id
+JOIN residents r ON r.id = x.resident_id
+LEFT JOIN enrolments e ON e.campaign_id = x.campaign_id AND e.resident_id = x.resident_id
+ON CONFLICT DO NOTHING
+"""
+
 # The campaign days to recompute: a changed resident day inside a campaign its
 # resident is enrolled in, and every day, stored or to be stored, of a changed
 # enrolment. Their participants' scores are recomputed. Runs before resident
@@ -102,12 +121,9 @@ WITH marked AS (
     ON CONFLICT DO NOTHING
     RETURNING campaign_id, resident_id
 )
-INSERT INTO dirty_members (campaign_id, resident_id)
-SELECT campaign_id, resident_id FROM marked
-UNION
-SELECT campaign_id, resident_id FROM changed_enrolments
-ON CONFLICT DO NOTHING
-"""
+""" + _MARK_MEMBERS.format(
+    members="SELECT campaign_id, resident_id FROM marked UNION SELECT campaign_id, resident_id FROM changed_enrolments"
+)
 
 # For a rescore: residents with ids in [$1, $2], days from $3 (NULL: all), and
 # their enrolments (in campaign $4 only, when given; then no days are marked),
@@ -379,10 +395,10 @@ REBUILD_CLEAR = """
 TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_pending_totals, scoring_pending_activity
 """
 
-MARK_ALL_MEMBERS = """
-INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments;
-INSERT INTO dirty_members (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments
-"""
+MARK_ALL_MEMBERS = (
+    "INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments;"
+    + _MARK_MEMBERS.format(members="SELECT campaign_id, resident_id FROM enrolments")
+)
 
 # --- Campaign days and scores -----------------------------------------------------------
 
@@ -397,36 +413,34 @@ INSERT INTO member_changes SELECT -1, * FROM gone
 
 # What counts for a campaign: the participant's unheld days of the campaign's
 # action types, inside its days and from the local day of enrolment. Points are
-# capped per type and day. {source} gives the current enrolments (``e``) and
-# the resident days (``rd``) to take; {sink} takes the stored rows.
+# capped per type and day. {source} gives the participants (``m``, from
+# dirty_members) and the resident days (``rd``) to take; {sink} takes the
+# stored rows.
 _MEMBER_DAYS = """
 WITH stored AS (
     INSERT INTO campaign_days (campaign_id, resident_id, local_date, action_type_id, city_id, district_id, team_id,
                                quantity, co2e_kg, points, actions)
-    SELECT e.campaign_id, e.resident_id, rd.local_date, rd.action_type_id, e.city_id, rd.district_id, e.team_id,
+    SELECT m.campaign_id, m.resident_id, rd.local_date, rd.action_type_id, m.city_id, rd.district_id, m.team_id,
            rd.quantity, rd.co2e_kg,
            CASE WHEN x.max_points_per_day IS NULL THEN rd.quantity * x.points_per_unit::numeric
                 ELSE least(rd.quantity * x.points_per_unit::numeric, x.max_points_per_day::numeric) END,
            rd.actions
     FROM {source}
-    JOIN campaigns k ON k.id = e.campaign_id
-    JOIN residents r ON r.id = e.resident_id
-    JOIN campaign_action_types x ON x.campaign_id = e.campaign_id AND x.action_type_id = rd.action_type_id
-    WHERE NOT rd.held AND e.left_at IS NULL
-      AND rd.local_date BETWEEN greatest(k.starts_on, (e.enrolled_at AT TIME ZONE r.time_zone)::date) AND k.ends_on
+    JOIN campaign_action_types x ON x.campaign_id = m.campaign_id AND x.action_type_id = rd.action_type_id
+    WHERE m.taking_part AND NOT rd.held AND rd.local_date BETWEEN m.first_day AND m.last_day
     RETURNING *
 )
 {sink}
 """
 
 MEMBER_DAYS_IN = _MEMBER_DAYS.format(
-    source="""dirty_member_days m
-    JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id
-    JOIN resident_days rd ON rd.resident_id = m.resident_id AND rd.local_date = m.local_date""",
+    source="""dirty_member_days d
+    JOIN dirty_members m USING (campaign_id, resident_id)
+    JOIN resident_days rd ON rd.resident_id = d.resident_id AND rd.local_date = d.local_date""",
     sink="INSERT INTO member_changes SELECT 1, * FROM stored",
 )
 REBUILD_MEMBER_DAYS = _MEMBER_DAYS.format(
-    source="enrolments e JOIN resident_days rd ON rd.resident_id = e.resident_id",
+    source="dirty_members m JOIN resident_days rd ON rd.resident_id = m.resident_id",
     sink="SELECT count(*) FROM stored",
 )
 
@@ -473,19 +487,16 @@ WITH days AS (
     FROM runs GROUP BY campaign_id, resident_id
 ), gone AS (
     DELETE FROM campaign_scores s USING dirty_members m
-    WHERE s.campaign_id = m.campaign_id AND s.resident_id = m.resident_id
-      AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.campaign_id = m.campaign_id
-                        AND e.resident_id = m.resident_id AND e.left_at IS NULL)
+    WHERE s.campaign_id = m.campaign_id AND s.resident_id = m.resident_id AND NOT m.taking_part
 )
 INSERT INTO campaign_scores AS s (campaign_id, resident_id, city_id, district_id, team_id, points, co2e_kg, actions,
                                   active_days, longest_streak, last_run_end, last_run_days, updated_at)
-SELECT m.campaign_id, m.resident_id, e.city_id, r.district_id, e.team_id,
+SELECT m.campaign_id, m.resident_id, m.city_id, m.district_id, m.team_id,
        coalesce(t.points, 0), coalesce(t.co2e_kg, 0), coalesce(t.actions, 0), coalesce(t.active_days, 0),
        coalesce(t.longest, 0), t.last_day, coalesce(t.last_days, 0), $1
 FROM dirty_members m
-JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id AND e.left_at IS NULL
-JOIN residents r ON r.id = m.resident_id
 LEFT JOIN sums t ON t.campaign_id = m.campaign_id AND t.resident_id = m.resident_id
+WHERE m.taking_part
 ON CONFLICT (campaign_id, resident_id) DO UPDATE
 SET city_id = excluded.city_id, district_id = excluded.district_id, team_id = excluded.team_id,
     points = excluded.points, co2e_kg = excluded.co2e_kg, actions = excluded.actions,
@@ -587,16 +598,15 @@ WITH rules AS (
 ), """
     + _BEST
     + """, judged AS (
-    SELECT s.id AS challenge_id, m.resident_id, s.for_team, e.team_id,
+    SELECT s.id AS challenge_id, e.resident_id, s.for_team, e.team_id,
            coalesce(b.value, 0) >= t.target AND t.target > 0 AS met, old.resident_id IS NOT NULL AS was_met
     FROM shaped s
-    JOIN dirty_members m ON m.campaign_id = s.campaign_id
-    JOIN enrolments e ON e.campaign_id = m.campaign_id AND e.resident_id = m.resident_id AND e.left_at IS NULL
+    JOIN dirty_members e ON e.campaign_id = s.campaign_id AND e.taking_part
     CROSS JOIN LATERAL (SELECT """
     + _TARGET
     + """ AS target) t
-    LEFT JOIN best b ON b.challenge_id = s.id AND b.resident_id = m.resident_id
-    LEFT JOIN challenges_met old ON old.challenge_id = s.id AND old.resident_id = m.resident_id
+    LEFT JOIN best b ON b.challenge_id = s.id AND b.resident_id = e.resident_id
+    LEFT JOIN challenges_met old ON old.challenge_id = s.id AND old.resident_id = e.resident_id
 ), flipped AS (
     -- a member now meets a team rule's member rule, or no longer does: their team's share moves
     INSERT INTO scoring_touched_teams (team_id)
@@ -606,10 +616,9 @@ WITH rules AS (
     DELETE FROM challenges_met p
     USING (SELECT challenge_id, resident_id FROM judged WHERE was_met AND NOT met
            UNION ALL
-           SELECT ch.id, c.resident_id
-           FROM changed_enrolments c JOIN challenges ch ON ch.campaign_id = c.campaign_id
-           WHERE NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.campaign_id = c.campaign_id
-                               AND e.resident_id = c.resident_id AND e.left_at IS NULL)) AS x
+           SELECT ch.id, m.resident_id
+           FROM dirty_members m JOIN challenges ch ON ch.campaign_id = m.campaign_id
+           WHERE NOT m.taking_part) AS x
     WHERE p.challenge_id = x.challenge_id AND p.resident_id = x.resident_id
 ), stored AS (
     INSERT INTO challenges_met (challenge_id, resident_id, met_at)
