@@ -4,7 +4,8 @@ A unit of work (a part of a tick, a chunk of a rescore) marks what changed in
 temporary tables: ``dirty_days`` (resident, local day), ``changed_enrolments``
 (participants who joined, left or changed team: their whole campaign history
 is recomputed), ``dirty_member_days`` (campaign, participant, local day) and
-``dirty_members`` (participants whose score is recomputed). The statements
+``dirty_members`` (participants whose score is recomputed, with what their
+enrolment says: looked up once). The statements
 below recompute exactly those keys from the source. Recomputed rows replace
 the stored ones; the difference (old rows with sign -1, new rows with +1, in
 ``day_changes`` and ``member_changes``) is summed by the keys of the running
