@@ -244,9 +244,11 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
         (queries.REBUILD_MEMBER_DAYS, ()),
         (queries.REBUILD_MEMBER_TOTALS, ()),
         (queries.REBUILD_MEMBER_ACTIVITY, ()),
+        (queries.ANALYZE_REBUILT_DAYS, ()),
         (queries.TOUCHED_TEAMS, ()),
         (queries.SCORES, (now,)),
         (queries.CHALLENGES, (now,)),
+        (queries.ANALYZE_REBUILT_SCORES, ()),
         (queries.BADGES, (now,)),
         (queries.STANDINGS_DUE, ()),
     ]
