@@ -392,9 +392,9 @@ PLANNER_DEFAULTS = (
 )
 
 # The sums units left unfolded are part of what a rebuild recomputes.
-# A rebuild's later statements join the tables it has just filled: planned on
-# the statistics of their old contents (none, on a new database), the badges
-# statement of a first rebuild ran for more than half an hour instead of 10 s.
+# A rebuild's later statements join the tables it has just filled: they are
+# planned on their new contents, not on the statistics of the old ones (none,
+# on a new database).
 ANALYZE_REBUILT_DAYS = "ANALYZE resident_days, campaign_days"
 ANALYZE_REBUILT_SCORES = "ANALYZE campaign_scores, challenges_met"
 
@@ -674,9 +674,13 @@ FROM stored s JOIN enrolments e ON e.team_id = s.team_id AND e.left_at IS NULL
 WHERE s.met_at = $1
 """
 
-# Badges of the {candidates} (campaign_id, resident_id), not yet earned. A
-# badge is kept once earned. The candidates' scores are read first, by key: a
-# few thousand lookups, not a scan of every score. $1: now.
+# Badges of the {candidates} (campaign_id, resident_id). A badge is kept once
+# earned; one earned before is skipped by the conflict, not by a NOT EXISTS on
+# earned_badges: on a new database, whose statistics said that table was empty,
+# that was planned as a scan of it per candidate, and each scan read the rows
+# the statement had inserted so far (a first rebuild ran for over half an
+# hour). The candidates' scores are read first, by key: a few thousand lookups,
+# not a scan of every score. $1: now.
 _BADGES = """
 WITH candidates AS MATERIALIZED (
     SELECT s.campaign_id, s.resident_id, s.city_id, s.team_id, s.actions, s.longest_streak
@@ -686,8 +690,7 @@ WITH candidates AS MATERIALIZED (
     SELECT b.id, s.resident_id, $1
     FROM candidates s
     JOIN badges b ON b.campaign_id = s.campaign_id AND b.active
-    WHERE NOT EXISTS (SELECT 1 FROM earned_badges k WHERE k.badge_id = b.id AND k.resident_id = s.resident_id)
-      AND CASE b.rule ->> 'kind'
+    WHERE CASE b.rule ->> 'kind'
         WHEN 'first_action' THEN s.actions >= 1
         WHEN 'actions_count' THEN s.actions >= (b.rule ->> 'actions')::int
         WHEN 'streak' THEN s.longest_streak >= (b.rule ->> 'days')::int
