@@ -102,6 +102,7 @@ from procstats import (
 from upscale_api import db, migrations
 from upscale_api.scoring import leaderboard, service
 from upscale_api.settings import load_settings
+from upscale_api.worker import pool_settings
 
 BASELINE_SELECT = """
 SELECT resident_id, local_date, action_type_id, sum(quantity) AS quantity, sum(co2e_kg) AS co2e_kg,
@@ -454,7 +455,7 @@ async def run(args: argparse.Namespace) -> int:
     url = db.with_database(server_url, args.database)
     settings = load_settings()
     try:
-        pool = await db.create_pool(url, settings)
+        pool = await db.create_pool(url, pool_settings(settings))  # as the worker's: a connection per tick part
     except asyncpg.InvalidCatalogNameError:
         log(f"no database {args.database}: make it with --generate")
         return 2

@@ -35,7 +35,7 @@ from upscale_api.reports.routes import CityReportController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController
 from upscale_api.settings import Settings
-from upscale_api.worker import Worker
+from upscale_api.worker import Worker, pool_settings
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = database_url or await db.resolve_database_url(settings)
-        pool = await db.create_pool(url, settings)
+        pool = await db.create_pool(url, pool_settings(settings) if with_worker else settings)
         try:
             async with pool.acquire() as conn:
                 todo = await migrations.pending(conn)

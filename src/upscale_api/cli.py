@@ -150,7 +150,7 @@ async def _apply_migrations(pool: db.Pool) -> None:
 async def _worker(settings: Settings, args: argparse.Namespace) -> None:
     import signal
 
-    from upscale_api.worker import Worker
+    from upscale_api.worker import Worker, pool_settings
 
     async def work(pool: db.Pool) -> None:
         async with pool.acquire() as conn:
@@ -165,7 +165,7 @@ async def _worker(settings: Settings, args: argparse.Namespace) -> None:
         await stop.wait()
         worker.stop()
 
-    await _with_pool(settings, work)
+    await _with_pool(pool_settings(settings), work)
 
 
 @_async

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from upscale_api.db import AdvisoryLock, Pool
@@ -38,6 +39,13 @@ async def run_once(pool: Pool, key: AdvisoryLock, work: Callable[[], Awaitable[A
             return False
         await work()
     return True
+
+
+def pool_settings(settings: Settings) -> Settings:
+    """The settings of a pool the worker runs on: it keeps a connection open for each
+    scoring part and one for the tick itself, so that no tick waits to open one."""
+    keep = max(settings.upscale_db_pool_min, settings.upscale_scoring_parts + 1)
+    return msgspec.structs.replace(settings, upscale_db_pool_min=keep)
 
 
 class Worker:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.factories import CAMPAIGNS, EMULATOR_HOST, ROOT
 from upscale_api.settings import SettingsError, load_settings
+from upscale_api.worker import pool_settings
 
 
 def upscale(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -114,3 +115,8 @@ def test_a_full_rescore_cannot_be_narrowed(database_url: str, client: object) ->
 
     assert result.returncode == 1
     assert "--full recomputes everything" in result.stderr
+
+
+def test_the_worker_keeps_a_connection_open_for_each_scoring_part_and_the_tick() -> None:
+    assert pool_settings(load_settings({"UPSCALE_SCORING_PARTS": "3"})).upscale_db_pool_min == 4
+    assert pool_settings(load_settings({"UPSCALE_DB_POOL_MIN": "8"})).upscale_db_pool_min == 8
