@@ -123,19 +123,22 @@ async def test_two_workers_started_at_once_do_each_tick_once(demo: tuple[db.Pool
     )
 
 
-async def _kill_when_waiting_for(pool: db.Pool, table: str, running: asyncio.Task[Any]) -> None:
-    """Wait until a backend waits for ``table`` (locked by the caller), terminate it, and see ``running`` fail."""
-    for _ in range(200):
-        waiting = await pool.fetchval(
-            "SELECT pid FROM pg_locks WHERE NOT granted AND relation = $1::regclass LIMIT 1", table
-        )
-        if waiting:
-            break
-        await asyncio.sleep(0.05)
-    assert waiting, f"the tick never reached {table}"
-    assert await pool.fetchval("SELECT pg_terminate_backend($1)", waiting)
-    with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):  # its connection was killed under it
-        await running
+async def _kill_a_tick_waiting_for(pool: db.Pool, now: datetime, table: str) -> None:
+    """Lock ``table``, start a tick, terminate the backend that waits for the lock, and see the tick fail."""
+    async with pool.acquire() as blocker, blocker.transaction():
+        await blocker.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        running = asyncio.create_task(scoring.tick(pool, now))
+        for _ in range(200):
+            waiting = await pool.fetchval(
+                "SELECT pid FROM pg_locks WHERE NOT granted AND relation = $1::regclass LIMIT 1", table
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        assert waiting, f"the tick never reached {table}"
+        assert await pool.fetchval("SELECT pg_terminate_backend($1)", waiting)
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):  # its connection was killed under it
+            await running
 
 
 async def _next_tick_then_a_rebuild(pool: db.Pool, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
@@ -153,10 +156,8 @@ async def test_a_tick_killed_halfway_leaves_nothing_and_the_next_one_does_it_all
 ) -> None:
     pool, _ = demo
     now = datetime.now(UTC)
-    async with pool.acquire() as blocker, blocker.transaction():
-        # A part of the tick gets as far as the campaign scores, then waits for this lock and is killed there.
-        await blocker.execute("LOCK TABLE campaign_scores IN EXCLUSIVE MODE")
-        await _kill_when_waiting_for(pool, "campaign_scores", asyncio.create_task(scoring.tick(pool, now)))
+    # A part of the tick gets as far as the campaign scores, then waits for a lock and is killed there.
+    await _kill_a_tick_waiting_for(pool, now, "campaign_scores")
 
     assert await pool.fetchval("SELECT count(*) FROM campaign_scores") == 0
     assert await pool.fetchval("SELECT count(*) FROM job_watermarks") == 0
@@ -170,10 +171,8 @@ async def test_parts_done_before_a_tick_is_killed_are_added_up_once_by_the_next(
 ) -> None:
     pool, _ = demo
     now = datetime.now(UTC)
-    async with pool.acquire() as blocker, blocker.transaction():
-        # Every part commits; the tick's last transaction waits to add up the totals and is killed there.
-        await blocker.execute("LOCK TABLE totals_daily IN EXCLUSIVE MODE")
-        await _kill_when_waiting_for(pool, "totals_daily", asyncio.create_task(scoring.tick(pool, now)))
+    # Every part commits; the fold waits for a lock to add up the totals and is killed there.
+    await _kill_a_tick_waiting_for(pool, now, "totals_daily")
 
     assert await pool.fetchval("SELECT count(*) FROM campaign_scores") > 0  # the parts' own rows are in
     assert await pool.fetchval("SELECT count(*) FROM totals_daily") == 0  # the shared sums are not
