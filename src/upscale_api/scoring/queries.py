@@ -391,13 +391,13 @@ PLANNER_DEFAULTS = (
     "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT"
 )
 
-# The sums units left unfolded are part of what a rebuild recomputes.
 # A rebuild's later statements join the tables it has just filled: they are
 # planned on their new contents, not on the statistics of the old ones (none,
 # on a new database).
 ANALYZE_REBUILT_DAYS = "ANALYZE resident_days, campaign_days"
 ANALYZE_REBUILT_SCORES = "ANALYZE campaign_scores, challenges_met"
 
+# The sums units left unfolded are part of what a rebuild recomputes.
 REBUILD_CLEAR = """
 TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_pending_totals, scoring_pending_activity
 """

@@ -264,8 +264,7 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
                 await conn.execute(statement, *args)
                 if progress is not None:
                     progress(done, len(steps))
-            await _notify(conn, now, announce=False)
-            await _fold(conn, now, announce=False)  # the teams; the totals were rebuilt above
+            await _fold(conn, now, announce=False)  # the teams and the news; the totals were rebuilt above
             days = await conn.fetchval("SELECT count(*) FROM resident_days")
             members = await conn.fetchval("SELECT count(*) FROM dirty_members")
             await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
