@@ -77,6 +77,17 @@ async def test_ticks_between_changes_equal_a_full_recomputation_either_way(demo:
     await pool.execute(
         "UPDATE action_logs SET deleted_at = now(), written_xid = pg_current_xact_id() WHERE id = $1", ids[1]
     )
+    # A day logged in two cities, as by a resident who moved that day: they count as active in each.
+    two_days_ago = now - timedelta(days=2)
+    moved = await _log(
+        pool, snapshot, uid, ("cycle-instead-of-car", 3, two_days_ago), ("walk-instead-of-car", 1, two_days_ago)
+    )
+    await pool.execute(
+        "UPDATE action_logs a SET city_id = (SELECT max(id) FROM cities WHERE id <> a.city_id), "
+        "written_xid = pg_current_xact_id() FROM action_logs w "
+        "WHERE w.id = $1 AND (a.resident_id, a.local_date, a.action_type_id) = (w.resident_id, w.local_date, w.action_type_id)",
+        moved[1],
+    )
     await pool.execute(
         "UPDATE action_logs SET deleted_at = now(), written_xid = pg_current_xact_id() "
         "WHERE id IN (SELECT id FROM action_logs WHERE deleted_at IS NULL ORDER BY id LIMIT 50)"
@@ -103,6 +114,13 @@ async def test_ticks_between_changes_equal_a_full_recomputation_either_way(demo:
     assert after_rebuild is not None and after_rebuild.resident_days == 0 and after_rebuild.participants == 0
     assert incremental["resident_days"] and incremental["campaign_scores"] and incremental["totals_daily"]
     assert {row[1] for row in incremental["activity_daily"]} == {"campaign", "city", "district", "team"}
+    cities_that_day = await pool.fetchval(
+        "SELECT count(DISTINCT d.city_id) FROM resident_days d JOIN residents r ON r.id = d.resident_id "
+        "WHERE r.firebase_uid = $1 AND d.local_date = (SELECT local_date FROM action_logs WHERE id = $2)",
+        uid,
+        moved[1],
+    )
+    assert cities_that_day == 2
     assert incremental["challenges_met"] and incremental["earned_badges"]
 
 

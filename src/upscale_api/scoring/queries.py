@@ -160,35 +160,32 @@ INSERT INTO day_changes SELECT -1, * FROM gone
 
 # A day total over the type's plausible limit is held unless a coordinator
 # accepted at least that much. {source} gives the action rows (``a``) to group;
-# {sink} takes the stored rows (``stored``).
+# {returning} hands the stored rows on (``RETURNING *``) or not.
 _RESIDENT_DAYS = """
-WITH fresh AS (
-    SELECT a.resident_id, a.local_date, a.action_type_id, min(a.city_id) AS city_id,
-           sum(a.quantity::numeric) AS quantity, sum(a.co2e_kg::numeric) AS co2e_kg, count(*)::int AS actions
-    FROM {source}
-    WHERE a.deleted_at IS NULL
-    GROUP BY a.resident_id, a.local_date, a.action_type_id
-), stored AS (
-    INSERT INTO resident_days
-        (resident_id, local_date, action_type_id, city_id, district_id, quantity, co2e_kg, actions, held)
-    SELECT f.resident_id, f.local_date, f.action_type_id, f.city_id, r.district_id, f.quantity, f.co2e_kg, f.actions,
-           coalesce(f.quantity > t.plausible_per_day::numeric, false)
-           AND NOT coalesce(h.status = 'accepted' AND f.quantity <= h.decided_quantity, false)
-    FROM fresh f
-    JOIN residents r ON r.id = f.resident_id
-    JOIN action_types t ON t.id = f.action_type_id
-    LEFT JOIN held_days h
-        ON h.resident_id = f.resident_id AND h.local_date = f.local_date AND h.action_type_id = f.action_type_id
-    RETURNING *
-)
-{sink}
+INSERT INTO resident_days (resident_id, local_date, action_type_id, city_id, district_id, quantity, co2e_kg, actions,
+                           held)
+SELECT f.resident_id, f.local_date, f.action_type_id, f.city_id, r.district_id, f.quantity, f.co2e_kg, f.actions,
+       coalesce(f.quantity > t.plausible_per_day::numeric, false)
+       AND NOT coalesce(h.status = 'accepted' AND f.quantity <= h.decided_quantity, false)
+FROM (SELECT a.resident_id, a.local_date, a.action_type_id, min(a.city_id) AS city_id,
+             sum(a.quantity::numeric) AS quantity, sum(a.co2e_kg::numeric) AS co2e_kg, count(*)::int AS actions
+      FROM {source}
+      WHERE a.deleted_at IS NULL
+      GROUP BY a.resident_id, a.local_date, a.action_type_id) f
+JOIN residents r ON r.id = f.resident_id
+JOIN action_types t ON t.id = f.action_type_id
+LEFT JOIN held_days h
+    ON h.resident_id = f.resident_id AND h.local_date = f.local_date AND h.action_type_id = f.action_type_id
+{returning}
 """
 
-RESIDENT_DAYS_IN = _RESIDENT_DAYS.format(
-    source="dirty_days d JOIN action_logs a ON a.resident_id = d.resident_id AND a.local_date = d.local_date",
-    sink="INSERT INTO day_changes SELECT 1, * FROM stored",
+RESIDENT_DAYS_IN = "WITH stored AS ({}) INSERT INTO day_changes SELECT 1, * FROM stored".format(
+    _RESIDENT_DAYS.format(
+        source="dirty_days d JOIN action_logs a ON a.resident_id = d.resident_id AND a.local_date = d.local_date",
+        returning="RETURNING *",
+    )
 )
-REBUILD_RESIDENT_DAYS = _RESIDENT_DAYS.format(source="action_logs a", sink="SELECT count(*) FROM stored")
+REBUILD_RESIDENT_DAYS = _RESIDENT_DAYS.format(source="action_logs a", returning="")
 
 # Held days are listed for review (a larger total than the one accepted is
 # pending again); a pending day that fell back under the limit is withdrawn.
@@ -345,19 +342,29 @@ GROUP BY {by}local_date, action_type_id, GROUPING SETS ({sets})
 HAVING coalesce({scope_ids}) IS NOT NULL
 """
 
+# A resident counts once per city they were active in that day, in each scope
+# (as a unit's differences count them: one who logged in two cities that day
+# counts twice in their district). The first of their rows in a city marks it;
+# their rows come in key order from the index, so marking takes no sort of the
+# table, and the scopes' sums are then hashed at once. Summing each resident's
+# day first, then the scopes', would need both to be hashed or both sorted
+# (10M rows: 32 s against 13 s).
 _REBUILD_ACTIVITY = """
 INSERT INTO activity_daily (campaign_id, scope, scope_id, local_date, residents, co2e_kg, points, actions)
-SELECT {campaign}, {scope}, coalesce({scope_ids}), local_date, count(*), sum(co2e_kg), sum(points), sum(actions)
-FROM (SELECT {campaign} AS campaign_id, resident_id, local_date, city_id, district_id, {team} AS team_id,
-             sum(co2e_kg) AS co2e_kg, sum({points}) AS points, sum(actions) AS actions
+SELECT {campaign}, {scope}, coalesce({scope_ids}), local_date, count(*) FILTER (WHERE first_in_city),
+       sum(co2e_kg), sum({points}), sum(actions)
+FROM (SELECT *,
+             {campaign} IS DISTINCT FROM lag({campaign}) OVER w OR resident_id IS DISTINCT FROM lag(resident_id) OVER w
+             OR local_date IS DISTINCT FROM lag(local_date) OVER w OR city_id IS DISTINCT FROM lag(city_id) OVER w
+             AS first_in_city
       FROM {days}
-      GROUP BY 1, 2, 3, 4, 5, 6) d
+      WINDOW w AS (ORDER BY {campaign}, resident_id, local_date, city_id)) d
 GROUP BY {by}local_date, GROUPING SETS ({sets})
 HAVING coalesce({scope_ids}) IS NOT NULL
 """
 
-_DAYS = dict(campaign="0", by="", points="0", team="NULL::int", days="resident_days WHERE NOT held")
-_MEMBERS = dict(campaign="campaign_id", by="campaign_id, ", points="points", team="team_id", days="campaign_days")
+_DAYS = dict(campaign="0", by="", points="0", days="resident_days WHERE NOT held")
+_MEMBERS = dict(campaign="campaign_id", by="campaign_id, ", points="points", days="campaign_days")
 REBUILD_DAY_TOTALS = _REBUILD_TOTALS.format(**_DAYS, sets="(city_id)", scope="'city'", scope_ids="city_id")
 REBUILD_DAY_ACTIVITY = _REBUILD_ACTIVITY.format(
     **_DAYS,
@@ -379,28 +386,61 @@ REBUILD_MEMBER_ACTIVITY = _REBUILD_ACTIVITY.format(
     scope_ids="city_id, district_id, team_id, CASE WHEN grouping(city_id, district_id, team_id) = 7 THEN 0 END",
 )
 
-# Bulk statements sort and hash millions of rows: in memory, not in spill files.
-REBUILD_SETTINGS = "SET LOCAL work_mem = '1GB'"
-
-# Grouping the whole action log by resident day: one sort of the log read in
-# storage order (10M rows: 70 s) beats reading it through the resident-day
-# index (133 s, a random heap read per action) and a hash table of 10M groups
-# (195 s); the sorted groups also arrive in the key order of resident_days.
-SORTED_GROUPING = "SET LOCAL enable_hashagg = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off"
-PLANNER_DEFAULTS = (
-    "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT"
-)
-
-# A rebuild's later statements join the tables it has just filled: they are
-# planned on their new contents, not on the statistics of the old ones (none,
-# on a new database).
-ANALYZE_REBUILT_DAYS = "ANALYZE resident_days, campaign_days"
-ANALYZE_REBUILT_SCORES = "ANALYZE campaign_scores, challenges_met"
+# Bulk statements sort and hash millions of rows, and build indexes of them: in
+# memory, not in spill files.
+REBUILD_SETTINGS = "SET LOCAL work_mem = '1GB'; SET LOCAL maintenance_work_mem = '1GB'"
 
 # The sums units left unfolded are part of what a rebuild recomputes.
 REBUILD_CLEAR = """
 TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_pending_totals, scoring_pending_activity
 """
+
+# The tables a rebuild empties and fills again lose their indexes in between:
+# one sort per index once a table is full costs a fraction of keeping each
+# index up to date row by row (10M resident days: 36 s to insert and 10 s to
+# index, against 70 s with the indexes in place).
+REBUILT_TABLES = ["resident_days", "campaign_days", "totals_daily", "activity_daily"]
+
+# For each index of the tables $1 (text[]): its table and the statements that
+# drop it and create it again, a primary key as the constraint it backs. The
+# statements are the catalog's own definitions, names quoted by format('%I').
+INDEX_DEFINITIONS = """
+SELECT t.relname AS table_name,
+       CASE WHEN k.oid IS NULL THEN format('DROP INDEX %I', i.relname)
+            ELSE format('ALTER TABLE %I DROP CONSTRAINT %I', t.relname, k.conname) END AS drop_statement,
+       CASE WHEN k.oid IS NULL THEN pg_get_indexdef(i.oid)
+            ELSE format('ALTER TABLE %I ADD CONSTRAINT %I %s', t.relname, k.conname, pg_get_constraintdef(k.oid))
+       END AS create_statement
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_class t ON t.oid = x.indrelid
+LEFT JOIN pg_constraint k ON k.conindid = i.oid AND k.conrelid = t.oid
+WHERE t.oid = ANY($1::text[]::regclass[])
+ORDER BY t.relname, i.relname
+"""
+
+# Grouping the whole action log by resident day: one sort of the log read in
+# storage order (10M rows: 36 s, written to the table without its indexes)
+# beats a hash table of 10M groups (55 s) and reading the log through the
+# resident-day index (a random heap read per action); the sorted groups also
+# arrive in the key order of resident_days.
+SORTED_GROUPING = "SET LOCAL enable_hashagg = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off"
+PLANNER_DEFAULTS = (
+    "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT"
+)
+
+# Every participant's scores at once: their campaign days are sorted for the
+# streaks anyway, and grouping them in that order takes half the time of hash
+# tables of numeric sums, which outgrow even a rebuild's work_mem and spill
+# (3M campaign days: 16 s against 31 s).
+SORTED_SCORES = "SET LOCAL enable_hashagg = off"
+
+# A rebuild's later statements join the tables it has just filled: they are
+# planned on their new contents, not on the statistics of the old ones (none,
+# on a new database).
+ANALYZE_RESIDENT_DAYS = "ANALYZE resident_days"
+ANALYZE_CAMPAIGN_DAYS = "ANALYZE campaign_days"
+ANALYZE_REBUILT_SCORES = "ANALYZE campaign_scores, challenges_met"
 
 MARK_ALL_MEMBERS = (
     "INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments;"
@@ -421,34 +461,32 @@ INSERT INTO member_changes SELECT -1, * FROM gone
 # What counts for a campaign: the participant's unheld days of the campaign's
 # action types, inside its days and from the local day of enrolment. Points are
 # capped per type and day. {source} gives the participants (``m``, from
-# dirty_members) and the resident days (``rd``) to take; {sink} takes the
-# stored rows.
+# dirty_members) and the resident days (``rd``) to take; {returning} hands the
+# stored rows on or not.
 _MEMBER_DAYS = """
-WITH stored AS (
-    INSERT INTO campaign_days (campaign_id, resident_id, local_date, action_type_id, city_id, district_id, team_id,
-                               quantity, co2e_kg, points, actions)
-    SELECT m.campaign_id, m.resident_id, rd.local_date, rd.action_type_id, m.city_id, rd.district_id, m.team_id,
-           rd.quantity, rd.co2e_kg,
-           CASE WHEN x.max_points_per_day IS NULL THEN rd.quantity * x.points_per_unit::numeric
-                ELSE least(rd.quantity * x.points_per_unit::numeric, x.max_points_per_day::numeric) END,
-           rd.actions
-    FROM {source}
-    JOIN campaign_action_types x ON x.campaign_id = m.campaign_id AND x.action_type_id = rd.action_type_id
-    WHERE m.taking_part AND NOT rd.held AND rd.local_date BETWEEN m.first_day AND m.last_day
-    RETURNING *
-)
-{sink}
+INSERT INTO campaign_days (campaign_id, resident_id, local_date, action_type_id, city_id, district_id, team_id,
+                           quantity, co2e_kg, points, actions)
+SELECT m.campaign_id, m.resident_id, rd.local_date, rd.action_type_id, m.city_id, rd.district_id, m.team_id,
+       rd.quantity, rd.co2e_kg,
+       CASE WHEN x.max_points_per_day IS NULL THEN rd.quantity * x.points_per_unit::numeric
+            ELSE least(rd.quantity * x.points_per_unit::numeric, x.max_points_per_day::numeric) END,
+       rd.actions
+FROM {source}
+JOIN campaign_action_types x ON x.campaign_id = m.campaign_id AND x.action_type_id = rd.action_type_id
+WHERE m.taking_part AND NOT rd.held AND rd.local_date BETWEEN m.first_day AND m.last_day
+{returning}
 """
 
-MEMBER_DAYS_IN = _MEMBER_DAYS.format(
-    source="""dirty_member_days d
+MEMBER_DAYS_IN = "WITH stored AS ({}) INSERT INTO member_changes SELECT 1, * FROM stored".format(
+    _MEMBER_DAYS.format(
+        source="""dirty_member_days d
     JOIN dirty_members m USING (campaign_id, resident_id)
     JOIN resident_days rd ON rd.resident_id = d.resident_id AND rd.local_date = d.local_date""",
-    sink="INSERT INTO member_changes SELECT 1, * FROM stored",
+        returning="RETURNING *",
+    )
 )
 REBUILD_MEMBER_DAYS = _MEMBER_DAYS.format(
-    source="dirty_members m JOIN resident_days rd ON rd.resident_id = m.resident_id",
-    sink="SELECT count(*) FROM stored",
+    source="dirty_members m JOIN resident_days rd ON rd.resident_id = m.resident_id", returning=""
 )
 
 # Teams whose membership changes: the team a participant whose enrolment

@@ -233,25 +233,6 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
     tables are truncated), so on a live system prefer :func:`rescore`, which
     works in chunks; this is for bulk loads and operators' maintenance windows."""
     started = time.perf_counter()
-    steps: list[tuple[str, tuple[Any, ...]]] = [
-        (queries.REBUILD_SETTINGS + ";" + queries.REBUILD_CLEAR, ()),
-        (queries.SORTED_GROUPING + ";" + queries.REBUILD_RESIDENT_DAYS + ";" + queries.PLANNER_DEFAULTS, ()),
-        (queries.REBUILD_HOLDS, ()),
-        (queries.REBUILD_DAY_TOTALS, ()),
-        (queries.REBUILD_DAY_ACTIVITY, ()),
-        (queries.MARK_ALL_MEMBERS, ()),
-        (queries.ANALYZE_SCRATCH, ()),
-        (queries.REBUILD_MEMBER_DAYS, ()),
-        (queries.REBUILD_MEMBER_TOTALS, ()),
-        (queries.REBUILD_MEMBER_ACTIVITY, ()),
-        (queries.ANALYZE_REBUILT_DAYS, ()),
-        (queries.TOUCHED_TEAMS, ()),
-        (queries.SCORES, (now,)),
-        (queries.CHALLENGES, (now,)),
-        (queries.ANALYZE_REBUILT_SCORES, ()),
-        (queries.BADGES, (now,)),
-        (queries.STANDINGS_DUE, ()),
-    ]
     async with pool.acquire() as conn:
         async with conn.transaction():
             rows = await conn.fetch(queries.REFACTOR, None, None)
@@ -260,6 +241,7 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
             await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
             snapshot = await conn.fetchval(queries.SNAPSHOT)
             await conn.execute(queries.SCRATCH + ";" + queries.NEWS_TABLE)
+            steps = _rebuild_steps(now, await conn.fetch(queries.INDEX_DEFINITIONS, queries.REBUILT_TABLES))
             for done, (statement, args) in enumerate(steps, start=1):
                 await conn.execute(statement, *args)
                 if progress is not None:
@@ -270,6 +252,39 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
             await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
         after = await _sums(conn, None)
     return _report(_factor_changes(rows), days, members, before, after, started)
+
+
+def _rebuild_steps(now: datetime, indexes: list[Record]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The rebuild's statements in order, with their arguments. The emptied tables
+    lose their ``indexes`` (rows of INDEX_DEFINITIONS) until they are full again."""
+
+    def indexed(*tables: str) -> str:
+        return ";".join(r["create_statement"] for r in indexes if r["table_name"] in tables)
+
+    drop_indexes = ";".join(r["drop_statement"] for r in indexes)
+    return [
+        (queries.REBUILD_SETTINGS + ";" + queries.REBUILD_CLEAR + ";" + drop_indexes, ()),
+        (queries.SORTED_GROUPING + ";" + queries.REBUILD_RESIDENT_DAYS + ";" + queries.PLANNER_DEFAULTS, ()),
+        (indexed("resident_days") + ";" + queries.ANALYZE_RESIDENT_DAYS, ()),
+        (queries.REBUILD_HOLDS, ()),
+        (queries.REBUILD_DAY_TOTALS, ()),
+        (queries.REBUILD_DAY_ACTIVITY, ()),
+        (queries.MARK_ALL_MEMBERS, ()),
+        (queries.ANALYZE_SCRATCH, ()),
+        (queries.REBUILD_MEMBER_DAYS, ()),
+        (indexed("campaign_days") + ";" + queries.ANALYZE_CAMPAIGN_DAYS, ()),
+        (queries.REBUILD_MEMBER_TOTALS, ()),
+        (queries.REBUILD_MEMBER_ACTIVITY, ()),
+        (indexed("totals_daily", "activity_daily"), ()),
+        (queries.TOUCHED_TEAMS, ()),
+        (queries.SORTED_SCORES, ()),
+        (queries.SCORES, (now,)),
+        (queries.PLANNER_DEFAULTS, ()),
+        (queries.CHALLENGES, (now,)),
+        (queries.ANALYZE_REBUILT_SCORES, ()),
+        (queries.BADGES, (now,)),
+        (queries.STANDINGS_DUE, ()),
+    ]
 
 
 async def rescore(
