@@ -17,7 +17,8 @@ order (rows of the table):
 ``baseline: aggregate (count)``
     ``SELECT count(*) FROM (SELECT resident_id, local_date, action_type_id, sum(quantity),
     sum(co2e_kg), count(*) FROM action_logs WHERE deleted_at IS NULL GROUP BY 1, 2, 3) s``:
-    reading and aggregating the action log, nothing written. Also warms the cache.
+    reading and grouping the action log, nothing written (PostgreSQL drops the
+    sums, which nothing reads). Also warms the cache.
 ``baseline: aggregate into a table``
     The same aggregate written with ``CREATE TABLE ... AS`` into an ordinary
     (WAL-logged) table, dropped afterwards: the floor for a rebuild, which must
