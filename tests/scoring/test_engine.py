@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -123,6 +124,30 @@ async def test_ticks_between_changes_equal_a_full_recomputation_either_way(demo:
     )
     assert cities_that_day == 2
     assert incremental["challenges_met"] and incremental["earned_badges"]
+
+
+async def test_a_days_amounts_add_up_exactly_to_the_millionth(demo: tuple[db.Pool, Snapshot]) -> None:
+    pool, snapshot = demo
+    now = datetime.now(UTC)
+    uid = await pool.fetchval("SELECT firebase_uid FROM residents WHERE firebase_uid LIKE 'demo-resident-%' LIMIT 1")
+    day = now - timedelta(days=6)
+    await _log(pool, snapshot, uid, *(("cycle-instead-of-car", km, day) for km in (0.7, 0.6, 2.3, 1.1)))
+    await scoring.tick(pool, now)
+    stored = await pool.fetchrow(
+        "SELECT d.quantity, d.co2e_kg, sum(a.quantity::numeric) AS logged_km, sum(a.co2e_kg::numeric) AS logged_kg "
+        "FROM resident_days d JOIN action_types t ON t.id = d.action_type_id "
+        "JOIN residents r ON r.id = d.resident_id "
+        "JOIN action_logs a ON a.resident_id = d.resident_id AND a.local_date = d.local_date "
+        "AND a.action_type_id = d.action_type_id AND a.deleted_at IS NULL "
+        "WHERE r.firebase_uid = $1 AND t.code = 'cycle-instead-of-car' "
+        "AND d.local_date = (SELECT max(local_date) FROM action_logs WHERE resident_id = r.id AND performed_at = $2) "
+        "GROUP BY d.quantity, d.co2e_kg",
+        uid,
+        day,
+    )
+    # As floats, 0.7 + 0.6 + 2.3 + 1.1 is 4.699999999999999: the day keeps the sum of what was logged.
+    assert stored["quantity"] == stored["logged_km"] and stored["logged_km"] >= Decimal("4.7")
+    assert stored["co2e_kg"] == stored["logged_kg"] > 0
 
 
 async def test_two_workers_started_at_once_do_each_tick_once(demo: tuple[db.Pool, Snapshot]) -> None:
