@@ -81,21 +81,21 @@ SELECT campaign_id, resident_id FROM enrolments WHERE {_SINCE} AND {_PART}
 ON CONFLICT DO NOTHING
 """
 
-# Participants to recompute, {members} (campaign_id, resident_id), with what
-# their recomputation reads of their enrolment, looked up once here: whether
-# they take part (enrolled, not left), their city, district and team, their
-# baseline answers, and the local days that count (from the day they enrolled
-# to the campaign's last).
+# Participants to recompute with what their recomputation reads of their
+# enrolment, looked up once here: whether they take part (enrolled, not left),
+# their city, district and team, their baseline answers, and the local days
+# that count (from the day they enrolled to the campaign's last). {members}
+# gives the participants (``x``: campaign_id, resident_id) and their enrolment
+# (``e``, none when they are gone); {tail} ends the statement.
 _MARK_MEMBERS = """
 INSERT INTO dirty_members (campaign_id, resident_id, taking_part, city_id, district_id, team_id, baseline,
                            first_day, last_day)
 SELECT x.campaign_id, x.resident_id, e.resident_id IS NOT NULL AND e.left_at IS NULL, e.city_id, r.district_id,
        e.team_id, e.baseline, greatest(k.starts_on, (e.enrolled_at AT TIME ZONE r.time_zone)::date), k.ends_on
-FROM ({members}) x
+FROM {members}
 JOIN campaigns k ON k.id = x.campaign_id
 JOIN residents r ON r.id = x.resident_id
-LEFT JOIN enrolments e ON e.campaign_id = x.campaign_id AND e.resident_id = x.resident_id
-ON CONFLICT DO NOTHING
+{tail}
 """
 
 # The campaign days to recompute: a changed resident day inside a campaign its
@@ -123,7 +123,10 @@ WITH marked AS (
     RETURNING campaign_id, resident_id
 )
 """ + _MARK_MEMBERS.format(
-    members="SELECT campaign_id, resident_id FROM marked UNION SELECT campaign_id, resident_id FROM changed_enrolments"
+    members="""(SELECT campaign_id, resident_id FROM marked
+      UNION SELECT campaign_id, resident_id FROM changed_enrolments) x
+LEFT JOIN enrolments e ON e.campaign_id = x.campaign_id AND e.resident_id = x.resident_id""",
+    tail="ON CONFLICT DO NOTHING",
 )
 
 # For a rescore: residents with ids in [$1, $2], days from $3 (NULL: all), and
@@ -448,9 +451,16 @@ ANALYZE_RESIDENT_DAYS = "ANALYZE resident_days"
 ANALYZE_CAMPAIGN_DAYS = "ANALYZE campaign_days"
 ANALYZE_REBUILT_SCORES = "ANALYZE campaign_scores, challenges_met"
 
+# Every enrolment, each once: no conflict to look for (which took a third of
+# the statement's time), and inserted in key order, which keeps both temporary
+# tables' indexes growing at their right edge (1.47M participants: 7.8 s to
+# mark before, 4.3 s now).
 MARK_ALL_MEMBERS = (
-    "INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM enrolments;"
-    + _MARK_MEMBERS.format(members="SELECT campaign_id, resident_id FROM enrolments")
+    _MARK_MEMBERS.format(
+        members="enrolments e CROSS JOIN LATERAL (SELECT e.campaign_id, e.resident_id) x",
+        tail="ORDER BY x.campaign_id, x.resident_id",
+    )
+    + ";INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM dirty_members"
 )
 
 # --- Campaign days and scores -----------------------------------------------------------
