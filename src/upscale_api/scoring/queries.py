@@ -435,7 +435,8 @@ ORDER BY t.relname, i.relname
 # arrive in the key order of resident_days.
 SORTED_GROUPING = "SET LOCAL enable_hashagg = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off"
 PLANNER_DEFAULTS = (
-    "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT"
+    "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; "
+    "SET LOCAL enable_bitmapscan TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT"
 )
 
 # Every participant's scores at once: their campaign days are sorted for the
@@ -443,6 +444,11 @@ PLANNER_DEFAULTS = (
 # tables of numeric sums, which outgrow even a rebuild's work_mem and spill
 # (3M campaign days: 16 s against 31 s).
 SORTED_SCORES = "SET LOCAL enable_hashagg = off"
+
+# Every participant's challenges at once: their 3M campaign days are matched to
+# the few thousand (rule, counted type) pairs through a hash of the pairs, not
+# by sorting the days for a merge join, once per kind of rule (29 s to 26 s).
+HASHED_RULES = "SET LOCAL enable_mergejoin = off"
 
 # A rebuild's later statements join the tables it has just filled: they are
 # planned on their new contents, not on the statistics of the old ones (none,
