@@ -121,6 +121,32 @@ async def test_quantity_and_distinct_days_progress(resident: Resident, make_camp
     assert progress["days-3"]["met"] is False
 
 
+async def test_a_challenge_is_no_longer_met_once_the_actions_behind_it_are_deleted(
+    make_resident: MakeResident, make_campaign: Any, pool: db.Pool, score: Score
+) -> None:
+    campaign = await make_campaign(enrolment="team")
+    cyclist, teammate = await make_resident(), await make_resident()
+    for member in (cyclist, teammate):
+        await _enrol(member, campaign, team="school")
+    await pool.execute(
+        "UPDATE enrolments SET enrolled_at = now() - interval '3 days' "
+        "WHERE campaign_id = (SELECT id FROM campaigns WHERE code = $1)",
+        campaign.code,
+    )
+    ride = action("cycle-instead-of-car", 30, performed_at=local_noon(0))
+    walks = [action("walk-instead-of-car", 1, performed_at=local_noon(days)) for days in (1, 0)]
+    await cyclist.post("/v1/me/actions/batch", json={"actions": [ride, action("cycle-instead-of-car", 25), *walks]})
+    met = await _progress(score, cyclist, campaign)
+
+    for deleted in (ride, walks[0]):
+        assert (await cyclist.delete(f"/v1/me/actions/{deleted['id']}")).status_code == 204
+    fallen_back = await _progress(score, cyclist, campaign)
+
+    assert (met["week-50"]["met"], met["half-team"]["met"], met["half-team"]["team_members_met"]) == (True, True, 1)
+    assert (fallen_back["week-50"]["value"], fallen_back["week-50"]["met"]) == (25, False)
+    assert (fallen_back["half-team"]["team_members_met"], fallen_back["half-team"]["met"]) == (0, False)
+
+
 async def test_actions_before_enrolment_do_not_count(
     resident: Resident, make_campaign: Any, pool: db.Pool, score: Score
 ) -> None:
