@@ -716,8 +716,8 @@ WITH rules AS (
 )
 INSERT INTO news (resident_id, kind, subject_id)
 SELECT s.resident_id, 'challenge', s.challenge_id
-FROM stored s JOIN met m USING (challenge_id, resident_id)
-WHERE NOT m.for_team
+FROM stored s JOIN shaped r ON r.id = s.challenge_id
+WHERE NOT r.for_team
 """
 )
 
@@ -763,9 +763,12 @@ WHERE s.met_at = $1
 # hour). The candidates' scores are read first, by key: a few thousand lookups,
 # not a scan of every score. The badges' rules are read once, each challenge
 # badge's challenge found by its code, and the candidates are matched to them
-# and to their met challenges by joins: a rebuild's 1.4M candidates took 8.5 s
-# through a lookup of their campaign's badges and challenges each, 4.4 s so.
-# $1: now.
+# by a join: a rebuild's 1.4M candidates took 8.5 s through a lookup of their
+# campaign's badges and challenges each, 4.4 s so. {met} gives ``p``, the
+# candidate's success in a challenge badge's challenge: for a unit's few
+# thousand candidates looked up by key, row by row (``OFFSET 0`` keeps the
+# planner from turning it into a scan of every success, as it did with a join
+# or an EXISTS); for a rebuild's, joined by hash. $1: now.
 _BADGES = """
 WITH candidates AS MATERIALIZED (
     SELECT s.campaign_id, s.resident_id, s.city_id, s.team_id, s.actions, s.longest_streak
@@ -782,7 +785,7 @@ WITH candidates AS MATERIALIZED (
     SELECT b.id, s.resident_id, $1
     FROM candidates s
     JOIN rules b ON b.campaign_id = s.campaign_id
-    LEFT JOIN challenges_met p ON p.challenge_id = b.challenge_id AND p.resident_id = s.resident_id
+    {met}
     WHERE CASE b.kind
         WHEN 'first_action' THEN s.actions >= 1
         WHEN 'actions_count' THEN s.actions >= b.actions
@@ -803,11 +806,20 @@ WITH candidates AS MATERIALIZED (
 INSERT INTO news (resident_id, kind, subject_id) SELECT resident_id, 'badge', badge_id FROM earned
 """
 
-BADGES = _BADGES.format(candidates="SELECT campaign_id, resident_id FROM dirty_members")
+_DIRTY_MEMBERS = "SELECT campaign_id, resident_id FROM dirty_members"
+_MET_BY_KEY = """LEFT JOIN LATERAL (
+        SELECT p.resident_id FROM challenges_met p
+        WHERE p.challenge_id = b.challenge_id AND p.resident_id = s.resident_id OFFSET 0) p ON true"""
+BADGES = _BADGES.format(candidates=_DIRTY_MEMBERS, met=_MET_BY_KEY)
+REBUILD_BADGES = _BADGES.format(
+    candidates=_DIRTY_MEMBERS,
+    met="LEFT JOIN challenges_met p ON p.challenge_id = b.challenge_id AND p.resident_id = s.resident_id",
+)
 # The members of teams that just met a challenge (in the fold, after TEAMS).
 TEAM_BADGES = _BADGES.format(
     candidates="""SELECT DISTINCT ch.campaign_id, n.resident_id FROM news n JOIN challenges ch ON ch.id = n.subject_id
-    WHERE n.kind = 'team_challenge'"""
+    WHERE n.kind = 'team_challenge'""",
+    met=_MET_BY_KEY,
 )
 
 # One achievement message per piece of news, in the resident's language. $1:

@@ -283,7 +283,7 @@ def _rebuild_steps(now: datetime, indexes: list[Record]) -> list[tuple[str, tupl
         (queries.CHALLENGES, (now,)),
         (queries.PLANNER_DEFAULTS, ()),
         (queries.ANALYZE_REBUILT_SCORES, ()),
-        (queries.BADGES, (now,)),
+        (queries.REBUILD_BADGES, (now,)),
         (queries.STANDINGS_DUE, ()),
     ]
 
