@@ -27,6 +27,22 @@ async def _enrol(resident: Resident, campaign: Campaign, **body: Any) -> Any:
     )
 
 
+async def _team_of_two(
+    make_resident: MakeResident, make_campaign: Any, pool: db.Pool
+) -> tuple[Campaign, Resident, Resident]:
+    """A team campaign and two residents in its team "school", enrolled three days ago."""
+    campaign = await make_campaign(enrolment="team")
+    members = await make_resident(), await make_resident()
+    for member in members:
+        await _enrol(member, campaign, team="school")
+    await pool.execute(
+        "UPDATE enrolments SET enrolled_at = now() - interval '3 days' "
+        "WHERE campaign_id = (SELECT id FROM campaigns WHERE code = $1)",
+        campaign.code,
+    )
+    return campaign, *members
+
+
 async def test_residents_see_the_campaigns_of_their_city(make_resident: MakeResident, make_campaign: Any) -> None:
     campaign = await make_campaign()
     kranj, ljubljana = await make_resident("kranj", locale="sl"), await make_resident("ljubljana")
@@ -124,15 +140,7 @@ async def test_quantity_and_distinct_days_progress(resident: Resident, make_camp
 async def test_a_challenge_is_no_longer_met_once_the_actions_behind_it_are_deleted(
     make_resident: MakeResident, make_campaign: Any, pool: db.Pool, score: Score
 ) -> None:
-    campaign = await make_campaign(enrolment="team")
-    cyclist, teammate = await make_resident(), await make_resident()
-    for member in (cyclist, teammate):
-        await _enrol(member, campaign, team="school")
-    await pool.execute(
-        "UPDATE enrolments SET enrolled_at = now() - interval '3 days' "
-        "WHERE campaign_id = (SELECT id FROM campaigns WHERE code = $1)",
-        campaign.code,
-    )
+    campaign, cyclist, _ = await _team_of_two(make_resident, make_campaign, pool)
     ride = action("cycle-instead-of-car", 30, performed_at=local_noon(0))
     walks = [action("walk-instead-of-car", 1, performed_at=local_noon(days)) for days in (1, 0)]
     await cyclist.post("/v1/me/actions/batch", json={"actions": [ride, action("cycle-instead-of-car", 25), *walks]})
@@ -190,15 +198,7 @@ async def test_a_personal_goal_comes_from_the_residents_answer(
 async def test_team_participation_follows_its_members(
     make_resident: MakeResident, make_campaign: Any, pool: db.Pool, score: Score
 ) -> None:
-    campaign = await make_campaign(enrolment="team")
-    active, idle = await make_resident(), await make_resident()
-    for member in (active, idle):
-        await _enrol(member, campaign, team="school")
-    await pool.execute(
-        "UPDATE enrolments SET enrolled_at = now() - interval '3 days' "
-        "WHERE campaign_id = (SELECT id FROM campaigns WHERE code = $1)",
-        campaign.code,
-    )
+    campaign, active, idle = await _team_of_two(make_resident, make_campaign, pool)
     await active.post(
         "/v1/me/actions/batch",
         json={
