@@ -4,7 +4,7 @@
 -- campaign). Their foreign keys checked each new badge by locking the
 -- resident's row: a first scoring of 900,000 badges took 17 s with the checks
 -- and 10 s without. Badges are deactivated, never deleted; erasing a resident
--- deletes their rows from every scoring table alike.
+-- must delete their rows from every scoring table alike.
 ALTER TABLE earned_badges
     DROP CONSTRAINT earned_badges_badge_id_fkey,
     DROP CONSTRAINT earned_badges_resident_id_fkey;
