@@ -49,7 +49,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 import warnings
@@ -66,6 +65,7 @@ import httpx
 import msgspec
 
 from procstats import (
+    PeakSampler,
     admin_url,
     descendants,
     local_parent,
@@ -199,42 +199,26 @@ class Result:
         return ordered[rank] * 1000
 
 
-class Monitor(threading.Thread):
+class Monitor(PeakSampler):
     """Samples resident memory (every 20 ms) and CPU time of the processes involved (Linux /proc)."""
 
     def __init__(self, postmaster: int | None) -> None:
-        super().__init__(daemon=True, name="monitor")
-        self.me = os.getpid()
+        super().__init__(0.02)
         self.server: int | None = None
         """pid of the API server (its worker processes are found below it)."""
         self.postmaster = postmaster
         self.peak_server = 0
-        self.peak_self = 0
-        self._server_pids: list[int] = []
-        self._pids_of: int | None = None
-        self._pids_at = 0.0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(0.02):
-            self.sample()
 
     def sample(self) -> None:
-        self.peak_self = max(self.peak_self, rss_bytes(self.me))
+        super().sample()
         server = self.server
         if server is None:
             return
-        if server != self._pids_of or time.monotonic() - self._pids_at > 1.0:
-            self._server_pids = descendants(proc_table(), server)
-            self._pids_of, self._pids_at = server, time.monotonic()
-        self.peak_server = max(self.peak_server, sum(rss_bytes(pid) for pid in self._server_pids))
+        self.peak_server = max(self.peak_server, sum(rss_bytes(pid) for pid in self.processes_under(server)))
 
     def reset(self) -> None:
-        self.peak_server = self.peak_self = 0
-        self.sample()
-
-    def stop(self) -> None:
-        self._stop_event.set()
+        self.peak_server = 0
+        super().reset()
 
     def cpu_snapshot(self) -> dict[str, Any]:
         table = proc_table()

@@ -11,6 +11,8 @@ import asyncio
 import collections
 import contextlib
 import os
+import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,6 +79,41 @@ def rss_bytes(pid: int) -> int:
             return int(f.read().split()[1]) * PAGE_SIZE
     except (OSError, IndexError, ValueError):
         return 0
+
+
+class PeakSampler(threading.Thread):
+    """Samples every ``interval`` seconds in a daemon thread until stopped: here
+    this process's peak RSS; subclasses add what else they watch to :meth:`sample`."""
+
+    def __init__(self, interval: float) -> None:
+        super().__init__(daemon=True, name="sampler")
+        self.interval = interval
+        self.me = os.getpid()
+        self.peak_self = 0
+        self._under: tuple[int, float, list[int]] | None = None  # root, when looked up, the processes
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> None:
+        self.peak_self = max(self.peak_self, rss_bytes(self.me))
+
+    def processes_under(self, root: int) -> list[int]:
+        """``root`` and every process below it, looked up again at most once a second."""
+        if self._under is None or self._under[0] != root or time.monotonic() - self._under[1] > 1.0:
+            self._under = (root, time.monotonic(), descendants(proc_table(), root))
+        return self._under[2]
+
+    def reset(self) -> None:
+        """Forget the peaks so far (and the processes looked up), then sample once."""
+        self.peak_self = 0
+        self._under = None
+        self.sample()
+
+    def stop(self) -> None:
+        self._stop_event.set()
 
 
 def machine_busy_seconds() -> float:

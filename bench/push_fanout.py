@@ -51,7 +51,6 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Awaitable, Callable
@@ -69,6 +68,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.fakes.fcm in the fake server's process
 
 from procstats import (  # noqa: E402 (the bench folder is on sys.path when run as a script)
+    PeakSampler,
     admin_url,
     descendants,
     local_parent,
@@ -154,22 +154,6 @@ def cpu_seconds(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
     }
     used["other"] = max(0.0, after.machine - before.machine - sum(used.values()))
     return used
-
-
-class RssSampler(threading.Thread):
-    """Peak RSS of this process, sampled every 20 ms (in each sender process)."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True, name="rss")
-        self.peak = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(0.02):
-            self.peak = max(self.peak, rss_bytes(os.getpid()))
-
-    def stop(self) -> None:
-        self._stop_event.set()
 
 
 # --- The fake FCM server in its own process -------------------------------------
@@ -569,7 +553,7 @@ async def replica(url: str, fake_url: str, now: datetime, batch: int, loops: int
         batch_times: list[float] = []
         done = 0
         rss_early = 0
-        sampler = RssSampler()
+        sampler = PeakSampler(0.02)
         sampler.start()
 
         async def loop() -> None:
@@ -589,7 +573,7 @@ async def replica(url: str, fake_url: str, now: datetime, batch: int, loops: int
         result = {
             "done": done,
             "batch_times": batch_times,
-            "peak_rss": sampler.peak,
+            "peak_rss": sampler.peak_self,
             "rss_early": rss_early,
             "rss_end": rss_bytes(os.getpid()),
         }

@@ -79,7 +79,6 @@ import os
 import random
 import statistics
 import sys
-import threading
 import time
 import uuid
 import warnings
@@ -95,13 +94,13 @@ import msgspec
 
 import country
 from procstats import (
+    PeakSampler,
     admin_url,
     configure_server,
     descendants,
     local_parent,
     machine_busy_seconds,
     proc_table,
-    rss_bytes,
     run_loop,
 )
 from upscale_api import db, migrations
@@ -144,44 +143,28 @@ def status_kb(pid: int, *keys: str) -> dict[str, int]:
     return found
 
 
-class Monitor(threading.Thread):
+class Monitor(PeakSampler):
     """Samples (every 100 ms) this process's RSS and the PostgreSQL server's memory."""
 
     def __init__(self, postmaster: int | None) -> None:
-        super().__init__(daemon=True, name="monitor")
-        self.me = os.getpid()
+        super().__init__(0.1)
         self.postmaster = postmaster
-        self.peak_self = 0
         self.peak_pg = 0
-        self._pids: list[int] = []
-        self._pids_at = 0.0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(0.1):
-            self.sample()
 
     def sample(self) -> None:
-        self.peak_self = max(self.peak_self, rss_bytes(self.me))
+        super().sample()
         if self.postmaster is None:
             return
-        if time.monotonic() - self._pids_at > 1.0:
-            self._pids = descendants(proc_table(), self.postmaster)
-            self._pids_at = time.monotonic()
         private = shared = 0
-        for pid in self._pids:
+        for pid in self.processes_under(self.postmaster):
             kb = status_kb(pid, "RssAnon", "RssShmem")
             private += kb["RssAnon"]
             shared = max(shared, kb["RssShmem"])
         self.peak_pg = max(self.peak_pg, (private + shared) * 1024)
 
     def reset(self) -> None:
-        self.peak_self = self.peak_pg = 0
-        self._pids_at = 0.0
-        self.sample()
-
-    def stop(self) -> None:
-        self._stop_event.set()
+        self.peak_pg = 0
+        super().reset()
 
     def cpu(self) -> tuple[float, float, float]:
         """CPU seconds so far of this process, of the PostgreSQL server (its exited backends included) and of
