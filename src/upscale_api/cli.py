@@ -254,7 +254,9 @@ async def _rescore(settings: Settings, args: argparse.Namespace) -> None:
         if args.full:
             report = await rebuild(pool, now, progress=bar)
         else:
-            report = await rescore(pool, now, campaign_id=campaign_id, since=args.since, progress=bar)
+            report = await rescore(
+                pool, now, campaign_id=campaign_id, since=args.since, parts=settings.upscale_scoring_parts, progress=bar
+            )
         print(file=sys.stderr)
         for change in report.factor_changes:
             print(f"{change.action_type}: {change.actions} actions, {change.delta_kg:+.3f} kg CO2e")

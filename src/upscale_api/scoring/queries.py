@@ -129,23 +129,26 @@ LEFT JOIN enrolments e ON e.campaign_id = x.campaign_id AND e.resident_id = x.re
     tail="ON CONFLICT DO NOTHING",
 )
 
-# For a rescore: residents with ids in [$1, $2], days from $3 (NULL: all), and
-# their enrolments (in campaign $4 only, when given; then no days are marked),
-# recomputed as if changed. MARK_MEMBER_DAYS follows.
+# For a rescore: residents with ids in [$1, $2] of part $6 of $5 (id modulo $5),
+# days from $3 (NULL: all), and their enrolments (in campaign $4 only, when
+# given; then no days are marked), recomputed as if changed. MARK_MEMBER_DAYS
+# follows.
 MARK_RESIDENTS = """
 WITH days AS (
     INSERT INTO dirty_days (resident_id, local_date)
     SELECT DISTINCT resident_id, local_date FROM action_logs
-    WHERE $4::int IS NULL AND resident_id BETWEEN $1 AND $2 AND ($3::date IS NULL OR local_date >= $3)
+    WHERE $4::int IS NULL AND resident_id BETWEEN $1 AND $2 AND resident_id % $5 = $6
+      AND ($3::date IS NULL OR local_date >= $3)
     UNION
     SELECT DISTINCT resident_id, local_date FROM resident_days
-    WHERE $4::int IS NULL AND resident_id BETWEEN $1 AND $2 AND ($3::date IS NULL OR local_date >= $3)
+    WHERE $4::int IS NULL AND resident_id BETWEEN $1 AND $2 AND resident_id % $5 = $6
+      AND ($3::date IS NULL OR local_date >= $3)
     ON CONFLICT DO NOTHING
 )
 INSERT INTO changed_enrolments (campaign_id, resident_id)
 SELECT e.campaign_id, e.resident_id
 FROM enrolments e JOIN campaigns k ON k.id = e.campaign_id
-WHERE e.resident_id BETWEEN $1 AND $2 AND ($4::int IS NULL OR e.campaign_id = $4)
+WHERE e.resident_id BETWEEN $1 AND $2 AND e.resident_id % $5 = $6 AND ($4::int IS NULL OR e.campaign_id = $4)
   AND ($3::date IS NULL OR k.ends_on >= $3)
 ON CONFLICT DO NOTHING
 """

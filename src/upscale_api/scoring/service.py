@@ -126,6 +126,19 @@ async def _fold(conn: Connection, now: datetime, *, announce: bool = True) -> in
     return await _judge_teams(conn, now, announce=announce)
 
 
+async def _fold_beside(pool: Pool, conn: Connection, now: datetime, *, announce: bool = True) -> int:
+    """What parts left pending: the totals folded in transactions of their own, each
+    taking what it adds, while the teams are judged in ``conn``'s; returns the
+    achievements found."""
+    await conn.execute(queries.UNIT_SETTINGS)
+    _, _, messages = await _together(
+        _fold_apart(pool, queries.FOLD_TOTALS),
+        _fold_apart(pool, queries.FOLD_ACTIVITY),
+        _judge_teams(conn, now, announce=announce),
+    )
+    return int(messages)
+
+
 async def _fold_apart(pool: Pool, statements: str) -> None:
     """One fold in a transaction of its own."""
     async with pool.acquire() as conn, conn.transaction():
@@ -164,11 +177,7 @@ async def tick(pool: Pool, now: datetime, *, parts: int = 2) -> TickReport | Non
         snapshot = await conn.fetchval(queries.SNAPSHOT)
         # What the parts that committed left pending is folded by the next tick if this one fails.
         scored = await _together(*(_tick_part(pool, now, seen, part, parts) for part in range(parts)))
-        # The totals fold in transactions of their own, each taking what it adds; the teams in this one.
-        await conn.execute(queries.UNIT_SETTINGS)
-        _, _, team_messages = await _together(
-            _fold_apart(pool, queries.FOLD_TOTALS), _fold_apart(pool, queries.FOLD_ACTIVITY), _judge_teams(conn, now)
-        )
+        team_messages = await _fold_beside(pool, conn, now)
         await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
     days, members, messages = (sum(counts) for counts in zip(*scored, strict=True))
     return TickReport(days, members, messages + team_messages, round(time.perf_counter() - started, 3))
@@ -295,12 +304,15 @@ async def rescore(
     campaign_id: int | None = None,
     since: date | None = None,
     chunk: int = 20_000,
+    parts: int = 2,
     progress: Progress | None = None,
 ) -> RescoreReport:
     """Recompute after a correction. Without ``campaign_id``: move live actions to the
     factor versions in force, then recompute resident days (from ``since``) and
     every campaign; with it: that campaign's participants only (a rule or
-    points correction). Each chunk of residents is one transaction."""
+    points correction). Each chunk of residents is scored as a tick is, in
+    ``parts`` parts side by side (the pool must hold ``parts`` + 1 connections),
+    each one transaction, then folded; it can be stopped and run again."""
     started = time.perf_counter()
     factor_changes: list[RefactorChange] = []
     async with pool.acquire() as conn:
@@ -313,15 +325,13 @@ async def rescore(
         low, high = await conn.fetchrow(queries.RESIDENT_RANGE) or (0, -1)
     days = members = 0
     for start in range(low, high + 1, chunk):
+        residents = (start, start + chunk - 1, since, campaign_id)
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
-            await conn.execute(queries.UNIT_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
-            await conn.execute(queries.MARK_RESIDENTS, start, start + chunk - 1, since, campaign_id)
-            # A correction recomputes history: what it finds met was met long ago, and is not announced.
-            chunk_days, chunk_members, _ = await _score_part(conn, now, announce=False)
-            await _fold(conn, now, announce=False)
-        days += chunk_days
-        members += chunk_members
+            scored = await _together(*(_rescore_part(pool, now, residents, part, parts) for part in range(parts)))
+            await _fold_beside(pool, conn, now, announce=False)
+        days += sum(s[0] for s in scored)
+        members += sum(s[1] for s in scored)
         if progress is not None:
             progress(min(start + chunk, high + 1) - low, high + 1 - low)
     async with pool.acquire() as conn:
@@ -330,6 +340,16 @@ async def rescore(
             await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
         after = await _sums(conn, campaign_id)
     return _report(factor_changes, days, members, before, after, started)
+
+
+async def _rescore_part(
+    pool: Pool, now: datetime, residents: tuple[int, int, date | None, int | None], part: int, parts: int
+) -> tuple[int, int, int]:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(queries.UNIT_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
+        await conn.execute(queries.MARK_RESIDENTS, *residents, parts, part)
+        # A correction recomputes history: what it finds met was met long ago, and is not announced.
+        return await _score_part(conn, now, announce=False)
 
 
 async def _sums(conn: Connection, campaign_id: int | None) -> tuple[float, float]:
