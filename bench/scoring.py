@@ -1,7 +1,7 @@
 """Scoring benchmark: full rescore, incremental ticks, standings and leaderboard reads at country scale.
 
     python3 run.py bench bench/scoring.py [--generate] [--scale full|small] [--database NAME] [--seed N]
-                                          [--ticks 10] [--tick-actions 10000] [--readers 16]
+                                          [--live-rescore] [--ticks 10] [--tick-actions 10000] [--readers 16]
                                           [--read-seconds 15] [--team-read-seconds 5] [--postgres-defaults]
 
 Runs on a database made by ``bench/country.py`` (``--database``, default
@@ -34,6 +34,11 @@ order (rows of the table):
     recomputed from the action log.
 ``standings after the rescore``
     ``compute_standings(pool, now)`` with every campaign due.
+``live rescore (chunks)``
+    Only with ``--live-rescore``: ``service.rescore(pool, now)``, what
+    ``upscale rescore`` runs on a live system: every resident, in chunks of
+    20,000 (one transaction per part of a chunk), in ``UPSCALE_SCORING_PARTS``
+    parts side by side.
 ``incremental tick``
     ``--ticks`` times: ``--tick-actions`` new actions (random residents, the
     last 7 days: 70% today, the rest back-dated, each within the type's daily
@@ -428,6 +433,18 @@ async def rescore_rows(pool: db.Pool, meter: Meter) -> None:
     await vacuum(pool)
 
 
+async def live_rescore_row(pool: db.Pool, meter: Meter, parts: int) -> None:
+    """``upscale rescore`` as on a live system: every resident, in chunks of 20,000, each in ``parts`` parts."""
+
+    async def rescore() -> Row:
+        report, seconds = await timed(lambda: service.rescore(pool, datetime.now(UTC), parts=parts))
+        log(f"  {report}")
+        return Row("", report.resident_days, seconds, note=f"{report.participants:,} participants, {parts} parts")
+
+    await meter.measure("live rescore (chunks)", rescore)
+    await vacuum(pool)
+
+
 async def run(args: argparse.Namespace) -> int:
     server_url = admin_url()
     in_force = await configure_server(server_url, defaults=args.postgres_defaults)
@@ -507,6 +524,8 @@ async def run(args: argparse.Namespace) -> int:
 
         if not args.skip_rescore:
             await rescore_rows(pool, meter)
+        if args.live_rescore:
+            await live_rescore_row(pool, meter, settings.upscale_scoring_parts)
 
         async def standings() -> Row:
             count, seconds = await timed(lambda: service.compute_standings(pool, datetime.now(UTC)))
@@ -627,6 +646,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--generate", action="store_true", help="(re)generate the database first (bench/country.py)")
     parser.add_argument(
         "--skip-rescore", action="store_true", help="only the ticks and the reads, on an already scored database"
+    )
+    parser.add_argument(
+        "--live-rescore",
+        action="store_true",
+        help="also measure upscale rescore as on a live system (chunks of residents; about 5 min at full scale)",
     )
     parser.add_argument("--ticks", type=int, default=10, help="incremental ticks (default 10)")
     parser.add_argument("--tick-actions", type=int, default=10_000, help="new actions before each tick (10,000)")
