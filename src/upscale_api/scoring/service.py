@@ -18,7 +18,8 @@ Contracts:
 * :func:`take_results` freezes a campaign's standings once it has ended and
   late offline logs can no longer arrive.
 * :func:`rescore` recomputes after a factor or rule correction, in chunks of
-  residents (one transaction each, so it can be stopped and run again).
+  residents, each scored in parts and folded as a tick is (so it can be
+  stopped and run again).
 
 Every derived number is recomputed from the action log (through
 ``resident_days``), so any of them can be rebuilt from scratch.
