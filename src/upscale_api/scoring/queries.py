@@ -341,6 +341,9 @@ TRUNCATE scoring_pending_activity
 
 # A rebuild fills the emptied tables from the stored days in one pass each:
 # every scope's sums grouped at once (GROUPING SETS), no differences to add.
+# Rows are written in day order, as ticks write them: the days a tick updates
+# then fill a few hundred pages, not most of the table's (after a checkpoint,
+# each page a tick first changes is written whole to the WAL).
 # {campaign}: the campaign column or 0 (and {by} groups by it); {points}: the
 # points column or 0; {days}: the rows; {sets}: the scopes' grouping sets;
 # {scope}: which set a row belongs to; {scope_ids}: its subject, first not null.
@@ -352,6 +355,7 @@ SELECT {campaign}, {scope}, coalesce({scope_ids}), local_date, action_type_id,
 FROM {days}
 GROUP BY {by}local_date, action_type_id, GROUPING SETS ({sets})
 HAVING coalesce({scope_ids}) IS NOT NULL
+ORDER BY local_date
 """
 
 # A resident counts once per city they were active in that day, in each scope
@@ -373,6 +377,7 @@ FROM (SELECT *,
       WINDOW w AS (ORDER BY {campaign}, resident_id, local_date, city_id)) d
 GROUP BY {by}local_date, GROUPING SETS ({sets})
 HAVING coalesce({scope_ids}) IS NOT NULL
+ORDER BY local_date
 """
 
 _DAYS = dict(campaign="0", by="", points="0", days="resident_days WHERE NOT held")
