@@ -3,6 +3,7 @@
     python3 run.py bench bench/scoring.py [--generate] [--scale full|small] [--database NAME] [--seed N]
                                           [--live-rescore] [--ticks 10] [--tick-actions 10000] [--readers 16]
                                           [--read-seconds 15] [--team-read-seconds 5] [--postgres-defaults]
+                                          [--engaged N] [--engaged-rounds 2]
 
 Runs on a database made by ``bench/country.py`` (``--database``, default
 ``upscale_country``; ``--generate`` makes it first, with the sizes of
@@ -60,6 +61,15 @@ order (rows of the table):
     residents of the national campaign (every resident is enrolled):
     ``individual`` for ``--read-seconds``, then ``team`` for
     ``--team-read-seconds``, each after a 2 s warm-up.
+``tick absorbing the engaged residents' history``, ``incremental tick, occasional residents``, ``... engaged residents``
+    Only with ``--engaged N``: N participants of the national campaign who
+    enrolled before it began get their first counted action again on every day
+    of the campaign up to eight days ago (the generated log gives a resident
+    about ten actions a year; these log daily), and one tick absorbs that. Then
+    ``--engaged-rounds`` ticks of 4 new days each for N / rounds of N other
+    participants (occasional: their few generated actions), and as many ticks
+    for the engaged: the same work per tick, each participant's campaign as
+    long as the residents' history makes it.
 
 After the rescore and after each standings run the derived tables get an
 untimed ``VACUUM (ANALYZE)``, as autovacuum would soon after such bulk writes,
@@ -396,6 +406,107 @@ async def leaderboard_reads(
     return Row("", len(latencies), last_end - start, latencies, note=note)
 
 
+# --- Engaged residents ----------------------------------------------------------------
+#
+# The generated log gives a resident about ten actions a year, so a tick reads a
+# few days of each participant's campaign. A resident who logs every day has a
+# day for every day of the campaign, and a tick recomputes their scores and
+# challenges over all of them.
+
+# Up to 2 x $2 participants of campaign $1 enrolled before its first day who
+# logged an action it counts, each with the first such action: the template
+# their new actions copy. Numbered within each half: the engaged (even rows)
+# and the occasional (odd rows).
+ENGAGED_TEMPLATES = """
+INSERT INTO bench_engaged
+SELECT row_number() OVER (PARTITION BY r.engaged ORDER BY r.resident_id) - 1, r.*
+FROM (SELECT row_number() OVER (ORDER BY a.resident_id) % 2 = 0 AS engaged, a.*
+      FROM (SELECT DISTINCT ON (a.resident_id) a.*
+            FROM action_logs a
+            JOIN campaigns k ON k.id = $1
+            JOIN enrolments e ON e.campaign_id = k.id AND e.resident_id = a.resident_id AND e.left_at IS NULL
+            JOIN campaign_action_types x ON x.campaign_id = k.id AND x.action_type_id = a.action_type_id
+            WHERE e.enrolled_at < k.starts_on AND a.deleted_at IS NULL
+              AND a.local_date BETWEEN k.starts_on AND k.ends_on
+            ORDER BY a.resident_id, a.performed_at, a.id) a
+      ORDER BY a.resident_id LIMIT 2 * $2) r
+"""
+ACTION_COLUMNS = (
+    "id, resident_id, city_id, action_type_id, quantity, performed_at, local_date, baseline_factor_id, "
+    "option_factor_id, co2e_kg"
+)
+# The engaged's history: their template's action at noon every day from the
+# campaign's first day ($1) to $2 but their template's own. $3: time zone.
+ENGAGED_HISTORY = f"""
+INSERT INTO action_logs ({ACTION_COLUMNS})
+SELECT gen_random_uuid(), t.resident_id, t.city_id, t.action_type_id, t.quantity,
+       (d.day + time '12:00') AT TIME ZONE $3, d.day, t.baseline_factor_id, t.option_factor_id, t.co2e_kg
+FROM bench_engaged t
+JOIN campaigns k ON k.id = $1
+CROSS JOIN LATERAL generate_series(k.starts_on, $2::date, interval '1 day') AS g (day_start)
+CROSS JOIN LATERAL (SELECT g.day_start::date AS day) d
+WHERE t.engaged AND d.day <> t.local_date
+"""
+# A tick's actions: the template's action at $4 minus a minute and the same on
+# each of the $5 - 1 days before, for the residents numbered $3 modulo $2 of
+# the engaged ($1) or the occasional. $6: time zone.
+ENGAGED_BURST = f"""
+INSERT INTO action_logs ({ACTION_COLUMNS})
+SELECT gen_random_uuid(), t.resident_id, t.city_id, t.action_type_id, t.quantity, p.performed_at,
+       (p.performed_at AT TIME ZONE $6)::date, t.baseline_factor_id, t.option_factor_id, t.co2e_kg
+FROM bench_engaged t
+CROSS JOIN generate_series(0, $5 - 1) AS g (back)
+CROSS JOIN LATERAL (SELECT $4::timestamptz - make_interval(days => g.back, mins => 1) AS performed_at) p
+WHERE t.engaged = $1 AND t.n % $2 = $3
+"""
+ENGAGED_DAYS_PER_TICK = 4
+
+
+async def engaged_rows(pool: db.Pool, meter: Meter, campaign_id: int, residents: int, rounds: int, parts: int) -> None:
+    """Ticks of residents who logged every day of the campaign against ticks of as many who rarely do.
+
+    ``residents`` participants of ``campaign_id`` get an action on every day of the
+    campaign up to eight days ago (one tick absorbs them); then ``rounds`` ticks of
+    ``ENGAGED_DAYS_PER_TICK`` new days for each of ``residents / rounds`` occasional
+    participants (other ones each time), and as many of the engaged."""
+    zone = country.ZONE
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "DROP TABLE IF EXISTS bench_engaged; CREATE TABLE bench_engaged (n bigint, engaged boolean, "
+            "LIKE action_logs)"
+        )
+        await conn.execute(ENGAGED_TEMPLATES, campaign_id, residents)
+        found = await conn.fetchval("SELECT count(*) FROM bench_engaged WHERE engaged")
+    per_round = found // rounds
+
+    async def history() -> Row:
+        until = datetime.now(ZoneInfo(zone)).date() - timedelta(days=8)
+        written = db.rows_affected(await pool.execute(ENGAGED_HISTORY, campaign_id, until, zone))
+        report, seconds = await timed(lambda: service.tick(pool, datetime.now(UTC), parts=parts))
+        days = written / found if found else 0
+        return Row("", written, seconds, note=f"{found:,} residents, {days:.0f} days each; {report}")
+
+    await meter.measure("tick absorbing the engaged residents' history", history)
+    await vacuum(pool)
+    for engaged in (False, True):
+        kind = "engaged" if engaged else "occasional"
+
+        async def ticks(engaged: bool = engaged, kind: str = kind) -> Row:
+            latencies = []
+            for round_ in range(rounds):
+                now = datetime.now(UTC)
+                await pool.execute(ENGAGED_BURST, engaged, rounds, round_, now, ENGAGED_DAYS_PER_TICK, zone)
+                t0 = time.perf_counter()
+                report = await service.tick(pool, now, parts=parts)
+                latencies.append(time.perf_counter() - t0)
+                log(f"  {kind}, tick {round_ + 1}: {latencies[-1]:.3f} s  {report}")
+            note = f"{rounds} ticks of {per_round:,} residents x {ENGAGED_DAYS_PER_TICK} days"
+            return Row("", per_round * ENGAGED_DAYS_PER_TICK * rounds, sum(latencies), latencies, note=note)
+
+        await meter.measure(f"incremental tick, {kind} residents", ticks)
+    await pool.execute("DROP TABLE bench_engaged")
+
+
 # --- The run ----------------------------------------------------------------------
 
 
@@ -576,6 +687,10 @@ async def run(args: argparse.Namespace) -> int:
                 readers_pool, info["national"], "team", first, last, args.readers, args.team_read_seconds, 2.0, 2
             ),
         )
+        if args.engaged:
+            await engaged_rows(
+                pool, meter, info["national"], args.engaged, args.engaged_rounds, settings.upscale_scoring_parts
+            )
     finally:
         if monitor is not None:
             monitor.stop()
@@ -658,13 +773,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--read-seconds", type=float, default=15.0, help="individual leaderboard reads (15 s)")
     parser.add_argument("--team-read-seconds", type=float, default=5.0, help="team leaderboard reads (5 s)")
     parser.add_argument(
+        "--engaged",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also measure ticks of N residents who logged every day of the national campaign against N who did not",
+    )
+    parser.add_argument("--engaged-rounds", type=int, default=2, help="ticks of each kind with --engaged (2)")
+    parser.add_argument(
         "--postgres-defaults",
         action="store_true",
         help="measure with PostgreSQL's default memory and checkpoint settings, not procstats.SERVER_SETTINGS",
     )
     args = parser.parse_args(argv)
-    if args.ticks < 1 or args.tick_actions < 1 or args.readers < 1:
-        parser.error("--ticks, --tick-actions and --readers must be positive")
+    if args.ticks < 1 or args.tick_actions < 1 or args.readers < 1 or args.engaged_rounds < 1:
+        parser.error("--ticks, --tick-actions, --readers and --engaged-rounds must be positive")
     return args
 
 
