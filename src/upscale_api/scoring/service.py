@@ -290,7 +290,7 @@ def _rebuild_steps(now: datetime, indexes: list[Record]) -> list[tuple[str, tupl
         (queries.SORTED_SCORES, ()),
         (queries.SCORES, (now,)),
         (queries.PLANNER_DEFAULTS + ";" + queries.HASHED_RULES, ()),
-        (queries.CHALLENGES, (now,)),
+        (queries.REBUILD_CHALLENGES, (now,)),
         (queries.PLANNER_DEFAULTS, ()),
         (queries.ANALYZE_REBUILT_SCORES, ()),
         (queries.REBUILD_BADGES, (now,)),
