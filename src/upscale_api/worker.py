@@ -52,6 +52,7 @@ class Worker:
     def __init__(self, pool: Pool, settings: Settings) -> None:
         self.pool = pool
         self.grace = timedelta(days=settings.upscale_backdate_days)
+        self.backdate_days = settings.upscale_backdate_days
         self.scoring_parts = settings.upscale_scoring_parts
         self.messaging = (
             messaging_app(settings.firebase_project_id, endpoint=settings.upscale_fcm_endpoint)
@@ -63,6 +64,7 @@ class Worker:
             (self.score, settings.upscale_scoring_seconds),
             (self.standings, settings.upscale_standings_seconds),
             (self.results, 300),
+            (self.history, 600),
             (self.nudges, 30),
             (self.campaign_events, 60),
             (self.weekly_summaries, 300),
@@ -90,6 +92,14 @@ class Worker:
                 report.messages,
                 report.seconds,
             )
+
+    async def history(self) -> None:
+        """Move the stored history's cut-off once a week (it takes the scoring lock, so ticks wait)."""
+        cutoff = scoring.history_cutoff(datetime.now(UTC).date(), self.backdate_days)
+        if await scoring.history_due(self.pool, cutoff):
+            stored = await scoring.advance_history(self.pool, cutoff)
+            if stored is not None:
+                log.info("scoring history before %s: %d participants", cutoff, stored)
 
     async def standings(self) -> None:
         await run_once(

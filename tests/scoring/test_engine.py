@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -21,7 +22,7 @@ from upscale_api.actions.structs import ActionIn
 from upscale_api.catalogue.service import Catalogue, Snapshot
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
-from upscale_api.demo.seed import seed_demo
+from upscale_api.demo.seed import DEMO_CAMPAIGN, seed_demo
 from upscale_api.scoring import service as scoring
 
 POLICY = Policy(backdate=timedelta(days=7), delete_grace=timedelta(hours=24))
@@ -124,6 +125,65 @@ async def test_ticks_between_changes_equal_a_full_recomputation_either_way(demo:
     )
     assert cities_that_day == 2
     assert incremental["challenges_met"] and incremental["earned_badges"]
+
+
+async def test_ticks_from_stored_history_equal_a_full_recomputation(demo: tuple[db.Pool, Snapshot]) -> None:
+    pool, snapshot = demo
+    now = datetime.now(UTC)
+    await scoring.tick(pool, now)
+    today = now.astimezone(ZoneInfo("Europe/Ljubljana")).date()
+    cutoff = today - timedelta(days=today.weekday() or 7)  # the last Monday before today: within back-dating
+    assert await scoring.history_due(pool, cutoff)
+    assert await scoring.advance_history(pool, cutoff)
+    assert not await scoring.history_due(pool, cutoff)
+    with pytest.raises(ValueError, match="Monday"):
+        await scoring.advance_history(pool, cutoff + timedelta(days=1))
+
+    participants = await pool.fetch(
+        "SELECT r.firebase_uid, r.id FROM history_scores h JOIN residents r ON r.id = h.resident_id "
+        "JOIN campaigns k ON k.id = h.campaign_id WHERE k.code = $1 AND h.last_run_end = $2::date - 1 ORDER BY r.id",
+        DEMO_CAMPAIGN,
+        cutoff,
+    )
+    continuing, corrected = participants[0], participants[-1]
+    two_days_short = await pool.fetchrow(
+        "SELECT r.firebase_uid, r.id FROM history_challenges h JOIN challenges ch ON ch.id = h.challenge_id "
+        "JOIN residents r ON r.id = h.resident_id "
+        "WHERE ch.code = 'ten-days' AND h.value IN (8, 9) AND NOT EXISTS (SELECT FROM campaign_days d "
+        "WHERE d.campaign_id = ch.campaign_id AND d.resident_id = h.resident_id AND d.local_date >= $1) ORDER BY r.id",
+        cutoff,
+    )
+    # A run of days that went up to the cut-off goes on over it; 10 distinct days are reached with 2 more days
+    # since the cut-off; a day before the cut-off loses an action.
+    at_cutoff = datetime.combine(cutoff, time(12), ZoneInfo("Europe/Ljubljana"))
+    for uid in (continuing["firebase_uid"], two_days_short["firebase_uid"]):
+        await _log(pool, snapshot, uid, ("walk-instead-of-car", 2, at_cutoff))
+        await _log(pool, snapshot, uid, ("cycle-instead-of-car", 5, now - timedelta(minutes=1)))
+    await pool.execute(
+        "UPDATE action_logs SET deleted_at = now(), written_xid = pg_current_xact_id() "
+        "WHERE id = (SELECT id FROM action_logs WHERE resident_id = $1 AND local_date < $2 AND deleted_at IS NULL "
+        "ORDER BY local_date DESC LIMIT 1)",
+        corrected["id"],
+        cutoff,
+    )
+    assert (await scoring.tick(pool, now)) is not None
+    incremental = await _derived(pool)
+    kept = await pool.fetch(
+        "SELECT resident_id FROM history_scores WHERE resident_id = ANY($1)", [p["id"] for p in participants]
+    )
+    assert continuing["id"] in {r["resident_id"] for r in kept}  # scored from its history and the days since
+    assert corrected["id"] not in {r["resident_id"] for r in kept}  # scored from all its days
+    assert await pool.fetchval(
+        "SELECT count(*) FROM challenges_met p JOIN challenges ch ON ch.id = p.challenge_id "
+        "WHERE ch.code = 'ten-days' AND p.resident_id = $1",
+        two_days_short["id"],
+    )
+
+    again = await scoring.tick(pool, now)
+    assert again is not None and again.participants == 0
+    await scoring.rebuild(pool, now)
+    assert await pool.fetchval("SELECT count(*) FROM history_scores") == 0
+    assert await _derived(pool) == incremental
 
 
 async def test_a_days_amounts_add_up_exactly_to_the_millionth(demo: tuple[db.Pool, Snapshot]) -> None:

@@ -28,7 +28,8 @@ CREATE TEMP TABLE dirty_member_days (campaign_id integer, resident_id bigint, lo
     ON COMMIT DROP;
 CREATE TEMP TABLE dirty_members (campaign_id integer, resident_id bigint, taking_part boolean,
                                  city_id integer, district_id integer, team_id integer, baseline jsonb,
-                                 first_day date, last_day date, PRIMARY KEY (campaign_id, resident_id))
+                                 first_day date, last_day date, history_cutoff date,
+                                 PRIMARY KEY (campaign_id, resident_id))
     ON COMMIT DROP;
 CREATE TEMP TABLE day_changes (sign integer NOT NULL, LIKE resident_days) ON COMMIT DROP;
 CREATE TEMP TABLE member_changes (sign integer NOT NULL, LIKE campaign_days) ON COMMIT DROP;
@@ -86,12 +87,15 @@ ON CONFLICT DO NOTHING
 # their city, district and team, their baseline answers, and the local days
 # that count (from the day they enrolled to the campaign's last). {members}
 # gives the participants (``x``: campaign_id, resident_id) and their enrolment
-# (``e``, none when they are gone); {tail} ends the statement.
+# (``e``, none when they are gone); {history} the cut-off before which their
+# stored history stands (NULL: recompute from all their days); {tail} ends the
+# statement.
 _MARK_MEMBERS = """
 INSERT INTO dirty_members (campaign_id, resident_id, taking_part, city_id, district_id, team_id, baseline,
-                           first_day, last_day)
+                           first_day, last_day, history_cutoff)
 SELECT x.campaign_id, x.resident_id, e.resident_id IS NOT NULL AND e.left_at IS NULL, e.city_id, r.district_id,
-       e.team_id, e.baseline, greatest(k.starts_on, (e.enrolled_at AT TIME ZONE r.time_zone)::date), k.ends_on
+       e.team_id, e.baseline, greatest(k.starts_on, (e.enrolled_at AT TIME ZONE r.time_zone)::date), k.ends_on,
+       {history}
 FROM {members}
 JOIN campaigns k ON k.id = x.campaign_id
 JOIN residents r ON r.id = x.resident_id
@@ -100,10 +104,12 @@ JOIN residents r ON r.id = x.resident_id
 
 # The campaign days to recompute: a changed resident day inside a campaign its
 # resident is enrolled in, and every day, stored or to be stored, of a changed
-# enrolment. Their participants' scores are recomputed. Runs before resident
-# days are recomputed: a changed enrolment's days come from the stored resident
-# and campaign days, and a day new in this run is a changed day, marked by the
-# first part.
+# enrolment. Their participants' scores are recomputed, from their stored
+# history before its cut-off and their days since, unless a day before the
+# cut-off changed, their enrolment changed, or their campaign has a challenge
+# newer than their history. Runs before resident days are recomputed: a
+# changed enrolment's days come from the stored resident and campaign days, and
+# a day new in this run is a changed day, marked by the first part.
 MARK_MEMBER_DAYS = """
 WITH marked AS (
     INSERT INTO dirty_member_days (campaign_id, resident_id, local_date)
@@ -120,14 +126,28 @@ WITH marked AS (
     SELECT d.campaign_id, d.resident_id, d.local_date
     FROM changed_enrolments c JOIN campaign_days d USING (campaign_id, resident_id)
     ON CONFLICT DO NOTHING
-    RETURNING campaign_id, resident_id
+    RETURNING campaign_id, resident_id, local_date
 )
 """ + _MARK_MEMBERS.format(
     members="""(SELECT campaign_id, resident_id FROM marked
       UNION SELECT campaign_id, resident_id FROM changed_enrolments) x
 LEFT JOIN enrolments e ON e.campaign_id = x.campaign_id AND e.resident_id = x.resident_id""",
+    history="""(SELECT h.cutoff FROM history_scores h
+        WHERE h.campaign_id = x.campaign_id AND h.resident_id = x.resident_id
+          AND h.rules_through >= (SELECT coalesce(max(ch.id), 0) FROM challenges ch
+                                  WHERE ch.campaign_id = x.campaign_id)
+          AND NOT EXISTS (SELECT FROM marked d WHERE d.campaign_id = x.campaign_id AND d.resident_id = x.resident_id
+                                                 AND d.local_date < h.cutoff)
+          AND NOT EXISTS (SELECT FROM changed_enrolments c WHERE c.campaign_id = x.campaign_id
+                                                             AND c.resident_id = x.resident_id))""",
     tail="ON CONFLICT DO NOTHING",
 )
+
+# Stored history that no longer stands: of participants recomputed from all their days.
+FORGET_HISTORY = """
+DELETE FROM history_scores h USING dirty_members m
+WHERE h.campaign_id = m.campaign_id AND h.resident_id = m.resident_id AND m.history_cutoff IS NULL
+"""
 
 # For a rescore: residents with ids in [$1, $2] of part $6 of $5 (id modulo $5),
 # days from $3 (NULL: all), and their enrolments (in campaign $4 only, when
@@ -409,8 +429,11 @@ REBUILD_SETTINGS = "SET LOCAL work_mem = '1GB'; SET LOCAL maintenance_work_mem =
 
 # The sums units left unfolded are part of what a rebuild recomputes.
 REBUILD_CLEAR = """
-TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_pending_totals, scoring_pending_activity
+TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_pending_totals, scoring_pending_activity,
+         history_scores, history_challenges
 """
+
+HISTORY_CLEAR = "TRUNCATE history_scores, history_challenges"
 
 # The tables a rebuild empties and fills again lose their indexes in between:
 # one sort per index once a table is full costs a fraction of keeping each
@@ -472,6 +495,7 @@ ANALYZE_REBUILT_SCORES = "ANALYZE campaign_scores, challenges_met"
 MARK_ALL_MEMBERS = (
     _MARK_MEMBERS.format(
         members="enrolments e CROSS JOIN LATERAL (SELECT e.campaign_id, e.resident_id) x",
+        history="NULL",
         tail="ORDER BY x.campaign_id, x.resident_id",
     )
     + ";INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM dirty_members"
@@ -538,39 +562,59 @@ LEFT JOIN campaign_scores s USING (campaign_id, resident_id)
 WHERE e.team_id IS NOT NULL AND e.left_at IS NULL AND s.team_id IS DISTINCT FROM e.team_id
 """
 
-# A current participant's score: points, kg, actions, active days, the longest
-# run of consecutive active days and the latest run (current while it ends
-# today or yesterday). Those who left drop out. $1: now.
-SCORES = """
-WITH days AS (
-    SELECT d.campaign_id, d.resident_id, d.local_date,
-           sum(d.points) AS points, sum(d.co2e_kg) AS co2e_kg, sum(d.actions) AS actions
-    FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
-    GROUP BY d.campaign_id, d.resident_id, d.local_date
-), runs AS (
+# A participant's runs of consecutive active days in `days` (campaign_id,
+# resident_id, local_date, points, co2e_kg, actions; one row a day), and their
+# sums: points, kg, actions, active days, the longest run and the latest run.
+# {continued} adds to a run's length the days it continues from before (0 when
+# none), from {earlier}.
+_RUNS = """runs AS (
     -- consecutive days share (day - rank): the gaps-and-islands trick; a later run has a larger one
-    SELECT campaign_id, resident_id, run, max(local_date) AS last_day, count(*)::int AS days,
-           sum(points) AS points, sum(co2e_kg) AS co2e_kg, sum(actions) AS actions
+    SELECT campaign_id, resident_id, run, min(local_date) AS first_day, max(local_date) AS last_day,
+           count(*)::int AS days, sum(points) AS points, sum(co2e_kg) AS co2e_kg, sum(actions) AS actions
     FROM (SELECT *, local_date - date '2000-01-01'
                     - row_number() OVER (PARTITION BY campaign_id, resident_id ORDER BY local_date) AS run
           FROM days) x
     GROUP BY campaign_id, resident_id, run
 ), sums AS (
-    SELECT campaign_id, resident_id, sum(points) AS points, sum(co2e_kg) AS co2e_kg,
-           sum(actions)::int AS actions, sum(days)::int AS active_days, max(days) AS longest,
-           max(last_day) AS last_day, (max(ARRAY[run, days]))[2]::int AS last_days  -- the latest run's days
-    FROM runs GROUP BY campaign_id, resident_id
-), gone AS (
+    SELECT r.campaign_id, r.resident_id, sum(r.points) AS points, sum(r.co2e_kg) AS co2e_kg,
+           sum(r.actions)::int AS actions, sum(r.days)::int AS active_days, max(r.days + {continued}) AS longest,
+           max(r.last_day) AS last_day,
+           (max(ARRAY[r.run, r.days + {continued}]))[2]::int AS last_days  -- the latest run's days
+    FROM runs r {earlier}
+    GROUP BY r.campaign_id, r.resident_id
+)"""
+
+# A run that starts on the cut-off continues the stored history's latest run when that ended the day before.
+_CONTINUED = "CASE WHEN r.first_day = h.cutoff AND h.last_run_end = h.cutoff - 1 THEN h.last_run_days ELSE 0 END"
+
+# A current participant's score: points, kg, actions, active days, the longest
+# run of consecutive active days and the latest run (current while it ends
+# today or yesterday), from their stored history before its cut-off, if any,
+# and their days since. Those who left drop out. $1: now.
+_SCORES = """
+WITH earlier AS MATERIALIZED (
+    SELECT h.* FROM dirty_members m JOIN history_scores h USING (campaign_id, resident_id)
+    WHERE m.history_cutoff IS NOT NULL
+), days AS (
+    SELECT d.campaign_id, d.resident_id, d.local_date,
+           sum(d.points) AS points, sum(d.co2e_kg) AS co2e_kg, sum(d.actions) AS actions
+    FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
+    {since}
+    GROUP BY d.campaign_id, d.resident_id, d.local_date
+), {runs}, gone AS (
     DELETE FROM campaign_scores s USING dirty_members m
     WHERE s.campaign_id = m.campaign_id AND s.resident_id = m.resident_id AND NOT m.taking_part
 )
 INSERT INTO campaign_scores AS s (campaign_id, resident_id, city_id, district_id, team_id, points, co2e_kg, actions,
                                   active_days, longest_streak, last_run_end, last_run_days, updated_at)
 SELECT m.campaign_id, m.resident_id, m.city_id, m.district_id, m.team_id,
-       coalesce(t.points, 0), coalesce(t.co2e_kg, 0), coalesce(t.actions, 0), coalesce(t.active_days, 0),
-       coalesce(t.longest, 0), t.last_day, coalesce(t.last_days, 0), $1
+       coalesce(h.points, 0) + coalesce(t.points, 0), coalesce(h.co2e_kg, 0) + coalesce(t.co2e_kg, 0),
+       coalesce(h.actions, 0) + coalesce(t.actions, 0), coalesce(h.active_days, 0) + coalesce(t.active_days, 0),
+       coalesce(greatest(h.longest_streak, t.longest), 0), coalesce(t.last_day, h.last_run_end),
+       coalesce(t.last_days, h.last_run_days, 0), $1
 FROM dirty_members m
 LEFT JOIN sums t ON t.campaign_id = m.campaign_id AND t.resident_id = m.resident_id
+LEFT JOIN earlier h ON h.campaign_id = m.campaign_id AND h.resident_id = m.resident_id
 WHERE m.taking_part
 ON CONFLICT (campaign_id, resident_id) DO UPDATE
 SET city_id = excluded.city_id, district_id = excluded.district_id, team_id = excluded.team_id,
@@ -583,6 +627,38 @@ WHERE (s.city_id, s.district_id, s.team_id, s.points, s.co2e_kg, s.actions, s.ac
       (excluded.city_id, excluded.district_id, excluded.team_id, excluded.points, excluded.co2e_kg, excluded.actions,
        excluded.active_days, excluded.longest_streak, excluded.last_run_end, excluded.last_run_days)
 """
+SCORES = _SCORES.format(
+    since="WHERE m.history_cutoff IS NULL OR d.local_date >= m.history_cutoff",
+    runs=_RUNS.format(
+        continued=_CONTINUED,
+        earlier="LEFT JOIN earlier h ON h.campaign_id = r.campaign_id AND h.resident_id = r.resident_id",
+    ),
+)
+# A rebuild has no stored history: every participant from all their days,
+# grouped in the days' order.
+REBUILD_SCORES = _SCORES.format(since="", runs=_RUNS.format(continued="0", earlier=""))
+
+# --- History before a cut-off ($1, a Monday) ------------------------------------------------
+
+# Every participant's score parts over their campaign days before the cut-off.
+HISTORY_SCORES = (
+    """
+WITH days AS (
+    SELECT campaign_id, resident_id, local_date, sum(points) AS points, sum(co2e_kg) AS co2e_kg, sum(actions) AS actions
+    FROM campaign_days WHERE local_date < $1
+    GROUP BY campaign_id, resident_id, local_date
+), """
+    + _RUNS.format(continued="0", earlier="")
+    + """, newest AS (
+    SELECT campaign_id, max(id) AS id FROM challenges GROUP BY campaign_id
+)
+INSERT INTO history_scores (campaign_id, resident_id, cutoff, rules_through, points, co2e_kg, actions, active_days,
+                            longest_streak, last_run_end, last_run_days)
+SELECT t.campaign_id, t.resident_id, $1, coalesce(n.id, 0), t.points, t.co2e_kg, t.actions, t.active_days,
+       t.longest, t.last_day, t.last_days
+FROM sums t LEFT JOIN newest n USING (campaign_id)
+"""
+)
 
 # In campaign order: parts running side by side then wait for each other's
 # new rows in one order, never in a circle.
@@ -626,7 +702,7 @@ shaped AS (
 # every rule; distinct-days rules, which always count the whole campaign,
 # count each participant's distinct (rule, day) pairs with no window to
 # compute per row.
-_BEST = """
+_WINDOWS = """
 windows AS (
     SELECT s.id AS challenge_id, s.campaign_id, d.resident_id,
            sum(CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END) AS value
@@ -650,10 +726,34 @@ windows AS (
           JOIN shaped s ON s.campaign_id = d.campaign_id AND s.rule_kind = 'distinct_days'
           JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id) x
     GROUP BY challenge_id, campaign_id, resident_id
-), best AS (
+)"""
+_BEST = (
+    _WINDOWS
+    + """, best AS (
     SELECT challenge_id, campaign_id, resident_id, max(value) AS value
     FROM windows GROUP BY challenge_id, campaign_id, resident_id
 )"""
+)
+# The same for a unit's participants, whose `days` start at their stored
+# history's cut-off: with each rule's value before it, the greater of the two
+# for a day or week window, their sum for the campaign's and for distinct days.
+_UNIT_BEST = (
+    _WINDOWS
+    + """, best AS (
+    SELECT w.challenge_id, w.campaign_id, w.resident_id,
+           CASE WHEN s.win <> 'campaign' AND s.rule_kind <> 'distinct_days' THEN max(w.value)
+                ELSE sum(w.value) END AS value
+    FROM (SELECT * FROM windows
+          UNION ALL
+          SELECT h.challenge_id, m.campaign_id, m.resident_id, h.value
+          FROM dirty_members m
+          JOIN history_challenges h ON h.resident_id = m.resident_id
+          JOIN shaped s ON s.id = h.challenge_id AND s.campaign_id = m.campaign_id
+          WHERE m.history_cutoff IS NOT NULL) w
+    JOIN shaped s ON s.id = w.challenge_id
+    GROUP BY w.challenge_id, w.campaign_id, w.resident_id, s.win, s.rule_kind
+)"""
+)
 
 # The same for a rebuild, which judges every participant, most with a few
 # days (at country scale 2.6 on average): each day joined to every rule
@@ -694,7 +794,7 @@ CASE s.rule_kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
                             * (s.r ->> 'share')::numeric, 6) END"""
 
 
-def _challenges(best: str, stored: str) -> str:
+def _challenges(best: str, stored: str, since: str = "") -> str:
     """Challenges judged per participant, the best windows found by ``best``:
     quantity, distinct days, personal, and the member rule of team
     participation. A participant meets one while the best window's value
@@ -704,7 +804,8 @@ def _challenges(best: str, stored: str) -> str:
     zero, and set against the successes stored for the unit's participants (a
     rebuild: 2.9M pairs with a value of 5.8M participant-rule pairs). New
     successes go to `news`. ``stored`` finds the successes stored for each
-    (participant ``e``, rule ``s``) as ``p``. $1: now."""
+    (participant ``e``, rule ``s``) as ``p``; ``since`` limits the days read
+    (``d``, of participant ``m``). $1: now."""
     return (
         """
 WITH rules AS (
@@ -721,6 +822,9 @@ WITH rules AS (
     -- each participant's days read once, then matched to every rule of their campaign
     SELECT d.campaign_id, d.resident_id, d.local_date, d.action_type_id, d.quantity, d.co2e_kg
     FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
+    """
+        + since
+        + """
 ), """
         + best
         + """, met AS MATERIALIZED (
@@ -783,9 +887,34 @@ WHERE NOT r.for_team
 _SUCCESS_BY_KEY = """CROSS JOIN LATERAL (
         SELECT p.challenge_id, p.resident_id FROM challenges_met p
         WHERE p.challenge_id = s.id AND p.resident_id = e.resident_id OFFSET 0) p"""
-CHALLENGES = _challenges(_BEST, _SUCCESS_BY_KEY)
+CHALLENGES = _challenges(
+    _UNIT_BEST, _SUCCESS_BY_KEY, since="WHERE m.history_cutoff IS NULL OR d.local_date >= m.history_cutoff"
+)
 REBUILD_CHALLENGES = _challenges(
     _REBUILD_BEST, "JOIN challenges_met p ON p.challenge_id = s.id AND p.resident_id = e.resident_id"
+)
+
+# Every challenge's value for every participant over their campaign days
+# before the cut-off, found as a rebuild finds them.
+HISTORY_CHALLENGES = (
+    """
+WITH rules AS (
+    SELECT ch.id, ch.campaign_id,
+           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+    FROM challenges ch WHERE ch.rule ->> 'kind' <> 'collective'
+), """
+    + _SHAPED
+    + ", "
+    + _COUNTED
+    + """, days AS (
+    SELECT campaign_id, resident_id, local_date, action_type_id, quantity, co2e_kg
+    FROM campaign_days WHERE local_date < $1
+), """
+    + _REBUILD_BEST
+    + """
+INSERT INTO history_challenges (resident_id, challenge_id, value)
+SELECT resident_id, challenge_id, value FROM best
+"""
 )
 
 # Team participation: the share of a touched team's current members meeting the

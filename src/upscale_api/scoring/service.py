@@ -20,6 +20,10 @@ Contracts:
 * :func:`rescore` recomputes after a factor or rule correction, in chunks of
   residents, each scored in parts and folded as a tick is (so it can be
   stopped and run again).
+* :func:`advance_history` stores what each participant's campaign days before
+  a cut-off add up to, so that ticks read only the days since; a participant
+  whose days before it change is recomputed from all their days and loses
+  that row until the next advance.
 
 Every derived number is recomputed from the action log (through
 ``resident_days``), so any of them can be rebuilt from scratch.
@@ -35,7 +39,7 @@ from typing import Any
 
 import msgspec
 
-from upscale_api.db import AdvisoryLock, Connection, Pool, Record
+from upscale_api.db import AdvisoryLock, Connection, Pool, Record, rows_affected
 from upscale_api.notifications import templates
 from upscale_api.scoring import queries
 
@@ -88,6 +92,7 @@ async def _score_part(conn: Connection, now: datetime, *, announce: bool = True)
     pending for the fold. Returns the resident days and participants recomputed
     and the achievements found (written to the outbox when ``announce``)."""
     await conn.execute(queries.MARK_MEMBER_DAYS)
+    await conn.execute(queries.FORGET_HISTORY)
     await conn.execute(queries.ANALYZE_SCRATCH)
     days = await conn.fetchval("SELECT count(*) FROM dirty_days")
     members = await conn.fetchval("SELECT count(*) FROM dirty_members")
@@ -192,6 +197,37 @@ async def _tick_part(pool: Pool, now: datetime, seen: str, part: int, parts: int
         return await _score_part(conn, now)
 
 
+def history_cutoff(today: date, backdate_days: int) -> date:
+    """The Monday before which nothing changes in the normal course: the latest
+    Monday at least ``backdate_days`` and two more days (the widest time-zone
+    gap) before ``today``."""
+    latest = today - timedelta(days=backdate_days + 2)
+    return latest - timedelta(days=latest.weekday())
+
+
+async def advance_history(pool: Pool, cutoff: date) -> int | None:
+    """Store each participant's score parts and challenge values over their campaign
+    days before ``cutoff`` (a Monday), in place of what was stored, in one
+    transaction under the scoring lock; returns the participants stored, or None
+    when a tick holds the lock (try again later)."""
+    if cutoff.weekday() != 0:
+        raise ValueError(f"the cut-off must be a Monday, not {cutoff:%A}")
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", AdvisoryLock.SCORING):
+            return None
+        await conn.execute(queries.REBUILD_SETTINGS + ";" + queries.HISTORY_CLEAR + ";" + queries.SORTED_SCORES)
+        stored = rows_affected(await conn.execute(queries.HISTORY_SCORES, cutoff))
+        await conn.execute(queries.PLANNER_DEFAULTS + ";" + queries.HASHED_RULES)
+        await conn.execute(queries.HISTORY_CHALLENGES, cutoff)
+    return stored
+
+
+async def history_due(pool: Pool, cutoff: date) -> bool:
+    """Whether the stored history is older than ``cutoff``, or missing."""
+    stored: date | None = await pool.fetchval("SELECT min(cutoff) FROM history_scores")
+    return stored is None or stored < cutoff
+
+
 async def compute_standings(pool: Pool, now: datetime) -> int:
     """Rebuild standings and collective goals of campaigns whose scores changed, one
     campaign per transaction; returns how many."""
@@ -288,7 +324,7 @@ def _rebuild_steps(now: datetime, indexes: list[Record]) -> list[tuple[str, tupl
         (indexed("totals_daily", "activity_daily"), ()),
         (queries.TOUCHED_TEAMS, ()),
         (queries.SORTED_SCORES, ()),
-        (queries.SCORES, (now,)),
+        (queries.REBUILD_SCORES, (now,)),
         (queries.PLANNER_DEFAULTS + ";" + queries.HASHED_RULES, ()),
         (queries.REBUILD_CHALLENGES, (now,)),
         (queries.PLANNER_DEFAULTS, ()),
