@@ -40,6 +40,12 @@ order (rows of the table):
     ``upscale rescore`` runs on a live system: every resident, in chunks of
     20,000 (one transaction per part of a chunk), in ``UPSCALE_SCORING_PARTS``
     parts side by side.
+``history before the cut-off``
+    ``service.advance_history(pool, cutoff)`` with the cut-off the worker would
+    choose today (the Monday at least 9 days back): every participant's score
+    parts and challenge values over their campaign days before it, which the
+    worker stores once a week so that ticks read only the days since. The
+    ticks below run with it, as the worker's do.
 ``incremental tick``
     ``--ticks`` times: ``--tick-actions`` new actions (random residents, the
     last 7 days: 70% today, the rest back-dated, each within the type's daily
@@ -65,7 +71,8 @@ order (rows of the table):
     Only with ``--engaged N``: N participants of the national campaign who
     enrolled before it began get their first counted action again on every day
     of the campaign up to eight days ago (the generated log gives a resident
-    about ten actions a year; these log daily), and one tick absorbs that. Then
+    about ten actions a year; these log daily), and one tick absorbs that
+    (their days before the cut-off changed: the history is stored again). Then
     ``--engaged-rounds`` ticks of 4 new days each for N / rounds of N other
     participants (occasional: their few generated actions), and as many ticks
     for the engaged: the same work per tick, each participant's campaign as
@@ -460,6 +467,19 @@ CROSS JOIN LATERAL (SELECT $4::timestamptz - make_interval(days => g.back, mins 
 WHERE t.engaged = $1 AND t.n % $2 = $3
 """
 ENGAGED_DAYS_PER_TICK = 4
+BACKDATE_DAYS = 7  # the settings' default: how far back actions may be logged
+
+
+async def history_row(pool: db.Pool, meter: Meter, operation: str) -> None:
+    """``service.advance_history`` with the cut-off the worker would choose today."""
+    cutoff = service.history_cutoff(datetime.now(ZoneInfo(country.ZONE)).date(), BACKDATE_DAYS)
+
+    async def advance() -> Row:
+        stored, seconds = await timed(lambda: service.advance_history(pool, cutoff))
+        return Row("", stored, seconds, note=f"participants with days before {cutoff}")
+
+    await meter.measure(operation, advance)
+    await vacuum(pool)
 
 
 async def engaged_rows(pool: db.Pool, meter: Meter, campaign_id: int, residents: int, rounds: int, parts: int) -> None:
@@ -488,6 +508,9 @@ async def engaged_rows(pool: db.Pool, meter: Meter, campaign_id: int, residents:
 
     await meter.measure("tick absorbing the engaged residents' history", history)
     await vacuum(pool)
+    # Their days before the cut-off changed, so those participants were recomputed from all their days and
+    # their stored history dropped until the next advance, which the worker makes once a week.
+    await history_row(pool, meter, "history before the cut-off, again")
     for engaged in (False, True):
         kind = "engaged" if engaged else "occasional"
 
@@ -668,6 +691,7 @@ async def run(args: argparse.Namespace) -> int:
             )
             return row
 
+        await history_row(pool, meter, "history before the cut-off")
         # Each tick's first change to a page since the last checkpoint writes the whole page to the WAL, so
         # the first ticks after a checkpoint cost the most; starting from one, every run measures that.
         await pool.execute("CHECKPOINT")

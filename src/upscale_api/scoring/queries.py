@@ -129,17 +129,16 @@ WITH marked AS (
     RETURNING campaign_id, resident_id, local_date
 )
 """ + _MARK_MEMBERS.format(
-    members="""(SELECT campaign_id, resident_id FROM marked
-      UNION SELECT campaign_id, resident_id FROM changed_enrolments) x
+    members="""(SELECT campaign_id, resident_id, min(local_date) AS earliest, bool_or(enrolment) AS enrolment_changed
+      FROM (SELECT campaign_id, resident_id, local_date, false AS enrolment FROM marked
+            UNION ALL SELECT campaign_id, resident_id, NULL, true FROM changed_enrolments) u
+      GROUP BY campaign_id, resident_id) x
 LEFT JOIN enrolments e ON e.campaign_id = x.campaign_id AND e.resident_id = x.resident_id""",
     history="""(SELECT h.cutoff FROM history_scores h
         WHERE h.campaign_id = x.campaign_id AND h.resident_id = x.resident_id
+          AND NOT x.enrolment_changed AND x.earliest >= h.cutoff
           AND h.rules_through >= (SELECT coalesce(max(ch.id), 0) FROM challenges ch
-                                  WHERE ch.campaign_id = x.campaign_id)
-          AND NOT EXISTS (SELECT FROM marked d WHERE d.campaign_id = x.campaign_id AND d.resident_id = x.resident_id
-                                                 AND d.local_date < h.cutoff)
-          AND NOT EXISTS (SELECT FROM changed_enrolments c WHERE c.campaign_id = x.campaign_id
-                                                             AND c.resident_id = x.resident_id))""",
+                                  WHERE ch.campaign_id = x.campaign_id))""",
     tail="ON CONFLICT DO NOTHING",
 )
 
