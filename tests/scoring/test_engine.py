@@ -134,7 +134,14 @@ async def test_ticks_from_stored_history_equal_a_full_recomputation(demo: tuple[
     today = now.astimezone(ZoneInfo("Europe/Ljubljana")).date()
     cutoff = today - timedelta(days=today.weekday() or 7)  # the last Monday before today: within back-dating
     assert await scoring.history_due(pool, cutoff)
-    assert await scoring.advance_history(pool, cutoff)
+    ticks_between = []
+
+    async def tick_between() -> None:
+        ticks_between.append(await scoring.tick(pool, now))
+
+    # In chunks of 37 residents, each followed by a tick, which finds nothing to do.
+    assert await scoring.advance_history(pool, cutoff, chunk=37, between=tick_between)
+    assert len(ticks_between) > 5 and all(t is not None and t.participants == 0 for t in ticks_between)
     assert not await scoring.history_due(pool, cutoff)
     with pytest.raises(ValueError, match="Monday"):
         await scoring.advance_history(pool, cutoff + timedelta(days=1))

@@ -432,7 +432,11 @@ TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_pen
          history_scores, history_challenges
 """
 
-HISTORY_CLEAR = "TRUNCATE history_scores, history_challenges"
+# The stored history of residents with ids in [$1, $2].
+HISTORY_CLEAR = """
+WITH scores AS (DELETE FROM history_scores WHERE resident_id BETWEEN $1 AND $2)
+DELETE FROM history_challenges WHERE resident_id BETWEEN $1 AND $2
+"""
 
 # The tables a rebuild empties and fills again lose their indexes in between:
 # one sort per index once a table is full costs a fraction of keeping each
@@ -639,12 +643,12 @@ REBUILD_SCORES = _SCORES.format(since="", runs=_RUNS.format(continued="0", earli
 
 # --- History before a cut-off ($1, a Monday) ------------------------------------------------
 
-# Every participant's score parts over their campaign days before the cut-off.
+# The score parts of participants with resident ids in [$2, $3] over their campaign days before the cut-off.
 HISTORY_SCORES = (
     """
 WITH days AS (
     SELECT campaign_id, resident_id, local_date, sum(points) AS points, sum(co2e_kg) AS co2e_kg, sum(actions) AS actions
-    FROM campaign_days WHERE local_date < $1
+    FROM campaign_days WHERE local_date < $1 AND resident_id BETWEEN $2 AND $3
     GROUP BY campaign_id, resident_id, local_date
 ), """
     + _RUNS.format(continued="0", earlier="")
@@ -893,8 +897,8 @@ REBUILD_CHALLENGES = _challenges(
     _REBUILD_BEST, "JOIN challenges_met p ON p.challenge_id = s.id AND p.resident_id = e.resident_id"
 )
 
-# Every challenge's value for every participant over their campaign days
-# before the cut-off, found as a rebuild finds them.
+# Every challenge's value for participants with resident ids in [$2, $3] over
+# their campaign days before the cut-off, found as a rebuild finds them.
 HISTORY_CHALLENGES = (
     """
 WITH rules AS (
@@ -907,7 +911,7 @@ WITH rules AS (
     + _COUNTED
     + """, days AS (
     SELECT campaign_id, resident_id, local_date, action_type_id, quantity, co2e_kg
-    FROM campaign_days WHERE local_date < $1
+    FROM campaign_days WHERE local_date < $1 AND resident_id BETWEEN $2 AND $3
 ), """
     + _REBUILD_BEST
     + """

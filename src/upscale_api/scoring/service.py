@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -205,20 +205,30 @@ def history_cutoff(today: date, backdate_days: int) -> date:
     return latest - timedelta(days=latest.weekday())
 
 
-async def advance_history(pool: Pool, cutoff: date) -> int | None:
+async def advance_history(
+    pool: Pool, cutoff: date, *, chunk: int = 100_000, between: Callable[[], Awaitable[Any]] | None = None
+) -> int:
     """Store each participant's score parts and challenge values over their campaign
-    days before ``cutoff`` (a Monday), in place of what was stored, in one
-    transaction under the scoring lock; returns the participants stored, or None
-    when a tick holds the lock (try again later)."""
+    days before ``cutoff`` (a Monday), in place of what was stored; returns the
+    participants stored. Residents go in chunks of ``chunk`` ids, each one
+    transaction under the scoring lock, and ``between`` (a tick) runs after
+    each, so scores keep moving meanwhile: each row carries its own cut-off, so
+    a tick reads old and new rows alike."""
     if cutoff.weekday() != 0:
         raise ValueError(f"the cut-off must be a Monday, not {cutoff:%A}")
-    async with pool.acquire() as conn, conn.transaction():
-        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", AdvisoryLock.SCORING):
-            return None
-        await conn.execute(queries.REBUILD_SETTINGS + ";" + queries.HISTORY_CLEAR + ";" + queries.SORTED_SCORES)
-        stored = rows_affected(await conn.execute(queries.HISTORY_SCORES, cutoff))
-        await conn.execute(queries.PLANNER_DEFAULTS + ";" + queries.HASHED_RULES)
-        await conn.execute(queries.HISTORY_CHALLENGES, cutoff)
+    low, high = await pool.fetchrow(queries.RESIDENT_RANGE) or (0, -1)
+    stored = 0
+    for start in range(low, high + 1, chunk):
+        residents = (start, start + chunk - 1)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
+            await conn.execute(queries.REBUILD_SETTINGS + ";" + queries.SORTED_SCORES)
+            await conn.execute(queries.HISTORY_CLEAR, *residents)
+            stored += rows_affected(await conn.execute(queries.HISTORY_SCORES, cutoff, *residents))
+            await conn.execute(queries.PLANNER_DEFAULTS + ";" + queries.HASHED_RULES)
+            await conn.execute(queries.HISTORY_CHALLENGES, cutoff, *residents)
+        if between is not None:
+            await between()
     return stored
 
 
