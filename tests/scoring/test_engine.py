@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from tests.factories import CAMPAIGNS
+from tests.factories import CAMPAIGNS, settings_for_tests
 from upscale_api import db
 from upscale_api.actions.service import Policy, log_actions
 from upscale_api.actions.structs import ActionIn
@@ -24,6 +24,7 @@ from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
 from upscale_api.demo.seed import DEMO_CAMPAIGN, seed_demo
 from upscale_api.scoring import service as scoring
+from upscale_api.worker import Worker
 
 POLICY = Policy(backdate=timedelta(days=7), delete_grace=timedelta(hours=24))
 
@@ -191,6 +192,21 @@ async def test_ticks_from_stored_history_equal_a_full_recomputation(demo: tuple[
     await scoring.rebuild(pool, now)
     assert await pool.fetchval("SELECT count(*) FROM history_scores") == 0
     assert await _derived(pool) == incremental
+
+
+async def test_the_worker_stores_the_history_once_per_cut_off(demo: tuple[db.Pool, Snapshot]) -> None:
+    pool, _ = demo
+    worker = Worker(pool, settings_for_tests(UPSCALE_PUSH="off"))
+    await worker.score()
+    await worker.history()
+    stored = await pool.fetch("SELECT DISTINCT cutoff FROM history_scores")
+    assert len(stored) == 1 and stored[0]["cutoff"].weekday() == 0
+    assert stored[0]["cutoff"] <= datetime.now(UTC).date() - timedelta(days=9)
+    assert await pool.fetchval("SELECT count(*) FROM history_challenges")
+    # Nothing to do until the cut-off moves: the rows are not written again.
+    xmin = await pool.fetchval("SELECT max(xmin::text::bigint) FROM history_scores")
+    await worker.history()
+    assert await pool.fetchval("SELECT max(xmin::text::bigint) FROM history_scores") == xmin
 
 
 async def test_a_days_amounts_add_up_exactly_to_the_millionth(demo: tuple[db.Pool, Snapshot]) -> None:
