@@ -672,6 +672,10 @@ ON CONFLICT DO NOTHING
 
 # --- Challenges ---------------------------------------------------------------------------
 
+# The rule a challenge ``ch`` judges each participant by: its own, or a team
+# rule's member rule.
+_RULE_THAT_COUNTS = "CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END"
+
 # The action types a challenge counts: of the campaign's types, those its rule
 # (or a team rule's member rule) lists by code or by category. Needs `rules`
 # with id, campaign_id and r (the rule that counts).
@@ -813,7 +817,9 @@ def _challenges(best: str, stored: str, since: str = "") -> str:
         """
 WITH rules AS (
     SELECT ch.id, ch.campaign_id, ch.rule ->> 'kind' = 'team_participation' AS for_team,
-           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+           """
+        + _RULE_THAT_COUNTS
+        + """ AS r
     FROM challenges ch
     WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
       AND ch.campaign_id IN (SELECT campaign_id FROM dirty_members)
@@ -903,7 +909,9 @@ HISTORY_CHALLENGES = (
     """
 WITH rules AS (
     SELECT ch.id, ch.campaign_id,
-           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+           """
+    + _RULE_THAT_COUNTS
+    + """ AS r
     FROM challenges ch WHERE ch.rule ->> 'kind' <> 'collective'
 ), """
     + _SHAPED
@@ -1306,7 +1314,9 @@ MY_CHALLENGES = (
     """
 WITH rules AS (
     SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' AS kind,
-           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+           """
+    + _RULE_THAT_COUNTS
+    + """ AS r
     FROM challenges ch WHERE ch.campaign_id = $1 AND ch.active
 ), """
     + _SHAPED
