@@ -47,6 +47,7 @@ class AdvisoryLock(enum.IntEnum):
     SCORING = 7_401_008
     STANDINGS = 7_401_009
     CAMPAIGN_RESULTS = 7_401_010
+    SCORING_HISTORY = 7_401_011
 
 
 def start_embedded_server(data_dir: Path) -> str:

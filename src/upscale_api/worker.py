@@ -96,9 +96,13 @@ class Worker:
     async def history(self) -> None:
         """Move the stored history's cut-off once a week, a chunk of residents at a time with a tick after each."""
         cutoff = scoring.history_cutoff(datetime.now(UTC).date(), self.backdate_days)
-        if await scoring.history_due(self.pool, cutoff):
-            stored = await scoring.advance_history(self.pool, cutoff, between=self.score)
-            log.info("scoring history before %s: %d participants", cutoff, stored)
+
+        async def work() -> None:
+            if await scoring.history_due(self.pool, cutoff):
+                stored = await scoring.advance_history(self.pool, cutoff, between=self.score)
+                log.info("scoring history before %s: %d participants", cutoff, stored)
+
+        await run_once(self.pool, AdvisoryLock.SCORING_HISTORY, work)
 
     async def standings(self) -> None:
         await run_once(
