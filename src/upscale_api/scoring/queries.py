@@ -595,10 +595,7 @@ _CONTINUED = "CASE WHEN r.first_day = h.cutoff AND h.last_run_end = h.cutoff - 1
 # today or yesterday), from their stored history before its cut-off, if any,
 # and their days since. Those who left drop out. $1: now.
 _SCORES = """
-WITH earlier AS MATERIALIZED (
-    SELECT h.* FROM dirty_members m JOIN history_scores h USING (campaign_id, resident_id)
-    WHERE m.history_cutoff IS NOT NULL
-), days AS (
+WITH earlier AS MATERIALIZED ({earlier}), days AS (
     SELECT d.campaign_id, d.resident_id, d.local_date,
            sum(d.points) AS points, sum(d.co2e_kg) AS co2e_kg, sum(d.actions) AS actions
     FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
@@ -631,6 +628,8 @@ WHERE (s.city_id, s.district_id, s.team_id, s.points, s.co2e_kg, s.actions, s.ac
        excluded.active_days, excluded.longest_streak, excluded.last_run_end, excluded.last_run_days)
 """
 SCORES = _SCORES.format(
+    earlier="""SELECT h.* FROM dirty_members m JOIN history_scores h USING (campaign_id, resident_id)
+    WHERE m.history_cutoff IS NOT NULL""",
     since="WHERE m.history_cutoff IS NULL OR d.local_date >= m.history_cutoff",
     runs=_RUNS.format(
         continued=_CONTINUED,
@@ -639,7 +638,9 @@ SCORES = _SCORES.format(
 )
 # A rebuild has no stored history: every participant from all their days,
 # grouped in the days' order.
-REBUILD_SCORES = _SCORES.format(since="", runs=_RUNS.format(continued="0", earlier=""))
+REBUILD_SCORES = _SCORES.format(
+    earlier="SELECT * FROM history_scores WHERE false", since="", runs=_RUNS.format(continued="0", earlier="")
+)
 
 # --- History before a cut-off ($1, a Monday) ------------------------------------------------
 
