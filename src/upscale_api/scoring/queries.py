@@ -690,6 +690,7 @@ counted AS MATERIALIZED (
        OR t.category IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'categories', '[]')))
 )"""
 
+
 # A rule's shape: its kind, window (day, week or the whole campaign) and whether
 # it adds kg CO2e. Needs `rules` with id, campaign_id and r (the rule that counts).
 _SHAPED = """
@@ -699,6 +700,35 @@ shaped AS (
            r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
     FROM rules
 )"""
+
+
+def _rules_and_days(challenges: str, days: str) -> str:
+    """The start of a statement that judges challenges: `rules` (id, campaign_id,
+    ``r`` the rule that counts, and code and kind) of the challenges ``ch``
+    that ``challenges`` selects, their `shaped` and `counted` types, and `days`
+    (campaign_id, resident_id, local_date, action_type_id, quantity, co2e_kg) of
+    the campaign days ``days`` selects."""
+    return (
+        """
+WITH rules AS (
+    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' AS kind, """
+        + _RULE_THAT_COUNTS
+        + """ AS r
+    FROM challenges ch WHERE """
+        + challenges
+        + """
+), """
+        + _SHAPED
+        + ", "
+        + _COUNTED
+        + """, days AS (
+    SELECT campaign_id, resident_id, local_date, action_type_id, quantity, co2e_kg
+    FROM campaign_days WHERE """
+        + days
+        + """
+)"""
+    )
+
 
 # The best window of each rule for each participant in `days` (campaign_id,
 # resident_id, local_date, action_type_id, quantity, co2e_kg), by challenge,
@@ -907,21 +937,8 @@ REBUILD_CHALLENGES = _challenges(
 # Every challenge's value for participants with resident ids in [$2, $3] over
 # their campaign days before the cut-off, found as a rebuild finds them.
 HISTORY_CHALLENGES = (
-    """
-WITH rules AS (
-    SELECT ch.id, ch.campaign_id,
-           """
-    + _RULE_THAT_COUNTS
-    + """ AS r
-    FROM challenges ch WHERE ch.rule ->> 'kind' <> 'collective'
-), """
-    + _SHAPED
+    _rules_and_days("ch.rule ->> 'kind' <> 'collective'", "local_date < $1 AND resident_id BETWEEN $2 AND $3")
     + ", "
-    + _COUNTED
-    + """, days AS (
-    SELECT campaign_id, resident_id, local_date, action_type_id, quantity, co2e_kg
-    FROM campaign_days WHERE local_date < $1 AND resident_id BETWEEN $2 AND $3
-), """
     + _REBUILD_BEST
     + """
 INSERT INTO history_challenges (resident_id, challenge_id, value)
@@ -1312,21 +1329,8 @@ WHERE s.campaign_id = $1 AND s.resident_id = $2
 # week of $3, their local date), when they met it, their team's share and the
 # collective total of their scope.
 MY_CHALLENGES = (
-    """
-WITH rules AS (
-    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' AS kind,
-           """
-    + _RULE_THAT_COUNTS
-    + """ AS r
-    FROM challenges ch WHERE ch.campaign_id = $1 AND ch.active
-), """
-    + _SHAPED
+    _rules_and_days("ch.campaign_id = $1 AND ch.active", "campaign_id = $1 AND resident_id = $2")
     + ", "
-    + _COUNTED
-    + """, days AS (
-    SELECT campaign_id, resident_id, local_date, action_type_id, quantity, co2e_kg
-    FROM campaign_days WHERE campaign_id = $1 AND resident_id = $2
-), """
     + _BEST
     + """, windowed AS (
     SELECT s.id, sum(CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END) AS value
