@@ -27,6 +27,7 @@ from upscale_api.scoring import service as scoring
 from upscale_api.worker import Worker
 
 POLICY = Policy(backdate=timedelta(days=7), delete_grace=timedelta(hours=24))
+WIDER = Policy(backdate=timedelta(days=9), delete_grace=timedelta(hours=24))  # reaches a Monday a week back at noon
 
 # Every table the jobs derive; rows with nothing left in them (a day whose only
 # action was deleted) are equal to no row.
@@ -57,9 +58,11 @@ async def demo(fresh_pool: db.Pool) -> AsyncIterator[tuple[db.Pool, Snapshot]]:
     yield fresh_pool, snapshot
 
 
-async def _log(pool: db.Pool, snapshot: Snapshot, uid: str, *items: tuple[str, float, datetime]) -> list[uuid.UUID]:
+async def _log(
+    pool: db.Pool, snapshot: Snapshot, uid: str, *items: tuple[str, float, datetime], policy: Policy = POLICY
+) -> list[uuid.UUID]:
     actions = [ActionIn(id=uuid.uuid4(), action_type=t, quantity=q, performed_at=at) for t, q, at in items]
-    outcomes = await log_actions(pool, snapshot, POLICY, uid, actions, datetime.now(UTC))
+    outcomes = await log_actions(pool, snapshot, policy, uid, actions, datetime.now(UTC))
     assert all(o.status == "stored" for o in outcomes), outcomes
     return [a.id for a in actions]
 
@@ -154,19 +157,27 @@ async def test_ticks_from_stored_history_equal_a_full_recomputation(demo: tuple[
         cutoff,
     )
     continuing, corrected = participants[0], participants[-1]
-    two_days_short = await pool.fetchrow(
-        "SELECT r.firebase_uid, r.id FROM history_challenges h JOIN challenges ch ON ch.id = h.challenge_id "
+    # A participant short of 10 distinct days by no more than the days from the cut-off to today.
+    days_since = [cutoff + timedelta(days=n) for n in range((today - cutoff).days + 1)]
+    short = await pool.fetchrow(
+        "SELECT r.firebase_uid, r.id, h.value FROM history_challenges h JOIN challenges ch ON ch.id = h.challenge_id "
         "JOIN residents r ON r.id = h.resident_id "
-        "WHERE ch.code = 'ten-days' AND h.value IN (8, 9) AND NOT EXISTS (SELECT FROM campaign_days d "
-        "WHERE d.campaign_id = ch.campaign_id AND d.resident_id = h.resident_id AND d.local_date >= $1) ORDER BY r.id",
+        "WHERE ch.code = 'ten-days' AND h.value BETWEEN $2 AND 9 AND NOT EXISTS (SELECT FROM campaign_days d "
+        "WHERE d.campaign_id = ch.campaign_id AND d.resident_id = h.resident_id AND d.local_date >= $1) "
+        "AND h.resident_id <> ALL($3) ORDER BY r.id LIMIT 1",
         cutoff,
+        10 - len(days_since),
+        [continuing["id"], corrected["id"]],
     )
-    # A run of days that went up to the cut-off goes on over it; 10 distinct days are reached with 2 more days
-    # since the cut-off; a day before the cut-off loses an action.
-    at_cutoff = datetime.combine(cutoff, time(12), ZoneInfo("Europe/Ljubljana"))
-    for uid in (continuing["firebase_uid"], two_days_short["firebase_uid"]):
-        await _log(pool, snapshot, uid, ("walk-instead-of-car", 2, at_cutoff))
-        await _log(pool, snapshot, uid, ("cycle-instead-of-car", 5, now - timedelta(minutes=1)))
+    # A run of days that went up to the cut-off goes on over it; 10 distinct days are reached only with the
+    # days since the cut-off added to those before; a day before the cut-off loses an action.
+    zone = ZoneInfo("Europe/Ljubljana")
+    at_cutoff = datetime.combine(cutoff, time(12), zone)
+    await _log(pool, snapshot, continuing["firebase_uid"], ("walk-instead-of-car", 2, at_cutoff), policy=WIDER)
+    await _log(pool, snapshot, continuing["firebase_uid"], ("cycle-instead-of-car", 5, now - timedelta(minutes=1)))
+    for day in days_since[: 10 - int(short["value"])]:
+        at = now if day == today else datetime.combine(day, time(12), zone)
+        await _log(pool, snapshot, short["firebase_uid"], ("walk-instead-of-car", 2, at), policy=WIDER)
     await pool.execute(
         "UPDATE action_logs SET deleted_at = now(), written_xid = pg_current_xact_id() "
         "WHERE id = (SELECT id FROM action_logs WHERE resident_id = $1 AND local_date < $2 AND deleted_at IS NULL "
@@ -184,7 +195,7 @@ async def test_ticks_from_stored_history_equal_a_full_recomputation(demo: tuple[
     assert await pool.fetchval(
         "SELECT count(*) FROM challenges_met p JOIN challenges ch ON ch.id = p.challenge_id "
         "WHERE ch.code = 'ten-days' AND p.resident_id = $1",
-        two_days_short["id"],
+        short["id"],
     )
 
     again = await scoring.tick(pool, now)
