@@ -52,7 +52,6 @@ class Worker:
     def __init__(self, pool: Pool, settings: Settings) -> None:
         self.pool = pool
         self.grace = timedelta(days=settings.upscale_backdate_days)
-        self.backdate_days = settings.upscale_backdate_days
         self.scoring_parts = settings.upscale_scoring_parts
         self.messaging = (
             messaging_app(settings.firebase_project_id, endpoint=settings.upscale_fcm_endpoint)
@@ -95,7 +94,7 @@ class Worker:
 
     async def history(self) -> None:
         """Move the stored history's cut-off once a week, a chunk of residents at a time with a tick after each."""
-        cutoff = scoring.history_cutoff(datetime.now(UTC).date(), self.backdate_days)
+        cutoff = scoring.history_cutoff(datetime.now(UTC).date(), self.grace.days)
 
         async def work() -> None:
             if await scoring.history_due(self.pool, cutoff):

@@ -690,7 +690,6 @@ counted AS MATERIALIZED (
        OR t.category IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'categories', '[]')))
 )"""
 
-
 # A rule's shape: its kind, window (day, week or the whole campaign) and whether
 # it adds kg CO2e. Needs `rules` with id, campaign_id and r (the rule that counts).
 _SHAPED = """
