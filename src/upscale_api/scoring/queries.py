@@ -590,6 +590,11 @@ _RUNS = """runs AS (
 # A run that starts on the cut-off continues the stored history's latest run when that ended the day before.
 _CONTINUED = "CASE WHEN r.first_day = h.cutoff AND h.last_run_end = h.cutoff - 1 THEN h.last_run_days ELSE 0 END"
 
+# A unit reads a participant's days from their history's cut-off, or all of them
+# (no cut-off). Written as one bound, not an OR, so the bound is part of the
+# index condition: days before it are never fetched from the table.
+_SINCE_CUTOFF = "WHERE d.local_date >= coalesce(m.history_cutoff, '-infinity')"
+
 # A current participant's score: points, kg, actions, active days, the longest
 # run of consecutive active days and the latest run (current while it ends
 # today or yesterday), from their stored history before its cut-off, if any,
@@ -630,7 +635,7 @@ WHERE (s.city_id, s.district_id, s.team_id, s.points, s.co2e_kg, s.actions, s.ac
 SCORES = _SCORES.format(
     earlier="""SELECT h.* FROM dirty_members m JOIN history_scores h USING (campaign_id, resident_id)
     WHERE m.history_cutoff IS NOT NULL""",
-    since="WHERE m.history_cutoff IS NULL OR d.local_date >= m.history_cutoff",
+    since=_SINCE_CUTOFF,
     runs=_RUNS.format(
         continued=_CONTINUED,
         earlier="LEFT JOIN earlier h ON h.campaign_id = r.campaign_id AND h.resident_id = r.resident_id",
@@ -927,7 +932,7 @@ _SUCCESS_BY_KEY = """CROSS JOIN LATERAL (
         SELECT p.challenge_id, p.resident_id FROM challenges_met p
         WHERE p.challenge_id = s.id AND p.resident_id = e.resident_id OFFSET 0) p"""
 CHALLENGES = _challenges(
-    _UNIT_BEST, _SUCCESS_BY_KEY, since="WHERE m.history_cutoff IS NULL OR d.local_date >= m.history_cutoff"
+    _UNIT_BEST, _SUCCESS_BY_KEY, since=_SINCE_CUTOFF
 )
 REBUILD_CHALLENGES = _challenges(
     _REBUILD_BEST, "JOIN challenges_met p ON p.challenge_id = s.id AND p.resident_id = e.resident_id"
