@@ -534,11 +534,20 @@ WHERE m.taking_part AND NOT rd.held AND rd.local_date BETWEEN m.first_day AND m.
 {returning}
 """
 
+# A unit's resident days are those it just stored (day_changes) or, for a
+# changed enrolment's days that did not change, the stored ones.
 MEMBER_DAYS_IN = "WITH stored AS ({}) INSERT INTO member_changes SELECT 1, * FROM stored".format(
     _MEMBER_DAYS.format(
         source="""dirty_member_days d
     JOIN dirty_members m USING (campaign_id, resident_id)
-    JOIN resident_days rd ON rd.resident_id = d.resident_id AND rd.local_date = d.local_date""",
+    JOIN (SELECT resident_id, local_date, action_type_id, district_id, quantity, co2e_kg, actions, held
+          FROM day_changes WHERE sign = 1
+          UNION ALL
+          SELECT resident_id, local_date, action_type_id, district_id, quantity, co2e_kg, actions, held
+          FROM resident_days r
+          WHERE r.resident_id IN (SELECT resident_id FROM changed_enrolments)
+            AND NOT EXISTS (SELECT FROM dirty_days x WHERE x.resident_id = r.resident_id AND x.local_date = r.local_date)
+         ) rd ON rd.resident_id = d.resident_id AND rd.local_date = d.local_date""",
         returning="RETURNING *",
     )
 )
