@@ -10,8 +10,9 @@ below recompute exactly those keys from the source. Recomputed rows replace
 the stored ones; the difference (old rows with sign -1, new rows with +1, in
 ``day_changes`` and ``member_changes``) is summed by the keys of the running
 totals into ``scoring_pending_totals`` and ``scoring_pending_activity``, and
-the teams whose membership or standing moved go to ``scoring_touched_teams``:
-the fold adds those to the rows that units share. Recomputing a key that did
+the teams whose membership changed go to ``scoring_touched_teams`` and the
+members whose success in a team rule flipped to ``scoring_team_flips``: the
+fold adds those to the rows that units share. Recomputing a key that did
 not change gives a difference of zero, so every statement can run again
 without changing anything.
 """
@@ -429,7 +430,7 @@ REBUILD_SETTINGS = "SET LOCAL work_mem = '1GB'; SET LOCAL maintenance_work_mem =
 # The sums units left unfolded are part of what a rebuild recomputes.
 REBUILD_CLEAR = """
 TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_pending_totals, scoring_pending_activity,
-         history_scores, history_challenges
+         scoring_team_flips, history_scores, history_challenges
 """
 
 # The stored history of residents with ids in [$1, $2].
@@ -899,9 +900,9 @@ WITH rules AS (
         + """
     WHERE e.taking_part
 ), flipped AS (
-    -- a member now meets a team rule's member rule, or no longer does: their team's share moves
-    INSERT INTO scoring_touched_teams (team_id)
-    SELECT DISTINCT coalesce(m.team_id, w.team_id)
+    -- a member now meets a team rule's member rule, or no longer does: their team's count moves by one
+    INSERT INTO scoring_team_flips (team_id, challenge_id, delta)
+    SELECT coalesce(m.team_id, w.team_id), challenge_id, CASE WHEN w.resident_id IS NULL THEN 1 ELSE -1 END
     FROM (SELECT * FROM met WHERE for_team) m
     FULL JOIN (SELECT * FROM was WHERE for_team) w USING (challenge_id, resident_id)
     WHERE (m.resident_id IS NULL OR w.resident_id IS NULL) AND coalesce(m.team_id, w.team_id) IS NOT NULL
@@ -959,21 +960,46 @@ SELECT resident_id, challenge_id, value FROM best
 """
 )
 
-# Team participation: the share of a touched team's current members meeting the
-# member rule, for the teams units touched (taken off their list). A team newly
-# meeting it tells every member. $1: now.
+# A rebuild counts every team with members again.
+EVERY_TEAM = """
+INSERT INTO scoring_touched_teams (team_id)
+SELECT DISTINCT team_id FROM enrolments WHERE team_id IS NOT NULL AND left_at IS NULL
+"""
+
+# Team participation: the share of a team's current members meeting the member
+# rule. The teams units touched (taken off their list) are counted again from
+# their members, as is a team with a flip but no count yet; the others' counts
+# move by their members' flips (taken off theirs), which costs nothing per
+# member: a tick's flips touched a hundred teams of two hundred members each
+# at country scale, and counting those again was a tenth of the fold. A team
+# newly meeting the rule tells every member. $1: now.
 TEAMS = """
 WITH touched AS (
     DELETE FROM scoring_touched_teams RETURNING team_id
+), flips AS (
+    DELETE FROM scoring_team_flips RETURNING team_id, challenge_id, delta
+), counted_again AS (
+    SELECT team_id FROM touched
+    UNION
+    SELECT f.team_id FROM flips f
+    WHERE NOT EXISTS (SELECT FROM team_progress p WHERE p.challenge_id = f.challenge_id AND p.team_id = f.team_id)
 ), judged AS (
     SELECT ch.id AS challenge_id, t.id AS team_id, (ch.rule ->> 'share')::numeric AS share,
            count(e.resident_id)::int AS members, count(p.resident_id)::int AS members_met
-    FROM (SELECT DISTINCT team_id FROM touched) tt
+    FROM counted_again tt
     JOIN teams t ON t.id = tt.team_id
     JOIN challenges ch ON ch.campaign_id = t.campaign_id AND ch.active AND ch.rule ->> 'kind' = 'team_participation'
     LEFT JOIN enrolments e ON e.team_id = t.id AND e.left_at IS NULL
     LEFT JOIN challenges_met p ON p.challenge_id = ch.id AND p.resident_id = e.resident_id
     GROUP BY ch.id, t.id
+    UNION ALL
+    SELECT p.challenge_id, p.team_id, (ch.rule ->> 'share')::numeric, p.members, p.members_met + f.delta
+    FROM (SELECT team_id, challenge_id, sum(delta)::int AS delta FROM flips
+          WHERE team_id NOT IN (SELECT team_id FROM counted_again)
+          GROUP BY team_id, challenge_id) f
+    JOIN team_progress p ON p.challenge_id = f.challenge_id AND p.team_id = f.team_id
+    JOIN challenges ch ON ch.id = f.challenge_id AND ch.active
+    WHERE f.delta <> 0
 ), stored AS (
     INSERT INTO team_progress AS p (challenge_id, team_id, members, members_met, share, met_at)
     SELECT challenge_id, team_id, members, members_met,

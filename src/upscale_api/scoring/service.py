@@ -332,7 +332,7 @@ def _rebuild_steps(now: datetime, indexes: list[Record]) -> list[tuple[str, tupl
         (queries.REBUILD_MEMBER_TOTALS, ()),
         (queries.REBUILD_MEMBER_ACTIVITY, ()),
         (indexed("totals_daily", "activity_daily"), ()),
-        (queries.TOUCHED_TEAMS, ()),
+        (queries.EVERY_TEAM, ()),
         (queries.SORTED_SCORES, ()),
         (queries.REBUILD_SCORES, (now,)),
         (queries.PLANNER_DEFAULTS + ";" + queries.HASHED_RULES, ()),
