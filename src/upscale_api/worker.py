@@ -70,8 +70,19 @@ class Worker:
             (self.deliver, 2),
             (self.settle_stale, 60),
         ]
+        # Each job runs once as the worker starts, then at its interval: a restarted
+        # worker does not leave the weekly history or a campaign's results for minutes.
+        started = datetime.now(UTC)
         for job, seconds in jobs:
-            self.scheduler.add_job(job, "interval", seconds=seconds, max_instances=1, coalesce=True, id=job.__name__)
+            self.scheduler.add_job(
+                job,
+                "interval",
+                seconds=seconds,
+                max_instances=1,
+                coalesce=True,
+                id=job.__name__,
+                next_run_time=started,
+            )
 
     def start(self) -> None:
         self.scheduler.start()

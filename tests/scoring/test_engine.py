@@ -220,6 +220,22 @@ async def test_the_worker_stores_the_history_once_per_cut_off(demo: tuple[db.Poo
     assert await pool.fetchval("SELECT max(xmin::text::bigint) FROM history_scores") == xmin
 
 
+async def test_the_worker_scores_and_stores_the_history_as_it_starts(demo: tuple[db.Pool, Snapshot]) -> None:
+    pool, _ = demo
+    worker = Worker(pool, settings_for_tests(UPSCALE_PUSH="off", UPSCALE_SCORING_SECONDS="3600"))
+    worker.start()
+    try:
+        for _ in range(100):
+            if await pool.fetchval("SELECT count(*) FROM history_scores"):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        worker.stop()
+
+    assert await pool.fetchval("SELECT count(*) FROM campaign_scores")
+    assert await pool.fetchval("SELECT count(*) FROM history_scores")
+
+
 async def test_a_days_amounts_add_up_exactly_to_the_millionth(demo: tuple[db.Pool, Snapshot]) -> None:
     pool, snapshot = demo
     now = datetime.now(UTC)
