@@ -547,7 +547,8 @@ MEMBER_DAYS_IN = "WITH stored AS ({}) INSERT INTO member_changes SELECT 1, * FRO
           SELECT resident_id, local_date, action_type_id, district_id, quantity, co2e_kg, actions, held
           FROM resident_days r
           WHERE r.resident_id IN (SELECT resident_id FROM changed_enrolments)
-            AND NOT EXISTS (SELECT FROM dirty_days x WHERE x.resident_id = r.resident_id AND x.local_date = r.local_date)
+            AND NOT EXISTS (SELECT FROM dirty_days x
+                            WHERE x.resident_id = r.resident_id AND x.local_date = r.local_date)
          ) rd ON rd.resident_id = d.resident_id AND rd.local_date = d.local_date""",
         returning="RETURNING *",
     )
@@ -556,10 +557,10 @@ REBUILD_MEMBER_DAYS = _MEMBER_DAYS.format(
     source="dirty_members m JOIN resident_days rd ON rd.resident_id = m.resident_id", returning=""
 )
 
-# Teams whose membership changes: the team a participant whose enrolment
-# changed leaves and the one they join (the challenge statement adds teams
-# whose members' standing in a team rule flips). Runs before SCORES, which
-# stores the new team.
+# Teams whose membership changes, counted again by the fold: the team a
+# participant whose enrolment changed leaves and the one they join (the
+# challenge statement leaves the flips of other members' standing in a team
+# rule). Runs before SCORES, which stores the new team.
 TOUCHED_TEAMS = """
 INSERT INTO scoring_touched_teams (team_id)
 SELECT s.team_id
@@ -941,9 +942,7 @@ WHERE NOT r.for_team
 _SUCCESS_BY_KEY = """CROSS JOIN LATERAL (
         SELECT p.challenge_id, p.resident_id FROM challenges_met p
         WHERE p.challenge_id = s.id AND p.resident_id = e.resident_id OFFSET 0) p"""
-CHALLENGES = _challenges(
-    _UNIT_BEST, _SUCCESS_BY_KEY, since=_SINCE_CUTOFF
-)
+CHALLENGES = _challenges(_UNIT_BEST, _SUCCESS_BY_KEY, since=_SINCE_CUTOFF)
 REBUILD_CHALLENGES = _challenges(
     _REBUILD_BEST, "JOIN challenges_met p ON p.challenge_id = s.id AND p.resident_id = e.resident_id"
 )
