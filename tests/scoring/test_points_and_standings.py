@@ -166,6 +166,42 @@ async def test_ties_share_a_rank_and_everyone_sees_their_own_entry(
         assert [e["name"] for e in top if e["you"]] == [name]
 
 
+async def test_standings_that_take_long_are_computed_again_after_ten_times_as_long(
+    make_resident: MakeResident, make_campaign: MakeCampaign, pool: db.Pool, score: Score
+) -> None:
+    campaign = await make_campaign()
+    ana = await make_resident(display_name="Ana")
+    await _join(ana, campaign)
+    await ana.log("cycle-instead-of-car", 5, performed_at=local_noon(0))
+    await score()
+    # As if computing them had taken a minute, as a campaign of millions can.
+    await pool.execute(
+        "UPDATE standings_computed SET took = interval '1 minute' "
+        "WHERE campaign_id = (SELECT id FROM campaigns WHERE code = $1)",
+        campaign.code,
+    )
+    first = (await ana.get(f"/v1/campaigns/{campaign.code}/leaderboard")).json()
+
+    await ana.log("cycle-instead-of-car", 5, performed_at=local_noon(0))
+    await score()
+    paced = (await ana.get(f"/v1/campaigns/{campaign.code}/leaderboard")).json()
+    await pool.execute(
+        "UPDATE standings_computed SET computed_at = computed_at - interval '10 minutes' "
+        "WHERE campaign_id = (SELECT id FROM campaigns WHERE code = $1)",
+        campaign.code,
+    )
+    await scoring.compute_standings(pool, datetime.now(UTC))
+    later = (await ana.get(f"/v1/campaigns/{campaign.code}/leaderboard")).json()
+    took = await pool.fetchval(
+        "SELECT took FROM standings_computed WHERE campaign_id = (SELECT id FROM campaigns WHERE code = $1)",
+        campaign.code,
+    )
+
+    assert (paced["computed_at"], paced["own"]["points"]) == (first["computed_at"], first["own"]["points"])
+    assert later["own"]["points"] == 2 * first["own"]["points"] > 0
+    assert timedelta(0) < took < timedelta(seconds=1)  # measured again, so paced no longer
+
+
 async def test_a_leaderboard_names_what_is_wrong_with_its_parameters(
     resident: Resident, make_campaign: MakeCampaign
 ) -> None:

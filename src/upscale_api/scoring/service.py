@@ -240,11 +240,13 @@ async def history_due(pool: Pool, cutoff: date) -> bool:
 
 async def compute_standings(pool: Pool, now: datetime) -> int:
     """Rebuild standings and collective goals of campaigns whose scores changed, one
-    campaign per transaction; returns how many."""
+    campaign per transaction; returns how many. A campaign whose standings took
+    a second or more waits ten times as long as they took before it is taken
+    again (it stays on the list meanwhile)."""
     done = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            claimed = await conn.fetchrow(queries.CLAIM_STANDINGS)
+            claimed = await conn.fetchrow(queries.CLAIM_STANDINGS, now)
             if claimed is None:
                 return done
             if not claimed["final"]:
