@@ -336,6 +336,22 @@ async def test_parts_done_before_a_tick_is_killed_are_added_up_once_by_the_next(
     assert after_ticks["totals_daily"]
 
 
+async def test_team_counts_moved_by_a_killed_tick_are_moved_once_by_the_next(demo: tuple[db.Pool, Snapshot]) -> None:
+    pool, _ = demo
+    now = datetime.now(UTC)
+    await scoring.tick(pool, now)
+    # Team members lose what they had met: their teams' counts move down by one each.
+    await pool.execute(
+        "UPDATE action_logs SET deleted_at = now(), written_xid = pg_current_xact_id() WHERE resident_id IN "
+        "(SELECT resident_id FROM enrolments WHERE team_id IS NOT NULL ORDER BY resident_id LIMIT 12)"
+    )
+    await _kill_a_tick_waiting_for(pool, now, "totals_daily")
+    assert await pool.fetchval("SELECT count(*) FROM scoring_team_flips WHERE delta = -1") > 0
+
+    after_ticks = await _next_tick_then_a_rebuild(pool, now)  # the counts equal a recount of every team
+    assert after_ticks["team_progress"]
+
+
 async def test_a_campaign_result_is_taken_once_after_late_logs_can_no_longer_arrive(
     demo: tuple[db.Pool, Snapshot],
 ) -> None:
