@@ -166,6 +166,43 @@ async def test_ties_share_a_rank_and_everyone_sees_their_own_entry(
         assert [e["name"] for e in top if e["you"]] == [name]
 
 
+async def test_ranks_move_without_rewriting_the_entries_whose_score_stayed(
+    make_resident: MakeResident, make_campaign: MakeCampaign, pool: db.Pool, score: Score
+) -> None:
+    campaign = await make_campaign()
+    ana, bor, cene = [await make_resident(display_name=name) for name in ("Ana", "Bor", "Cene")]
+    for member in (ana, bor, cene):
+        await _join(member, campaign)
+    await _enrolled_days_ago(pool, campaign, 2)
+    for member, km in ((ana, 5), (bor, 3), (cene, 1)):
+        await member.log("cycle-instead-of-car", km, performed_at=local_noon(0))
+    await score()
+    written = (
+        "SELECT s.xmin::text FROM standings s JOIN residents r ON r.id = s.subject_id "
+        "WHERE s.scope = 'individual' AND r.firebase_uid = $1"
+    )
+    ana_before = await pool.fetchval(written, ana.uid)
+
+    await bor.log("cycle-instead-of-car", 5, performed_at=local_noon(0))
+    await cene.delete(f"/v1/campaigns/{campaign.code}/enrolment")
+    await score()
+    board = (await ana.get(f"/v1/campaigns/{campaign.code}/leaderboard")).json()
+    progress = (await ana.get(f"/v1/me/campaigns/{campaign.code}")).json()["score"]
+
+    assert [(e["name"], e["rank"], e["points"]) for e in board["top"]] == [("Bor", 1, 80), ("Ana", 2, 50)]
+    assert (board["own"]["rank"], board["entries_in_all"]) == (2, 2)
+    assert (progress["rank"], progress["ranked"]) == (2, 2)
+    assert await pool.fetchval(written, ana.uid) == ana_before  # her rank moved, her entry was not written
+    assert (
+        await pool.fetchval(  # Cene's entry left with him
+            "SELECT count(*) FROM standings s JOIN campaigns k ON k.id = s.campaign_id "
+            "WHERE k.code = $1 AND s.scope = 'individual'",
+            campaign.code,
+        )
+        == 2
+    )
+
+
 async def test_standings_that_take_long_are_computed_again_after_ten_times_as_long(
     make_resident: MakeResident, make_campaign: MakeCampaign, pool: db.Pool, score: Score
 ) -> None:

@@ -1136,20 +1136,17 @@ SELECT t.campaign_id,
 FROM taken t
 """
 
-# Ties share a rank; teams, districts and cities are ranked by points per member.
-STANDINGS_CLEAR = "DELETE FROM standings WHERE campaign_id = $1"
-
-STANDINGS_INDIVIDUAL = """
-INSERT INTO standings (campaign_id, scope, subject_id, rank, score, points, co2e_kg, members, active_members)
-SELECT $1, 'individual', resident_id, rank() OVER (ORDER BY points DESC), points, points, co2e_kg, 1,
-       (actions > 0)::int
-FROM campaign_scores WHERE campaign_id = $1
+# The standings of campaign $1 as they are now, in a temporary table: each
+# participant by points, and teams, districts and cities by points per member.
+STANDINGS_NOW = """
+CREATE TEMP TABLE standings_now (LIKE standings) ON COMMIT DROP;
 """
-
-STANDINGS_GROUPS = """
-INSERT INTO standings (campaign_id, scope, subject_id, rank, score, points, co2e_kg, members, active_members)
-SELECT $1, scope, subject_id, rank() OVER (PARTITION BY scope ORDER BY score DESC), score, points, co2e_kg,
-       members, active_members
+STANDINGS_SCORED = """
+INSERT INTO standings_now (campaign_id, scope, subject_id, score, points, co2e_kg, members, active_members)
+SELECT $1, 'individual', resident_id, points, points, co2e_kg, 1, (actions > 0)::int
+FROM campaign_scores WHERE campaign_id = $1
+UNION ALL
+SELECT $1, scope, subject_id, score, points, co2e_kg, members, active_members
 FROM (
     SELECT CASE WHEN grouping(team_id) = 0 THEN 'team' WHEN grouping(district_id) = 0 THEN 'district'
                 ELSE 'city' END AS scope,
@@ -1162,11 +1159,43 @@ FROM (
 WHERE subject_id IS NOT NULL
 """
 
+# Only the entries that changed are written (a MERGE does not lock the rows it
+# leaves alone, as an upsert's conflict would), and those gone are removed:
+# after a few ticks a national campaign's ranks have nearly all moved, but few
+# of its scores have (a run wrote 19 MB of WAL, against 492 MB rewriting every
+# entry).
+STANDINGS_CHANGED = """
+MERGE INTO standings s
+USING standings_now n ON s.campaign_id = $1 AND s.campaign_id = n.campaign_id AND s.scope = n.scope
+                         AND s.subject_id = n.subject_id
+WHEN MATCHED AND (s.score, s.points, s.co2e_kg, s.members, s.active_members)
+                 IS DISTINCT FROM (n.score, n.points, n.co2e_kg, n.members, n.active_members) THEN
+    UPDATE SET score = n.score, points = n.points, co2e_kg = n.co2e_kg, members = n.members,
+               active_members = n.active_members
+WHEN NOT MATCHED THEN
+    INSERT (campaign_id, scope, subject_id, score, points, co2e_kg, members, active_members)
+    VALUES (n.campaign_id, n.scope, n.subject_id, n.score, n.points, n.co2e_kg, n.members, n.active_members)
+"""
+STANDINGS_GONE = """
+DELETE FROM standings s
+WHERE s.campaign_id = $1
+  AND NOT EXISTS (SELECT FROM standings_now n WHERE n.scope = s.scope AND n.subject_id = s.subject_id)
+"""
+
+# Each scope's distinct scores and how many entries are above each: a rank is
+# that count plus one, so ties share a rank (1, 2, 2, 4).
+STANDINGS_LEVELS_CLEAR = "DELETE FROM standings_levels WHERE campaign_id = $1"
+STANDINGS_LEVELS = """
+INSERT INTO standings_levels (campaign_id, scope, score, above)
+SELECT $1, scope, score, (sum(count(*)) OVER (PARTITION BY scope ORDER BY score DESC) - count(*))::int
+FROM standings_now GROUP BY scope, score
+"""
+
 # took: since the transaction began (the claim, then the standings).
 STANDINGS_COMPUTED = """
 INSERT INTO standings_computed (campaign_id, computed_at, sizes, final, took)
 SELECT $1, $2, coalesce((SELECT jsonb_object_agg(scope, n) FROM (
-    SELECT scope, count(*) AS n FROM standings WHERE campaign_id = $1 GROUP BY scope) s), '{}'), $3,
+    SELECT scope, count(*) AS n FROM standings_now GROUP BY scope) s), '{}'), $3,
        clock_timestamp() - now()
 ON CONFLICT (campaign_id) DO UPDATE
 SET computed_at = excluded.computed_at, sizes = excluded.sizes, final = excluded.final, took = excluded.took
@@ -1247,8 +1276,12 @@ WHERE k.status = 'scheduled' AND k.ends_at + $2::interval <= $1
 ORDER BY k.ends_at
 """
 
+# The level ``l`` of a standings entry ``p``: its rank is the entries above it plus one.
+_LEVEL = "standings_levels l ON l.campaign_id = p.campaign_id AND l.scope = p.scope AND l.score = p.score"
+
 # The final standings in one document: totals, goals, and the top $2 of each scope.
-RESULT = """
+RESULT = (
+    """
 INSERT INTO campaign_results (campaign_id, taken_at, result)
 SELECT $1, $3, jsonb_build_object(
     'participants', (SELECT count(*) FROM campaign_scores WHERE campaign_id = $1),
@@ -1263,13 +1296,18 @@ SELECT $1, $3, jsonb_build_object(
     'standings', (SELECT coalesce(jsonb_object_agg(scope, entries), '{}') FROM (
         SELECT scope, jsonb_agg(jsonb_build_object('rank', rank, 'subject_id', subject_id, 'score', score,
                                                    'points', points, 'co2e_kg', co2e_kg, 'members', members)
-                                ORDER BY rank, subject_id) AS entries
-        FROM (SELECT *, row_number() OVER (PARTITION BY scope ORDER BY rank, subject_id) AS n
-              FROM standings WHERE campaign_id = $1) s
+                                ORDER BY score DESC, subject_id) AS entries
+        FROM (SELECT p.*, l.above + 1 AS rank,
+                     row_number() OVER (PARTITION BY p.scope ORDER BY p.score DESC, p.subject_id) AS n
+              FROM standings p JOIN """
+    + _LEVEL
+    + """
+              WHERE p.campaign_id = $1) s
         WHERE n <= $2
         GROUP BY scope) g))
 ON CONFLICT (campaign_id) DO NOTHING
 """
+)
 
 # --- Factor corrections ------------------------------------------------------------------------
 
@@ -1331,14 +1369,15 @@ LEFT JOIN cities c ON $2 = 'city' AND c.id = p.subject_id
 # The top $3 of scope $2 in campaign $1, names in language $4.
 LEADERBOARD_TOP = (
     """
-SELECT p.rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members, """
+SELECT l.above + 1 AS rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members, """
     + _NAMED
     + """
-FROM (SELECT * FROM standings WHERE campaign_id = $1 AND scope = $2 ORDER BY rank, subject_id LIMIT $3) p
-"""
+FROM (SELECT * FROM standings WHERE campaign_id = $1 AND scope = $2 ORDER BY score DESC, subject_id LIMIT $3) p
+JOIN """
+    + _LEVEL
     + _NAMES
     + """
-ORDER BY p.rank, p.subject_id
+ORDER BY p.score DESC, p.subject_id
 """
 )
 
@@ -1347,7 +1386,7 @@ ORDER BY p.rank, p.subject_id
 LEADERBOARD_OWN = (
     """
 SELECT k.computed_at, k.sizes, coalesce(k.final, false) AS final,
-       p.rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members, """
+       l.above + 1 AS rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members, """
     + _NAMED
     + """
 FROM (SELECT 1) AS one
@@ -1356,17 +1395,19 @@ LEFT JOIN campaign_scores s ON s.campaign_id = $1 AND s.resident_id = $3
 LEFT JOIN standings p ON p.campaign_id = $1 AND p.scope = $2
     AND p.subject_id = CASE $2 WHEN 'individual' THEN s.resident_id WHEN 'team' THEN s.team_id
                                WHEN 'district' THEN s.district_id ELSE s.city_id END
-"""
+LEFT JOIN """
+    + _LEVEL
     + _NAMES
 )
 
 # A participant's score in campaign $1 (resident $2) and their individual rank.
 MY_SCORE = """
 SELECT s.points, s.co2e_kg, s.actions, s.active_days, s.longest_streak, s.last_run_end, s.last_run_days,
-       st.rank, (c.sizes ->> 'individual')::int AS ranked, c.computed_at, c.final,
+       l.above + 1 AS rank, (c.sizes ->> 'individual')::int AS ranked, c.computed_at, c.final,
        (SELECT ran_at FROM job_watermarks WHERE job = 'scoring') AS scored_at
 FROM campaign_scores s
-LEFT JOIN standings st ON st.campaign_id = s.campaign_id AND st.scope = 'individual' AND st.subject_id = s.resident_id
+LEFT JOIN standings p ON p.campaign_id = s.campaign_id AND p.scope = 'individual' AND p.subject_id = s.resident_id
+LEFT JOIN standings_levels l ON l.campaign_id = p.campaign_id AND l.scope = p.scope AND l.score = p.score
 LEFT JOIN standings_computed c ON c.campaign_id = s.campaign_id
 WHERE s.campaign_id = $1 AND s.resident_id = $2
 """

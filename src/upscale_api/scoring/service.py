@@ -255,8 +255,14 @@ async def compute_standings(pool: Pool, now: datetime) -> int:
 
 
 async def _standings_of(conn: Connection, campaign_id: int, now: datetime, *, final: bool) -> None:
-    await conn.execute(queries.NEWS_TABLE)
-    for statement in (queries.STANDINGS_CLEAR, queries.STANDINGS_INDIVIDUAL, queries.STANDINGS_GROUPS):
+    await conn.execute(queries.NEWS_TABLE + ";" + queries.STANDINGS_NOW)
+    for statement in (
+        queries.STANDINGS_SCORED,
+        queries.STANDINGS_CHANGED,
+        queries.STANDINGS_GONE,
+        queries.STANDINGS_LEVELS_CLEAR,
+        queries.STANDINGS_LEVELS,
+    ):
         await conn.execute(statement, campaign_id)
     await conn.execute(queries.STANDINGS_COMPUTED, campaign_id, now, final)
     reached = await conn.fetch(queries.COLLECTIVE, campaign_id, now)
