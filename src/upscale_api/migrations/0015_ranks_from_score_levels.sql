@@ -4,7 +4,7 @@
 -- changed, and each scope's distinct scores with how many entries are above
 -- them: an entry's rank is that count plus one (ties share a rank: 1, 2, 2,
 -- 4), and the levels are a small fraction of the entries (79,000 for those
--- 990,000). Both are rewritten by the standings job in one transaction.
+-- 990,000). The standings job keeps both, one campaign per transaction.
 CREATE TABLE standings_levels (
     campaign_id integer NOT NULL,
     scope       text NOT NULL,
