@@ -1217,13 +1217,18 @@ WITH rules AS (
     UNION ALL
     SELECT rules.*, cc.city_id FROM rules JOIN campaign_cities cc ON cc.campaign_id = rules.campaign_id
     WHERE scope = 'city'
+), by_type AS (
+    -- the campaign's totals by scope and type, read in one pass: looked up per subject and type, the
+    -- national campaign's 4,240 city-type pairs each scanned every day and type of their city
+    SELECT scope, scope_id, action_type_id, sum(co2e_kg) AS co2e_kg, sum(quantity) AS quantity
+    FROM totals_daily WHERE campaign_id = $1 AND scope IN ('campaign', 'city')
+    GROUP BY scope, scope_id, action_type_id
 ), sums AS (
     SELECT s.id AS challenge_id, s.scope_id, s.target,
            coalesce(sum(CASE WHEN s.measure = 'co2e_kg' THEN t.co2e_kg ELSE t.quantity END), 0) AS value
     FROM subjects s
     LEFT JOIN counted c ON c.challenge_id = s.id
-    LEFT JOIN totals_daily t ON t.campaign_id = s.campaign_id AND t.action_type_id = c.action_type_id
-        AND t.scope = s.scope AND t.scope_id = s.scope_id
+    LEFT JOIN by_type t ON t.action_type_id = c.action_type_id AND t.scope = s.scope AND t.scope_id = s.scope_id
     GROUP BY s.id, s.scope_id, s.target
 ), stored AS (
     INSERT INTO collective_progress AS p (challenge_id, scope_id, value, target, met_at, computed_at)
