@@ -104,7 +104,7 @@ class Worker:
             )
 
     async def history(self) -> None:
-        """Move the stored history's cut-off once a week, a chunk of residents at a time with a tick after each."""
+        """Move the stored history's cut-off once a week, a chunk of residents at a time with a tick before each."""
         cutoff = scoring.history_cutoff(datetime.now(UTC).date(), self.grace.days)
 
         async def work() -> None:

@@ -218,6 +218,21 @@ async def test_the_worker_stores_the_history_once_per_cut_off(demo: tuple[db.Poo
     xmin = await pool.fetchval("SELECT max(xmin::text::bigint) FROM history_scores")
     await worker.history()
     assert await pool.fetchval("SELECT max(xmin::text::bigint) FROM history_scores") == xmin
+    # A rescore recomputes every participant from all their days, dropping their history: stored again.
+    await scoring.rescore(pool, datetime.now(UTC))
+    assert not await pool.fetchval("SELECT count(*) FROM history_scores")
+    await worker.history()
+    assert await pool.fetchval("SELECT count(*) FROM history_scores")
+
+
+async def test_a_history_with_no_days_before_the_cut_off_is_stored_once(fresh_pool: db.Pool) -> None:
+    cutoff = scoring.history_cutoff(datetime.now(UTC).date(), 7)
+    assert await scoring.history_due(fresh_pool, cutoff)
+    assert await scoring.advance_history(fresh_pool, cutoff) == 0
+    assert not await scoring.history_due(fresh_pool, cutoff)
+    assert await scoring.history_due(fresh_pool, cutoff + timedelta(days=7))
+    await scoring.rebuild(fresh_pool, datetime.now(UTC))
+    assert await scoring.history_due(fresh_pool, cutoff)
 
 
 async def test_the_worker_scores_and_stores_the_history_as_it_starts(demo: tuple[db.Pool, Snapshot]) -> None:

@@ -430,8 +430,21 @@ REBUILD_SETTINGS = "SET LOCAL work_mem = '1GB'; SET LOCAL maintenance_work_mem =
 # The sums units left unfolded are part of what a rebuild recomputes.
 REBUILD_CLEAR = """
 TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_pending_totals, scoring_pending_activity,
-         scoring_team_flips, history_scores, history_challenges
+         scoring_team_flips, history_scores, history_challenges, history_advanced
 """
+
+# Whether the last complete advance of the history ran for a cut-off before $1, or none did.
+HISTORY_DUE = "SELECT coalesce(max(cutoff) < $1, true) FROM history_advanced"
+
+# An advance for cut-off $1 went through every resident.
+HISTORY_ADVANCED = """
+WITH older AS (DELETE FROM history_advanced WHERE cutoff <> $1)
+INSERT INTO history_advanced (cutoff, finished_at) VALUES ($1, now())
+ON CONFLICT (cutoff) DO UPDATE SET finished_at = excluded.finished_at
+"""
+
+# The stored history lost rows (a rescore recomputed participants from all their days): advance it again.
+HISTORY_STALE = "DELETE FROM history_advanced"
 
 # The stored history of residents with ids in [$1, $2].
 HISTORY_CLEAR = """

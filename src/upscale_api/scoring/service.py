@@ -211,31 +211,37 @@ async def advance_history(
     """Store each participant's score parts and challenge values over their campaign
     days before ``cutoff`` (a Monday), in place of what was stored; returns the
     participants stored. Residents go in chunks of ``chunk`` ids, each one
-    transaction under the scoring lock, and ``between`` (a tick) runs after
-    each, so scores keep moving meanwhile: each row carries its own cut-off, so
-    a tick reads old and new rows alike."""
+    transaction under the scoring lock, and ``between`` (a tick) runs before
+    each, so the campaign days read are those of the latest action logs and
+    scores keep moving meanwhile: each row carries its own cut-off, so a tick
+    reads old and new rows alike. Once every chunk is stored, the advance is
+    recorded (:func:`history_due`)."""
     if cutoff.weekday() != 0:
         raise ValueError(f"the cut-off must be a Monday, not {cutoff:%A}")
     low, high = await pool.fetchrow(queries.RESIDENT_RANGE) or (0, -1)
     stored = 0
     for start in range(low, high + 1, chunk):
         residents = (start, start + chunk - 1)
+        if between is not None:
+            await between()
         async with pool.acquire() as conn, conn.transaction():
+            # Waits for a tick in progress (another replica's, when ``between`` found it running).
             await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
             await conn.execute(queries.REBUILD_SETTINGS + ";" + queries.SORTED_SCORES)
             await conn.execute(queries.HISTORY_CLEAR, *residents)
             stored += rows_affected(await conn.execute(queries.HISTORY_SCORES, cutoff, *residents))
             await conn.execute(queries.PLANNER_DEFAULTS + ";" + queries.HASHED_RULES)
             await conn.execute(queries.HISTORY_CHALLENGES, cutoff, *residents)
-        if between is not None:
-            await between()
+    await pool.execute(queries.HISTORY_ADVANCED, cutoff)
     return stored
 
 
 async def history_due(pool: Pool, cutoff: date) -> bool:
-    """Whether the stored history is older than ``cutoff``, or missing."""
-    stored: date | None = await pool.fetchval("SELECT min(cutoff) FROM history_scores")
-    return stored is None or stored < cutoff
+    """Whether no advance went through every resident for ``cutoff`` or a later one
+    (a rebuild empties the history, which makes it due again). An advance that
+    stored nothing, there being no campaign days before the cut-off, counts."""
+    due: bool = await pool.fetchval(queries.HISTORY_DUE, cutoff)
+    return due
 
 
 async def compute_standings(pool: Pool, now: datetime) -> int:
@@ -393,6 +399,8 @@ async def rescore(
         if campaign_id is None and since is None:
             # The chunks above read everything done at that snapshot: the tick may start from it.
             await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
+        # The participants recomputed lost their stored history: the worker stores it again.
+        await conn.execute(queries.HISTORY_STALE)
         after = await _sums(conn, campaign_id)
     return _report(factor_changes, days, members, before, after, started)
 
