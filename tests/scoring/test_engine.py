@@ -5,6 +5,7 @@ leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
@@ -202,6 +203,77 @@ async def test_ticks_from_stored_history_equal_a_full_recomputation(demo: tuple[
     assert again is not None and again.participants == 0
     await scoring.rebuild(pool, now)
     assert await pool.fetchval("SELECT count(*) FROM history_scores") == 0
+    assert await _derived(pool) == incremental
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_random_changes_scored_tick_by_tick_equal_a_full_recomputation(
+    demo: tuple[db.Pool, Snapshot], seed: int
+) -> None:
+    """Rounds of random changes, each scored by a tick, with the history advanced now and then: new
+    and back-dated actions on both sides of the cut-off, days over the plausible limit and their
+    review, deletions, residents who leave, come back and change team. The ticks must end where a
+    full recomputation does."""
+    pool, snapshot = demo
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    zone = ZoneInfo("Europe/Ljubljana")
+    today = now.astimezone(zone).date()
+    cutoff = today - timedelta(days=today.weekday() or 7)
+    await scoring.tick(pool, now)
+    # A dozen residents, so that their days collect several actions, go over the plausible limit and
+    # reach their challenges.
+    uids = [
+        r["firebase_uid"]
+        for r in await pool.fetch(
+            "SELECT DISTINCT r.id, r.firebase_uid FROM residents r JOIN enrolments e ON e.resident_id = r.id "
+            "ORDER BY r.id LIMIT 12"
+        )
+    ]
+    most = {"cycle-instead-of-car": 100, "walk-instead-of-car": 30, "bus-instead-of-car": 150}
+    stored = 0
+    for _ in range(8):
+        for _ in range(rng.randint(1, 6)):
+            kind = rng.choice(list(most))
+            # Mostly since the cut-off, where a participant's stored history is added to; now and then before.
+            back = rng.randint(0, (today - cutoff).days) if rng.random() < 0.8 else rng.randint(0, 8)
+            day = now - timedelta(days=back, hours=rng.randint(0, 6))
+            action = ActionIn(id=uuid.uuid4(), action_type=kind, quantity=rng.randint(1, most[kind]), performed_at=day)
+            # Over the day's hard limit an action is rejected, and nothing changes.
+            outcomes = await log_actions(pool, snapshot, WIDER, rng.choice(uids), [action], datetime.now(UTC))
+            stored += outcomes[0].status == "stored"
+        await pool.execute(
+            "UPDATE action_logs SET deleted_at = now(), written_xid = pg_current_xact_id() WHERE id IN "
+            "(SELECT id FROM action_logs WHERE deleted_at IS NULL ORDER BY md5(id::text || $1) LIMIT $2)",
+            str(rng.random()),
+            rng.randint(0, 3),
+        )
+        await pool.execute(
+            "UPDATE held_days SET status = $2, decided_quantity = quantity, decided_at = now(), "
+            "written_xid = pg_current_xact_id() "
+            "WHERE id IN (SELECT id FROM held_days WHERE status = 'pending' ORDER BY md5(id::text || $1) LIMIT 1)",
+            str(rng.random()),
+            rng.choice(["accepted", "rejected"]),
+        )
+        change = rng.choice(["leave", "return", "team", None])
+        if change is not None:
+            await pool.execute(
+                "UPDATE enrolments e SET written_xid = pg_current_xact_id(), "
+                "left_at = CASE $2 WHEN 'leave' THEN now() WHEN 'return' THEN NULL ELSE left_at END, "
+                "team_id = CASE WHEN $2 = 'team' THEN (SELECT t.id FROM teams t WHERE t.campaign_id = e.campaign_id "
+                "ORDER BY md5(t.id::text || $1) LIMIT 1) ELSE team_id END "
+                "WHERE (campaign_id, resident_id) = "
+                "(SELECT campaign_id, resident_id FROM enrolments ORDER BY md5(resident_id::text || $1) LIMIT 1)",
+                str(rng.random()),
+                change,
+            )
+        if rng.random() < 0.4:
+            await scoring.advance_history(pool, cutoff, chunk=rng.choice([50, 400]))
+        assert await scoring.tick(pool, now) is not None
+
+    assert stored
+    incremental = await _derived(pool)
+    await scoring.rebuild(pool, now)
     assert await _derived(pool) == incremental
 
 
