@@ -262,15 +262,11 @@ async def compute_standings(pool: Pool, now: datetime) -> int:
 
 async def _standings_of(conn: Connection, campaign_id: int, now: datetime, *, final: bool) -> None:
     await conn.execute(queries.NEWS_TABLE + ";" + queries.STANDINGS_NOW)
-    for statement in (
-        queries.STANDINGS_SCORED,
-        queries.STANDINGS_CHANGED,
-        queries.STANDINGS_GONE,
-        queries.STANDINGS_LEVELS_CLEAR,
-        queries.STANDINGS_LEVELS,
-    ):
-        await conn.execute(statement, campaign_id)
-    await conn.execute(queries.STANDINGS_COMPUTED, campaign_id, now, final)
+    await conn.execute(queries.STANDINGS_SCORED, campaign_id)
+    await conn.execute(queries.STANDINGS_CHANGED)
+    await conn.execute(queries.STANDINGS_LEVELS_CLEAR, campaign_id)
+    sizes = await conn.fetchval(queries.STANDINGS_LEVELS, campaign_id)
+    await conn.execute(queries.STANDINGS_COMPUTED, campaign_id, now, final, sizes)
     reached = await conn.fetch(queries.COLLECTIVE, campaign_id, now)
     if reached:
         goals = [r["challenge_id"] for r in reached], [r["scope_id"] for r in reached]
