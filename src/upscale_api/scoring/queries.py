@@ -1155,10 +1155,10 @@ FROM taken t
 # both), keeping only the entries that are new or differ, and those gone. A
 # national campaign's 990,000 entries are compared in about 0.7 s; comparing
 # them entry by entry in a MERGE took 1.8 s, and finding those gone 0.8 s more.
-STANDINGS_NOW = """
+STANDINGS_CHANGES_TABLE = """
 CREATE TEMP TABLE standings_changes (LIKE standings, gone boolean NOT NULL) ON COMMIT DROP;
 """
-STANDINGS_SCORED = """
+STANDINGS_COMPARED = """
 WITH now AS (
     SELECT 'individual' AS scope, resident_id AS subject_id, points AS score, points, co2e_kg, 1 AS members,
            (actions > 0)::int AS active_members

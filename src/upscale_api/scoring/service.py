@@ -261,8 +261,8 @@ async def compute_standings(pool: Pool, now: datetime) -> int:
 
 
 async def _standings_of(conn: Connection, campaign_id: int, now: datetime, *, final: bool) -> None:
-    await conn.execute(queries.NEWS_TABLE + ";" + queries.STANDINGS_NOW)
-    await conn.execute(queries.STANDINGS_SCORED, campaign_id)
+    await conn.execute(queries.NEWS_TABLE + ";" + queries.STANDINGS_CHANGES_TABLE)
+    await conn.execute(queries.STANDINGS_COMPARED, campaign_id)
     await conn.execute(queries.STANDINGS_CHANGED)
     await conn.execute(queries.STANDINGS_LEVELS_CLEAR, campaign_id)
     sizes = await conn.fetchval(queries.STANDINGS_LEVELS, campaign_id)
