@@ -1159,7 +1159,7 @@ STANDINGS_CHANGES_TABLE = """
 CREATE TEMP TABLE standings_changes (LIKE standings, gone boolean NOT NULL) ON COMMIT DROP;
 """
 STANDINGS_COMPARED = """
-WITH now AS (
+WITH scored AS (
     SELECT 'individual' AS scope, resident_id AS subject_id, points AS score, points, co2e_kg, 1 AS members,
            (actions > 0)::int AS active_members
     FROM campaign_scores WHERE campaign_id = $1
@@ -1180,7 +1180,7 @@ INSERT INTO standings_changes (campaign_id, scope, subject_id, score, points, co
 SELECT $1, coalesce(n.scope, s.scope), coalesce(n.subject_id, s.subject_id), coalesce(n.score, s.score),
        coalesce(n.points, s.points), coalesce(n.co2e_kg, s.co2e_kg), coalesce(n.members, s.members),
        coalesce(n.active_members, s.active_members), n.subject_id IS NULL
-FROM now n
+FROM scored n
 FULL JOIN (SELECT * FROM standings WHERE campaign_id = $1) s ON s.scope = n.scope AND s.subject_id = n.subject_id
 WHERE (n.score, n.points, n.co2e_kg, n.members, n.active_members)
       IS DISTINCT FROM (s.score, s.points, s.co2e_kg, s.members, s.active_members)
