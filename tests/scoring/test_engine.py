@@ -307,6 +307,26 @@ async def test_a_history_with_no_days_before_the_cut_off_is_stored_once(fresh_po
     assert await scoring.history_due(fresh_pool, cutoff)
 
 
+async def test_an_advance_a_rescore_overlapped_is_not_complete(demo: tuple[db.Pool, Snapshot]) -> None:
+    pool, _ = demo
+    now = datetime.now(UTC)
+    await scoring.tick(pool, now)
+    cutoff = scoring.history_cutoff(now.date(), 7)
+    chunks = 0
+
+    async def rescore_after_the_first_chunk() -> None:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 2:  # the first chunk's rows are stored, and the rescore drops them
+            await scoring.rescore(pool, now)
+
+    assert await scoring.advance_history(pool, cutoff, chunk=100, between=rescore_after_the_first_chunk)
+    assert chunks > 2
+    assert await scoring.history_due(pool, cutoff)
+    await scoring.advance_history(pool, cutoff, chunk=100)
+    assert not await scoring.history_due(pool, cutoff)
+
+
 async def test_the_worker_scores_and_stores_the_history_as_it_starts(demo: tuple[db.Pool, Snapshot]) -> None:
     pool, _ = demo
     worker = Worker(pool, settings_for_tests(UPSCALE_PUSH="off", UPSCALE_SCORING_SECONDS="3600"))

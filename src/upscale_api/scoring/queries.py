@@ -434,13 +434,18 @@ TRUNCATE resident_days, campaign_days, totals_daily, activity_daily, scoring_pen
 """
 
 # Whether the last complete advance of the history ran for a cut-off before $1, or none did.
-HISTORY_DUE = "SELECT coalesce(max(cutoff) < $1, true) FROM history_advanced"
+HISTORY_DUE = "SELECT coalesce(max(cutoff) FILTER (WHERE finished_at IS NOT NULL) < $1, true) FROM history_advanced"
 
-# An advance for cut-off $1 went through every resident.
+# An advance for cut-off $1 starts going through the residents.
+HISTORY_STARTED = """
+INSERT INTO history_advanced (cutoff, finished_at) VALUES ($1, NULL)
+ON CONFLICT (cutoff) DO UPDATE SET finished_at = NULL
+"""
+
+# It went through every resident, unless a rescore dropped its row meanwhile; it replaces older advances.
 HISTORY_ADVANCED = """
-WITH older AS (DELETE FROM history_advanced WHERE cutoff <> $1)
-INSERT INTO history_advanced (cutoff, finished_at) VALUES ($1, now())
-ON CONFLICT (cutoff) DO UPDATE SET finished_at = excluded.finished_at
+WITH finished AS (UPDATE history_advanced SET finished_at = now() WHERE cutoff = $1 RETURNING cutoff)
+DELETE FROM history_advanced WHERE cutoff <> $1 AND EXISTS (SELECT FROM finished)
 """
 
 # The stored history lost rows (a rescore recomputed participants from all their days): advance it again.

@@ -215,10 +215,11 @@ async def advance_history(
     each, so the campaign days read are those of the latest action logs and
     scores keep moving meanwhile: each row carries its own cut-off, so a tick
     reads old and new rows alike. Once every chunk is stored, the advance is
-    recorded (:func:`history_due`)."""
+    recorded (:func:`history_due`), unless a rescore ran meanwhile."""
     if cutoff.weekday() != 0:
         raise ValueError(f"the cut-off must be a Monday, not {cutoff:%A}")
     low, high = await pool.fetchrow(queries.RESIDENT_RANGE) or (0, -1)
+    await pool.execute(queries.HISTORY_STARTED, cutoff)
     stored = 0
     for start in range(low, high + 1, chunk):
         residents = (start, start + chunk - 1)
