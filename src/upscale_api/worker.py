@@ -53,6 +53,7 @@ class Worker:
         self.pool = pool
         self.grace = timedelta(days=settings.upscale_backdate_days)
         self.scoring_parts = settings.upscale_scoring_parts
+        self.ticked = False
         self.messaging = (
             messaging_app(settings.firebase_project_id, endpoint=settings.upscale_fcm_endpoint)
             if settings.upscale_push == "fcm"
@@ -102,6 +103,11 @@ class Worker:
                 report.messages,
                 report.seconds,
             )
+        if report is not None and not self.ticked:
+            self.ticked = True
+            # The standings ran at start beside this first tick: they take what it scored now, not an interval later.
+            if self.scheduler.running:
+                self.scheduler.modify_job("standings", next_run_time=datetime.now(UTC))
 
     async def history(self) -> None:
         """Move the stored history's cut-off once a week, a chunk of residents at a time with a tick before each."""

@@ -327,13 +327,18 @@ async def test_an_advance_a_rescore_overlapped_is_not_complete(demo: tuple[db.Po
     assert not await scoring.history_due(pool, cutoff)
 
 
-async def test_the_worker_scores_and_stores_the_history_as_it_starts(demo: tuple[db.Pool, Snapshot]) -> None:
+async def test_the_worker_scores_stores_the_history_and_ranks_as_it_starts(demo: tuple[db.Pool, Snapshot]) -> None:
     pool, _ = demo
-    worker = Worker(pool, settings_for_tests(UPSCALE_PUSH="off", UPSCALE_SCORING_SECONDS="3600"))
+    worker = Worker(
+        pool,
+        settings_for_tests(UPSCALE_PUSH="off", UPSCALE_SCORING_SECONDS="3600", UPSCALE_STANDINGS_SECONDS="3600"),
+    )
     worker.start()
     try:
         for _ in range(100):
-            if await pool.fetchval("SELECT count(*) FROM history_scores"):
+            if await pool.fetchval(
+                "SELECT (SELECT count(*) FROM history_scores) > 0 AND (SELECT count(*) FROM standings) > 0"
+            ):
                 break
             await asyncio.sleep(0.1)
     finally:
@@ -341,6 +346,8 @@ async def test_the_worker_scores_and_stores_the_history_as_it_starts(demo: tuple
 
     assert await pool.fetchval("SELECT count(*) FROM campaign_scores")
     assert await pool.fetchval("SELECT count(*) FROM history_scores")
+    # The leaderboards are there too, not an interval after the first tick.
+    assert await pool.fetchval("SELECT count(*) FROM standings")
 
 
 async def test_a_days_amounts_add_up_exactly_to_the_millionth(demo: tuple[db.Pool, Snapshot]) -> None:
