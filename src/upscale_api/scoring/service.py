@@ -239,8 +239,9 @@ async def advance_history(
 
 async def history_due(pool: Pool, cutoff: date) -> bool:
     """Whether no advance went through every resident for ``cutoff`` or a later one
-    (a rebuild empties the history, which makes it due again). An advance that
-    stored nothing, there being no campaign days before the cut-off, counts."""
+    (a rebuild or a rescore drops history rows, which makes it due again). An
+    advance that stored nothing, there being no campaign days before the
+    cut-off, counts."""
     due: bool = await pool.fetchval(queries.HISTORY_DUE, cutoff)
     return due
 
