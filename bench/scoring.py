@@ -46,6 +46,18 @@ order (rows of the table):
     parts and challenge values over their campaign days before it, which the
     worker stores once a week so that ticks read only the days since. The
     ticks below run with it, as the worker's do.
+``baseline: a tick's writes alone``
+    The least a tick must write, measured like the ticks below (``--ticks``
+    bursts, the first right after a ``CHECKPOINT``, p50 and max): each burst's
+    new live actions grouped into resident days and added to the stored ones,
+    added to the campaign days of their residents' current enrolments (points
+    uncapped), the participants' scores moved by those sums, and about as many
+    successes, badges and messages as a tick writes (for one in eight, one in
+    four and two in five of those participants). Each of the tick's parts
+    (``UPSCALE_SCORING_PARTS`` sessions side by side, the residents split by
+    id as the tick splits them) runs that in a transaction that is rolled
+    back, then an untimed tick scores the burst. Nothing is judged: no caps,
+    streaks, challenges, holds, deletions or running totals.
 ``incremental tick``
     ``--ticks`` times: ``--tick-actions`` new actions (random residents, the
     last 7 days: 70% today, the rest back-dated, each within the type's daily
@@ -138,6 +150,77 @@ FROM action_logs WHERE deleted_at IS NULL GROUP BY 1, 2, 3
 # The server's WAL position, and the bytes written since position $1.
 WAL_POSITION = "SELECT pg_current_wal_insert_lsn()::text"
 WAL_SINCE = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::text::pg_lsn)::bigint"
+# The least a tick must write (the baseline for the ticks), in one of the tick's parts: $1 the tick's watermark,
+# the part's residents those with id modulo $2 equal to $3. Rolled back afterwards.
+TICK_WRITES = [
+    """
+    CREATE TEMP TABLE bench_days ON COMMIT DROP AS
+    SELECT resident_id, local_date, action_type_id, min(city_id) AS city_id, sum(quantity) AS quantity,
+           sum(co2e_kg) AS co2e_kg, count(*)::int AS actions
+    FROM action_logs
+    WHERE written_xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(written_xid, $1::pg_snapshot)
+      AND resident_id % $2 = $3 AND deleted_at IS NULL
+    GROUP BY 1, 2, 3
+    """,
+    "ANALYZE bench_days",
+    """
+    INSERT INTO resident_days AS d (resident_id, local_date, action_type_id, city_id, district_id, quantity, co2e_kg,
+                                    actions, held)
+    SELECT b.resident_id, b.local_date, b.action_type_id, b.city_id, r.district_id, b.quantity, b.co2e_kg, b.actions,
+           false
+    FROM bench_days b JOIN residents r ON r.id = b.resident_id
+    ON CONFLICT (resident_id, local_date, action_type_id) DO UPDATE
+    SET quantity = d.quantity + excluded.quantity, co2e_kg = d.co2e_kg + excluded.co2e_kg,
+        actions = d.actions + excluded.actions
+    """,
+    """
+    CREATE TEMP TABLE bench_moved ON COMMIT DROP AS
+    WITH added AS (
+        INSERT INTO campaign_days AS d (campaign_id, resident_id, local_date, action_type_id, city_id, district_id,
+                                        team_id, quantity, co2e_kg, points, actions)
+        SELECT e.campaign_id, b.resident_id, b.local_date, b.action_type_id, b.city_id, NULL, e.team_id, b.quantity,
+               b.co2e_kg, b.quantity * x.points_per_unit::numeric, b.actions
+        FROM bench_days b
+        JOIN enrolments e ON e.resident_id = b.resident_id AND e.left_at IS NULL
+        JOIN campaigns k ON k.id = e.campaign_id AND b.local_date BETWEEN k.starts_on AND k.ends_on
+        JOIN campaign_action_types x ON x.campaign_id = e.campaign_id AND x.action_type_id = b.action_type_id
+        ON CONFLICT (campaign_id, resident_id, local_date, action_type_id) DO UPDATE
+        SET quantity = d.quantity + excluded.quantity, co2e_kg = d.co2e_kg + excluded.co2e_kg,
+            points = d.points + excluded.points, actions = d.actions + excluded.actions
+        RETURNING campaign_id, resident_id, points, co2e_kg, actions
+    )
+    SELECT campaign_id, resident_id, sum(points) AS points, sum(co2e_kg) AS co2e_kg, sum(actions)::int AS actions
+    FROM added GROUP BY 1, 2
+    """,
+    """
+    UPDATE campaign_scores s
+    SET points = s.points + m.points, co2e_kg = s.co2e_kg + m.co2e_kg, actions = s.actions + m.actions,
+        updated_at = now()
+    FROM bench_moved m WHERE s.campaign_id = m.campaign_id AND s.resident_id = m.resident_id
+    """,
+    """
+    INSERT INTO challenges_met (challenge_id, resident_id, met_at)
+    SELECT (SELECT min(ch.id) FROM challenges ch WHERE ch.campaign_id = m.campaign_id), m.resident_id, now()
+    FROM bench_moved m
+    WHERE m.resident_id / 2 % 8 = 0 AND EXISTS (SELECT FROM challenges ch WHERE ch.campaign_id = m.campaign_id)
+    ON CONFLICT DO NOTHING
+    """,
+    """
+    INSERT INTO earned_badges (badge_id, resident_id, earned_at)
+    SELECT (SELECT min(b.id) FROM badges b WHERE b.campaign_id = m.campaign_id), m.resident_id, now()
+    FROM bench_moved m
+    WHERE m.resident_id / 2 % 4 = 1 AND EXISTS (SELECT FROM badges b WHERE b.campaign_id = m.campaign_id)
+    ON CONFLICT DO NOTHING
+    """,
+    """
+    INSERT INTO notifications (resident_id, city_id, kind, campaign_id, dedupe_key, title, body, locale, expires_at)
+    SELECT m.resident_id, r.city_id, 'achievement', m.campaign_id, 'bench:' || m.campaign_id, 'Challenge met',
+           'You met a challenge', r.locale, now() + interval '3 days'
+    FROM bench_moved m JOIN residents r ON r.id = m.resident_id
+    WHERE m.resident_id / 2 % 5 < 2
+    ON CONFLICT DO NOTHING
+    """,
+]
 TARGET_RATIO = 2.0
 TARGET_TICK_S = 1.0
 TARGET_READ_P99_MS = 10.0
@@ -268,6 +351,26 @@ async def baseline_table(pool: db.Pool, *, parallel: bool) -> Row:
             status, seconds = await timed(lambda: conn.execute(f"CREATE TABLE bench_baseline AS {BASELINE_SELECT}"))
         await conn.execute("DROP TABLE bench_baseline")
     return Row("", db.rows_affected(status), seconds)
+
+
+async def tick_writes(pool: db.Pool, parts: int) -> float:
+    """Seconds to run TICK_WRITES in ``parts`` sessions side by side, each rolled back."""
+    seen = await pool.fetchval("SELECT seen FROM job_watermarks WHERE job = $1", service.TICK_JOB)
+
+    async def part(remainder: int) -> None:
+        async with pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await conn.execute(TICK_WRITES[0], seen, parts, remainder)
+                for statement in TICK_WRITES[1:]:
+                    await conn.execute(statement)
+            finally:
+                await transaction.rollback()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(part(remainder) for remainder in range(parts)))
+    return time.perf_counter() - t0
 
 
 async def vacuum(pool: db.Pool) -> None:
@@ -691,7 +794,20 @@ async def run(args: argparse.Namespace) -> int:
             )
             return row
 
+        async def writes() -> Row:
+            latencies = []
+            for n in range(args.ticks):
+                now = datetime.now(UTC)
+                if n == 0:
+                    await pool.execute("CHECKPOINT")
+                await burst.write(pool, args.tick_actions, now)
+                latencies.append(await tick_writes(pool, settings.upscale_scoring_parts))
+                await service.tick(pool, now, parts=settings.upscale_scoring_parts)  # untimed: scores the burst
+                log(f"  writes {n + 1}: {latencies[-1]:.3f} s")
+            return Row("", args.ticks * args.tick_actions, sum(latencies), latencies, note="new actions")
+
         await history_row(pool, meter, "history before the cut-off")
+        await meter.measure("baseline: a tick's writes alone", writes)
         # Each tick's first change to a page since the last checkpoint writes the whole page to the WAL, so
         # the first ticks after a checkpoint cost the most; starting from one, every run measures that.
         await pool.execute("CHECKPOINT")
@@ -762,12 +878,16 @@ def print_tables(rows: list[Row], generated: country.Generated | None, args: arg
             f"{'met' if ratio <= TARGET_RATIO else 'NOT met'} "
             f"({ratio:.2f}x)"
         )
-    tick = by.get("incremental tick")
+    tick, writes = by.get("incremental tick"), by.get("baseline: a tick's writes alone")
     if tick and tick.latencies:
         worst = max(tick.latencies)
+        against = ""
+        if writes and writes.latencies:
+            p50_ratio = (tick.percentile_ms(0.5) or 0.0) / (writes.percentile_ms(0.5) or 1.0)
+            against = f"; {p50_ratio:.1f}x and {worst / max(writes.latencies):.1f}x its writes alone"
         out.append(
             f"Incremental tick at most {TARGET_TICK_S:g} s: {'met' if worst <= TARGET_TICK_S else 'NOT met'} "
-            f"(p50 {(tick.percentile_ms(0.5) or 0.0) / 1000:.3f} s, max {worst:.3f} s)"
+            f"(p50 {(tick.percentile_ms(0.5) or 0.0) / 1000:.3f} s, max {worst:.3f} s{against})"
         )
     read = by.get("leaderboard read, individual")
     if read and read.latencies:
