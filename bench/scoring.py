@@ -35,6 +35,9 @@ order (rows of the table):
     recomputed from the action log.
 ``standings after the rescore``
     ``compute_standings(pool, now)`` with every campaign due.
+``collective goals announced after the rescore``
+    ``announce_goals(pool, now)``: the participants of the goals those
+    standings found reached, past the first chunk that the standings run told.
 ``live rescore (chunks)``
     Only with ``--live-rescore``: ``service.rescore(pool, now)``, what
     ``upscale rescore`` runs on a live system: every resident, in chunks of
@@ -667,6 +670,12 @@ async def rescore_rows(pool: db.Pool, meter: Meter) -> None:
         return Row("", count, seconds, note="campaigns")
 
     await meter.measure("standings after the rescore", standings)
+
+    async def goals() -> Row:
+        told, seconds = await timed(lambda: service.announce_goals(pool, datetime.now(UTC)))
+        return Row("", told, seconds, note="achievements (goal messages and badges)")
+
+    await meter.measure("collective goals announced after the rescore", goals)
     await vacuum(pool)
 
 

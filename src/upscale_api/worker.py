@@ -63,6 +63,7 @@ class Worker:
         jobs: list[tuple[Callable[[], Awaitable[Any]], float]] = [
             (self.score, settings.upscale_scoring_seconds),
             (self.standings, settings.upscale_standings_seconds),
+            (self.goals, 10),
             (self.results, 300),
             (self.history, 600),
             (self.nudges, 30),
@@ -124,6 +125,12 @@ class Worker:
         await run_once(
             self.pool, AdvisoryLock.STANDINGS, lambda: scoring.compute_standings(self.pool, datetime.now(UTC))
         )
+
+    async def goals(self) -> None:
+        """Tell everyone a reached collective goal concerns, a chunk of participants per transaction."""
+        told = await scoring.announce_goals(self.pool, datetime.now(UTC))
+        if told:
+            log.info("collective goals: %d achievements", told)
 
     async def results(self) -> None:
         await run_once(

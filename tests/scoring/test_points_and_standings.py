@@ -272,19 +272,32 @@ async def test_challenges_and_badges_are_announced_once(
     assert achievements == ["Izziv opravljen: 50 km v tednu", "Izziv opravljen: Besedilo", "Nova značka: Prvi korak"]
 
 
-async def test_a_city_goal_reached_tells_that_citys_participants_once(
-    make_resident: MakeResident, make_campaign: MakeCampaign, score: Score
-) -> None:
+async def _goal_campaign(make_campaign: MakeCampaign, scope: str) -> Campaign:
+    """A campaign whose goal "Together" (1 kg CO2e of mobility, in each city or in all) gives a badge."""
     goal = {
         "code": "together",
         "title": {"sl": "Skupaj", "en": "Together"},
         "description": {"en": "x"},
-        "rule": {"kind": "collective", "categories": ["mobility"], "target": 1, "measure": "co2e_kg", "scope": "city"},
+        "rule": {"kind": "collective", "categories": ["mobility"], "target": 1, "measure": "co2e_kg", "scope": scope},
     }
     badge = {"code": "we-did-it", "title": {"sl": "Zmogli smo", "en": "We did it"}, "description": {"en": "x"}}
-    campaign = await make_campaign(
+    return await make_campaign(
         challenge=[goal], badge=[badge | {"rule": {"kind": "challenge_met", "challenge": "together"}}]
     )
+
+
+async def _achievements(resident: Resident) -> list[str]:
+    inbox = (await resident.get("/v1/me/notifications")).json()["items"]
+    return sorted(n["title"] for n in inbox if n["kind"] == "achievement")
+
+
+TOLD = ["Nova značka: Zmogli smo", "Skupni cilj dosežen: Skupaj"]
+
+
+async def test_a_city_goal_reached_tells_that_citys_participants_once(
+    make_resident: MakeResident, make_campaign: MakeCampaign, score: Score
+) -> None:
+    campaign = await _goal_campaign(make_campaign, "city")
     cyclist, neighbour, elsewhere = (
         await make_resident("kranj"),
         await make_resident("kranj"),
@@ -297,10 +310,39 @@ async def test_a_city_goal_reached_tells_that_citys_participants_once(
     await score()
     await score()
 
-    async def achievements(resident: Resident) -> list[str]:
-        inbox = (await resident.get("/v1/me/notifications")).json()["items"]
-        return sorted(n["title"] for n in inbox if n["kind"] == "achievement")
+    assert await _achievements(neighbour) == TOLD
+    assert "Skupni cilj dosežen: Skupaj" in await _achievements(cyclist)
+    assert await _achievements(elsewhere) == []
 
-    assert await achievements(neighbour) == ["Nova značka: Zmogli smo", "Skupni cilj dosežen: Skupaj"]
-    assert "Skupni cilj dosežen: Skupaj" in await achievements(cyclist)
-    assert await achievements(elsewhere) == []
+
+async def test_a_goal_of_many_participants_reaches_them_in_chunks_each_once(
+    make_resident: MakeResident, make_campaign: MakeCampaign, pool: db.Pool
+) -> None:
+    campaign = await _goal_campaign(make_campaign, "campaign")
+    everyone = [await make_resident(city) for city in ("kranj", "velenje", "kranj", "kranj", "velenje")]
+    for resident in everyone:
+        await _join(resident, campaign)
+    await everyone[0].log("cycle-instead-of-car", 20, performed_at=local_noon(0))
+
+    # The standings run that finds the goal reached tells the first chunk (two) of the participants.
+    now = datetime.now(UTC)
+    for _ in range(2):
+        assert await scoring.tick(pool, now) is not None
+        await scoring.compute_standings(pool, now, goal_chunk=2)
+    assert [bool(await _achievements(r)) for r in everyone] == [True, True, False, False, False]
+
+    # The worker's goal job tells the rest, two per transaction.
+    assert await scoring.announce_goals(pool, now, chunk=2) == 3 * 2  # a message and a badge each
+    assert [await _achievements(r) for r in everyone] == [TOLD] * 5
+    assert await pool.fetchval("SELECT count(*) FROM goal_announcements") == 0
+    assert await scoring.announce_goals(pool, now, chunk=2) == 0
+
+    # A chunk taken again (a transaction that failed after writing) writes nothing twice.
+    await pool.execute(
+        "INSERT INTO goal_announcements (challenge_id, scope_id, campaign_id, reached_at) "
+        "SELECT ch.id, 0, ch.campaign_id, now() FROM challenges ch JOIN campaigns k ON k.id = ch.campaign_id "
+        "WHERE k.code = $1",
+        campaign.code,
+    )
+    await scoring.announce_goals(pool, now, chunk=2)
+    assert [await _achievements(r) for r in everyone] == [TOLD] * 5

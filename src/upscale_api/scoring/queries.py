@@ -1272,32 +1272,56 @@ SELECT challenge_id, scope_id FROM stored WHERE met_at = $2
 """
 )
 
-# Everyone the goals just reached concern gets the news and the badges for them,
-# in one pass over the campaign's participants. $1: campaign, $2 and $3: the
-# goals' challenges and scopes (0 for the whole campaign, else a city), $4: now.
-GOAL_NEWS = """
-WITH reached AS (
-    SELECT * FROM unnest($2::int[], $3::int[]) AS g (challenge_id, scope_id)
-), concerned AS (
-    SELECT g.challenge_id, s.resident_id
-    FROM reached g JOIN campaign_scores s ON s.campaign_id = $1 AND s.city_id = g.scope_id
-    UNION ALL
-    SELECT g.challenge_id, s.resident_id
-    FROM reached g JOIN campaign_scores s ON s.campaign_id = $1 AND g.scope_id = 0
+# Goals just reached ($2 challenges, $3 scopes: 0 for the whole campaign, else a
+# city) of campaign $1 at $4, to announce to everyone they concern.
+GOALS_REACHED = """
+INSERT INTO goal_announcements (challenge_id, scope_id, campaign_id, reached_at)
+SELECT g.challenge_id, g.scope_id, $1, $4 FROM unnest($2::int[], $3::int[]) AS g (challenge_id, scope_id)
+ON CONFLICT (challenge_id, scope_id) DO NOTHING
+"""
+
+# The goal announcement due first that no other transaction is announcing.
+GOAL_CLAIM = """
+SELECT challenge_id, scope_id FROM goal_announcements
+ORDER BY reached_at, challenge_id, scope_id LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+
+# The next $3 participants (in resident id order) that goal $1 of scope $2
+# concerns get its news and the badges for it; the announcement moves past
+# them, or is done when fewer were left. Returns how many got it.
+GOAL_CHUNK = """
+WITH goal AS (
+    SELECT * FROM goal_announcements WHERE challenge_id = $1 AND scope_id = $2
+), concerned AS MATERIALIZED (
+    SELECT g.challenge_id, s.resident_id, g.reached_at
+    FROM goal g
+    JOIN campaign_scores s ON s.campaign_id = g.campaign_id AND s.resident_id > g.announced_through
+    WHERE g.scope_id = 0 OR s.city_id = g.scope_id
+    ORDER BY s.resident_id
+    LIMIT $3
 ), earned AS (
     INSERT INTO earned_badges (badge_id, resident_id, earned_at)
-    SELECT b.id, c.resident_id, $4
+    SELECT b.id, c.resident_id, c.reached_at
     FROM concerned c
     JOIN challenges ch ON ch.id = c.challenge_id
     JOIN badges b ON b.campaign_id = ch.campaign_id AND b.rule ->> 'challenge' = ch.code
     WHERE b.active AND b.rule ->> 'kind' = 'challenge_met'
     ON CONFLICT DO NOTHING
     RETURNING badge_id, resident_id
+), told AS (
+    INSERT INTO news (resident_id, kind, subject_id)
+    SELECT resident_id, 'goal', challenge_id FROM concerned
+    UNION ALL
+    SELECT resident_id, 'badge', badge_id FROM earned
+), moved AS (
+    UPDATE goal_announcements SET announced_through = (SELECT max(resident_id) FROM concerned)
+    WHERE challenge_id = $1 AND scope_id = $2 AND (SELECT count(*) FROM concerned) = $3
+), done AS (
+    DELETE FROM goal_announcements
+    WHERE challenge_id = $1 AND scope_id = $2 AND (SELECT count(*) FROM concerned) < $3
 )
-INSERT INTO news (resident_id, kind, subject_id)
-SELECT resident_id, 'goal', challenge_id FROM concerned
-UNION ALL
-SELECT resident_id, 'badge', badge_id FROM earned
+SELECT count(*) FROM concerned
 """
 
 # --- Campaign results ----------------------------------------------------------------------
