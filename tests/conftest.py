@@ -132,12 +132,14 @@ Score = Callable[[], Awaitable[None]]
 @pytest.fixture
 def score(pool: db.Pool) -> Score:
     """Run the worker's scoring jobs once, as the worker does every few seconds:
-    the incremental tick, then the standings of campaigns whose scores changed."""
+    the incremental tick, the standings of campaigns whose scores changed, and
+    the announcement of the collective goals they found reached."""
 
     async def run() -> None:
         now = datetime.now(UTC)
         assert await scoring.tick(pool, now) is not None
         await scoring.compute_standings(pool, now)
+        await scoring.announce_goals(pool, now)
 
     return run
 

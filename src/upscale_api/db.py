@@ -48,6 +48,7 @@ class AdvisoryLock(enum.IntEnum):
     STANDINGS = 7_401_009
     CAMPAIGN_RESULTS = 7_401_010
     SCORING_HISTORY = 7_401_011
+    GOAL_ANNOUNCEMENTS = 7_401_012
 
 
 def start_embedded_server(data_dir: Path) -> str:

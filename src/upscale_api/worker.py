@@ -63,7 +63,7 @@ class Worker:
         jobs: list[tuple[Callable[[], Awaitable[Any]], float]] = [
             (self.score, settings.upscale_scoring_seconds),
             (self.standings, settings.upscale_standings_seconds),
-            (self.goals, 10),
+            (self.goals, 5),
             (self.results, 300),
             (self.history, 600),
             (self.nudges, 30),
@@ -127,10 +127,14 @@ class Worker:
         )
 
     async def goals(self) -> None:
-        """Tell everyone a reached collective goal concerns, a chunk of participants per transaction."""
-        told = await scoring.announce_goals(self.pool, datetime.now(UTC))
-        if told:
-            log.info("collective goals: %d achievements", told)
+        """Tell everyone a reached collective goal concerns, a span of participants per transaction."""
+
+        async def work() -> None:
+            told = await scoring.announce_goals(self.pool, datetime.now(UTC))
+            if told:
+                log.info("collective goals: %d achievements", told)
+
+        await run_once(self.pool, AdvisoryLock.GOAL_ANNOUNCEMENTS, work)
 
     async def results(self) -> None:
         await run_once(

@@ -315,7 +315,7 @@ async def test_a_city_goal_reached_tells_that_citys_participants_once(
     assert await _achievements(elsewhere) == []
 
 
-async def test_a_goal_of_many_participants_reaches_them_in_chunks_each_once(
+async def test_a_goal_of_many_participants_is_announced_in_spans_of_them_each_once(
     make_resident: MakeResident, make_campaign: MakeCampaign, pool: db.Pool
 ) -> None:
     campaign = await _goal_campaign(make_campaign, "campaign")
@@ -323,21 +323,20 @@ async def test_a_goal_of_many_participants_reaches_them_in_chunks_each_once(
     for resident in everyone:
         await _join(resident, campaign)
     await everyone[0].log("cycle-instead-of-car", 20, performed_at=local_noon(0))
-
-    # The standings run that finds the goal reached tells the first chunk (two) of the participants.
     now = datetime.now(UTC)
     for _ in range(2):
         assert await scoring.tick(pool, now) is not None
-        await scoring.compute_standings(pool, now, goal_chunk=2)
-    assert [bool(await _achievements(r)) for r in everyone] == [True, True, False, False, False]
+        await scoring.compute_standings(pool, now)
 
-    # The worker's goal job tells the rest, two per transaction.
-    assert await scoring.announce_goals(pool, now, chunk=2) == 3 * 2  # a message and a badge each
+    # The standings run only records the goal: the worker's goals job tells everyone.
+    assert [await _achievements(r) for r in everyone] == [[]] * 5
+    # Two resident ids per transaction: five participants take at least three.
+    assert await scoring.announce_goals(pool, now, chunk=2) == 5 * 2  # a message and a badge each
     assert [await _achievements(r) for r in everyone] == [TOLD] * 5
     assert await pool.fetchval("SELECT count(*) FROM goal_announcements") == 0
     assert await scoring.announce_goals(pool, now, chunk=2) == 0
 
-    # A chunk taken again (a transaction that failed after writing) writes nothing twice.
+    # A span taken again (a transaction that failed after writing) writes nothing twice.
     await pool.execute(
         "INSERT INTO goal_announcements (challenge_id, scope_id, campaign_id, reached_at) "
         "SELECT ch.id, 0, ch.campaign_id, now() FROM challenges ch JOIN campaigns k ON k.id = ch.campaign_id "

@@ -1280,26 +1280,26 @@ SELECT g.challenge_id, g.scope_id, $1, $4 FROM unnest($2::int[], $3::int[]) AS g
 ON CONFLICT (challenge_id, scope_id) DO NOTHING
 """
 
-# The goal announcement due first that no other transaction is announcing.
-GOAL_CLAIM = """
-SELECT challenge_id, scope_id FROM goal_announcements
-ORDER BY reached_at, challenge_id, scope_id LIMIT 1
-FOR UPDATE SKIP LOCKED
-"""
+# The campaign whose goals wait longest to be announced.
+GOAL_CAMPAIGN = "SELECT campaign_id FROM goal_announcements ORDER BY reached_at LIMIT 1"
 
-# The next $3 participants (in resident id order) that goal $1 of scope $2
-# concerns get its news and the badges for it; the announcement moves past
-# them, or is done when fewer were left. Returns how many got it.
+# The next chunk of campaign $1's participants, a span of $2 resident ids from
+# the first not told of every goal yet, get the news of each goal of theirs
+# (the campaign's, their city's) and the badges for them, in one pass over the
+# span; the goals move past it, or are done when no participant is left after
+# it. Returns how many (participant, goal) pairs were told.
 GOAL_CHUNK = """
-WITH goal AS (
-    SELECT * FROM goal_announcements WHERE challenge_id = $1 AND scope_id = $2
+WITH goals AS (
+    SELECT * FROM goal_announcements WHERE campaign_id = $1
+), span AS (
+    SELECT first - 1 AS low, first - 1 + $2 AS high
+    FROM (SELECT min(s.resident_id) AS first FROM campaign_scores s
+          WHERE s.campaign_id = $1 AND s.resident_id > (SELECT min(announced_through) FROM goals)) f
 ), concerned AS MATERIALIZED (
     SELECT g.challenge_id, s.resident_id, g.reached_at
-    FROM goal g
-    JOIN campaign_scores s ON s.campaign_id = g.campaign_id AND s.resident_id > g.announced_through
-    WHERE g.scope_id = 0 OR s.city_id = g.scope_id
-    ORDER BY s.resident_id
-    LIMIT $3
+    FROM span
+    JOIN campaign_scores s ON s.campaign_id = $1 AND s.resident_id > span.low AND s.resident_id <= span.high
+    JOIN goals g ON s.resident_id > g.announced_through AND (g.scope_id = 0 OR g.scope_id = s.city_id)
 ), earned AS (
     INSERT INTO earned_badges (badge_id, resident_id, earned_at)
     SELECT b.id, c.resident_id, c.reached_at
@@ -1314,12 +1314,13 @@ WITH goal AS (
     SELECT resident_id, 'goal', challenge_id FROM concerned
     UNION ALL
     SELECT resident_id, 'badge', badge_id FROM earned
+), remaining AS (
+    SELECT EXISTS (SELECT FROM campaign_scores s, span WHERE s.campaign_id = $1 AND s.resident_id > span.high) AS more
 ), moved AS (
-    UPDATE goal_announcements SET announced_through = (SELECT max(resident_id) FROM concerned)
-    WHERE challenge_id = $1 AND scope_id = $2 AND (SELECT count(*) FROM concerned) = $3
+    UPDATE goal_announcements g SET announced_through = greatest(g.announced_through, span.high)
+    FROM span, remaining WHERE g.campaign_id = $1 AND remaining.more
 ), done AS (
-    DELETE FROM goal_announcements
-    WHERE challenge_id = $1 AND scope_id = $2 AND (SELECT count(*) FROM concerned) < $3
+    DELETE FROM goal_announcements g USING remaining WHERE g.campaign_id = $1 AND NOT remaining.more
 )
 SELECT count(*) FROM concerned
 """

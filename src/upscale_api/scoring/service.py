@@ -15,8 +15,8 @@ Contracts:
   again changes nothing.
 * :func:`compute_standings` rebuilds the leaderboards and collective goals of
   campaigns whose scores changed, one campaign per transaction.
-* :func:`announce_goals` tells the participants of a reached collective goal
-  that the standings run did not reach, a chunk per transaction; a chunk
+* :func:`announce_goals` tells the participants of the collective goals the
+  standings found reached, a span of resident ids per transaction; a span
   taken twice writes nothing twice.
 * :func:`take_results` freezes a campaign's standings once it has ended and
   late offline logs can no longer arrive.
@@ -48,8 +48,8 @@ from upscale_api.scoring import queries
 
 TICK_JOB = "scoring"
 
-# Participants told of a reached collective goal per transaction: the first
-# chunk in the standings run that found it, the rest by announce_goals.
+# Resident ids whose participants announce_goals tells per transaction: about
+# as many participants in a national campaign, 1.5 s of writing.
 GOAL_CHUNK = 50_000
 
 ACHIEVEMENT_TEMPLATES = {
@@ -253,13 +253,12 @@ async def history_due(pool: Pool, cutoff: date) -> bool:
     return due
 
 
-async def compute_standings(pool: Pool, now: datetime, *, goal_chunk: int = GOAL_CHUNK) -> int:
+async def compute_standings(pool: Pool, now: datetime) -> int:
     """Rebuild standings and collective goals of campaigns whose scores changed, one
     campaign per transaction; returns how many. A campaign whose standings took
     a second or more waits ten times as long as they took before it is taken
-    again (it stays on the list meanwhile). A goal reached is announced to the
-    first ``goal_chunk`` participants it concerns; :func:`announce_goals` tells
-    the rest."""
+    again (it stays on the list meanwhile). The goals they find reached wait
+    for :func:`announce_goals`."""
     done = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
@@ -267,29 +266,27 @@ async def compute_standings(pool: Pool, now: datetime, *, goal_chunk: int = GOAL
             if claimed is None:
                 return done
             if not claimed["final"]:
-                await _standings_of(conn, claimed["campaign_id"], now, final=False, goal_chunk=goal_chunk)
+                await _standings_of(conn, claimed["campaign_id"], now, final=False)
                 done += 1
 
 
 async def announce_goals(pool: Pool, now: datetime, *, chunk: int = GOAL_CHUNK) -> int:
-    """Tell the participants a reached collective goal concerns who were not told
-    yet, ``chunk`` at a time, each chunk one transaction, until none is left;
-    returns the achievements written. Goals another replica is announcing are
-    skipped (row locks), so replicas share the work without a lock of their own."""
+    """Tell everyone a reached collective goal concerns, and give them its badges:
+    a campaign's goals at once, for a span of ``chunk`` resident ids per
+    transaction, until no goal waits; returns the achievements written. Run it
+    in one replica at a time (the worker holds an advisory lock)."""
     told = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            goal = await conn.fetchrow(queries.GOAL_CLAIM)
-            if goal is None:
+            campaign_id = await conn.fetchval(queries.GOAL_CAMPAIGN)
+            if campaign_id is None:
                 return told
             await conn.execute(queries.NEWS_TABLE)
-            await conn.fetchval(queries.GOAL_CHUNK, goal["challenge_id"], goal["scope_id"], chunk)
+            await conn.fetchval(queries.GOAL_CHUNK, campaign_id, chunk)
             told += await _notify(conn, now)
 
 
-async def _standings_of(
-    conn: Connection, campaign_id: int, now: datetime, *, final: bool, goal_chunk: int = GOAL_CHUNK
-) -> None:
+async def _standings_of(conn: Connection, campaign_id: int, now: datetime, *, final: bool) -> None:
     await conn.execute(queries.NEWS_TABLE + ";" + queries.STANDINGS_CHANGES_TABLE)
     await conn.execute(queries.STANDINGS_COMPARED, campaign_id)
     await conn.execute(queries.STANDINGS_CHANGED)
@@ -300,8 +297,6 @@ async def _standings_of(
     if reached:
         goals = [r["challenge_id"] for r in reached], [r["scope_id"] for r in reached]
         await conn.execute(queries.GOALS_REACHED, campaign_id, *goals, now)
-        for goal in reached:
-            await conn.fetchval(queries.GOAL_CHUNK, goal["challenge_id"], goal["scope_id"], goal_chunk)
     await _notify(conn, now)
 
 
