@@ -36,8 +36,9 @@ order (rows of the table):
 ``standings after the rescore``
     ``compute_standings(pool, now)`` with every campaign due.
 ``collective goals announced after the rescore``
-    ``announce_goals(pool, now)``: the participants of the goals those
-    standings found reached, past the first chunk that the standings run told.
+    ``announce_goals(pool, now)``: everyone the goals those standings found
+    reached concern gets their messages and badges, a span of resident ids
+    per transaction, as the worker's goals job does.
 ``live rescore (chunks)``
     Only with ``--live-rescore``: ``service.rescore(pool, now)``, what
     ``upscale rescore`` runs on a live system: every resident, in chunks of
@@ -56,7 +57,8 @@ order (rows of the table):
     added to the campaign days of their residents' current enrolments (points
     uncapped), the participants' scores moved by those sums, and about as many
     successes, badges and messages as a tick writes (for one in eight, one in
-    four and two in five of those participants). Each of the tick's parts
+    four and two in five of those participants, picked by resident id past
+    the parity that splits the parts). Each of the tick's parts
     (``UPSCALE_SCORING_PARTS`` sessions side by side, the residents split by
     id as the tick splits them) runs that in a transaction that is rolled
     back, then an untimed tick scores the burst. Nothing is judged: no caps,
