@@ -331,10 +331,10 @@ async def test_a_goal_of_many_participants_is_announced_in_spans_of_them_each_on
     # The standings run only records the goal: the worker's goals job tells everyone.
     assert [await _achievements(r) for r in everyone] == [[]] * 5
     # Two resident ids per transaction: five participants take at least three.
-    assert await scoring.announce_goals(pool, now, chunk=2) == 5 * 2  # a message and a badge each
+    assert await scoring.announce_goals(pool, now, span=2) == 5 * 2  # a message and a badge each
     assert [await _achievements(r) for r in everyone] == [TOLD] * 5
     assert await pool.fetchval("SELECT count(*) FROM goal_announcements") == 0
-    assert await scoring.announce_goals(pool, now, chunk=2) == 0
+    assert await scoring.announce_goals(pool, now, span=2) == 0
 
     # A span taken again (a transaction that failed after writing) writes nothing twice.
     await pool.execute(
@@ -343,5 +343,5 @@ async def test_a_goal_of_many_participants_is_announced_in_spans_of_them_each_on
         "WHERE k.code = $1",
         campaign.code,
     )
-    await scoring.announce_goals(pool, now, chunk=2)
+    await scoring.announce_goals(pool, now, span=2)
     assert [await _achievements(r) for r in everyone] == [TOLD] * 5

@@ -1283,12 +1283,12 @@ ON CONFLICT (challenge_id, scope_id) DO NOTHING
 # The campaign whose goals wait longest to be announced.
 GOAL_CAMPAIGN = "SELECT campaign_id FROM goal_announcements ORDER BY reached_at LIMIT 1"
 
-# The next chunk of campaign $1's participants, a span of $2 resident ids from
-# the first not told of every goal yet, get the news of each goal of theirs
-# (the campaign's, their city's) and the badges for them, in one pass over the
+# The next span of $2 resident ids of campaign $1's participants, from the
+# first not told of every goal yet, get the news of each goal of theirs (the
+# campaign's, their city's) and the badges for them, in one pass over the
 # span; the goals move past it, or are done when no participant is left after
-# it. Returns how many (participant, goal) pairs were told.
-GOAL_CHUNK = """
+# it.
+GOAL_SPAN = """
 WITH goals AS (
     SELECT * FROM goal_announcements WHERE campaign_id = $1
 ), span AS (
@@ -1309,11 +1309,6 @@ WITH goals AS (
     WHERE b.active AND b.rule ->> 'kind' = 'challenge_met'
     ON CONFLICT DO NOTHING
     RETURNING badge_id, resident_id
-), told AS (
-    INSERT INTO news (resident_id, kind, subject_id)
-    SELECT resident_id, 'goal', challenge_id FROM concerned
-    UNION ALL
-    SELECT resident_id, 'badge', badge_id FROM earned
 ), remaining AS (
     SELECT EXISTS (SELECT FROM campaign_scores s, span WHERE s.campaign_id = $1 AND s.resident_id > span.high) AS more
 ), moved AS (
@@ -1322,7 +1317,10 @@ WITH goals AS (
 ), done AS (
     DELETE FROM goal_announcements g USING remaining WHERE g.campaign_id = $1 AND NOT remaining.more
 )
-SELECT count(*) FROM concerned
+INSERT INTO news (resident_id, kind, subject_id)
+SELECT resident_id, 'goal', challenge_id FROM concerned
+UNION ALL
+SELECT resident_id, 'badge', badge_id FROM earned
 """
 
 # --- Campaign results ----------------------------------------------------------------------

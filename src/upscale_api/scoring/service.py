@@ -50,7 +50,7 @@ TICK_JOB = "scoring"
 
 # Resident ids whose participants announce_goals tells per transaction: about
 # as many participants in a national campaign, 1.5 s of writing.
-GOAL_CHUNK = 50_000
+GOAL_SPAN_IDS = 50_000
 
 ACHIEVEMENT_TEMPLATES = {
     "challenge": templates.CHALLENGE_MET,
@@ -270,9 +270,9 @@ async def compute_standings(pool: Pool, now: datetime) -> int:
                 done += 1
 
 
-async def announce_goals(pool: Pool, now: datetime, *, chunk: int = GOAL_CHUNK) -> int:
+async def announce_goals(pool: Pool, now: datetime, *, span: int = GOAL_SPAN_IDS) -> int:
     """Tell everyone a reached collective goal concerns, and give them its badges:
-    a campaign's goals at once, for a span of ``chunk`` resident ids per
+    a campaign's goals at once, for a span of ``span`` resident ids per
     transaction, until no goal waits; returns the achievements written. Run it
     in one replica at a time (the worker holds an advisory lock)."""
     told = 0
@@ -282,7 +282,7 @@ async def announce_goals(pool: Pool, now: datetime, *, chunk: int = GOAL_CHUNK) 
             if campaign_id is None:
                 return told
             await conn.execute(queries.NEWS_TABLE)
-            await conn.fetchval(queries.GOAL_CHUNK, campaign_id, chunk)
+            await conn.execute(queries.GOAL_SPAN, campaign_id, span)
             told += await _notify(conn, now)
 
 
