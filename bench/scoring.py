@@ -143,7 +143,7 @@ from procstats import (
     run_loop,
 )
 from upscale_api import db, migrations
-from upscale_api.scoring import leaderboard, service
+from upscale_api.scoring import leaderboard, queries, service
 from upscale_api.settings import load_settings
 from upscale_api.worker import pool_settings
 
@@ -156,15 +156,14 @@ FROM action_logs WHERE deleted_at IS NULL GROUP BY 1, 2, 3
 WAL_POSITION = "SELECT pg_current_wal_insert_lsn()::text"
 WAL_SINCE = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::text::pg_lsn)::bigint"
 # The least a tick must write (the baseline for the ticks), in one of the tick's parts: $1 the tick's watermark,
-# the part's residents those with id modulo $2 equal to $3. Rolled back afterwards.
+# the part's residents those with id modulo $2 equal to $3 (the tick's own predicates). Rolled back afterwards.
 TICK_WRITES = [
-    """
+    f"""
     CREATE TEMP TABLE bench_days ON COMMIT DROP AS
     SELECT resident_id, local_date, action_type_id, min(city_id) AS city_id, sum(quantity) AS quantity,
            sum(co2e_kg) AS co2e_kg, count(*)::int AS actions
     FROM action_logs
-    WHERE written_xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(written_xid, $1::pg_snapshot)
-      AND resident_id % $2 = $3 AND deleted_at IS NULL
+    WHERE {queries._SINCE} AND {queries._PART} AND deleted_at IS NULL
     GROUP BY 1, 2, 3
     """,
     "ANALYZE bench_days",
