@@ -49,6 +49,7 @@ class AdvisoryLock(enum.IntEnum):
     CAMPAIGN_RESULTS = 7_401_010
     SCORING_HISTORY = 7_401_011
     GOAL_ANNOUNCEMENTS = 7_401_012
+    CAMPAIGN_CODE = 7_401_013
 
 
 def start_embedded_server(data_dir: Path) -> str:

@@ -22,17 +22,86 @@ def _body(**overrides: Any) -> dict[str, Any]:
 
 async def test_a_coordinator_creates_and_updates_a_campaign(coordinator: Resident, make_resident: MakeResident) -> None:
     body = _body(cities=["kranj"], team=[], challenge=[])
+    path = f"/v1/admin/campaigns/{body['code']}"
 
-    created = await coordinator.put(f"/v1/admin/campaigns/{body['code']}", json=body)
-    updated = await coordinator.put(
-        f"/v1/admin/campaigns/{body['code']}", json=body | {"description": {"sl": "Nov", "en": "New"}}
-    )
+    created = await coordinator.put(path, json=body)
+    updated = await coordinator.put(path, json=body | {"description": {"sl": "Nov", "en": "New"}})
+    stored = (await coordinator.get(path)).json()
     listed = [c["code"] for c in (await coordinator.get("/v1/admin/campaigns")).json()]
-    resident_sees = [c["code"] for c in (await (await make_resident("kranj")).get("/v1/campaigns")).json()]
+    resident = await make_resident("kranj", locale="en")
+    resident_sees = [c["code"] for c in (await resident.get("/v1/campaigns")).json()]
 
     assert (created.status_code, updated.status_code) == (201, 200)
     assert created.json()["source"] == "api" and created.json()["phase"] == "active"
+    assert updated.json()["definition"]["description"] == {"sl": "Nov", "en": "New"}
+    assert stored["definition"]["description"] == {"sl": "Nov", "en": "New"}
+    assert (await resident.get(path.replace("/admin", ""))).json()["description"] == "New"
     assert body["code"] in listed and body["code"] in resident_sees
+
+
+def _scheduled(**overrides: Any) -> dict[str, Any]:
+    """A campaign that has not started, so its cities may still change."""
+    return _body(
+        team=[],
+        challenge=[],
+        starts_on=(TODAY + timedelta(days=30)).isoformat(),
+        ends_on=(TODAY + timedelta(days=60)).isoformat(),
+        **overrides,
+    )
+
+
+async def test_a_coordinator_cannot_take_over_another_citys_campaign(
+    coordinator: Resident, other_coordinator: Resident, make_resident: MakeResident, pool: db.Pool
+) -> None:
+    """What decides is the stored campaign's city, not the cities in the request body."""
+    body = _scheduled(cities=["ljubljana"])
+    path = f"/v1/admin/campaigns/{body['code']}"
+    assert (await other_coordinator.put(path, json=body)).status_code == 201
+
+    taken = await coordinator.put(path, json=body | {"cities": ["kranj"], "title": {"sl": "Moja", "en": "Mine"}})
+    joined = await coordinator.put(path, json=body | {"cities": ["ljubljana", "kranj"]})
+
+    assert_problem(taken, 403, "forbidden")
+    assert_problem(joined, 403, "forbidden")
+    stored = (await other_coordinator.get(path)).json()
+    assert (stored["city"], stored["definition"]["cities"], stored["definition"]["title"]) == (
+        "ljubljana",
+        ["ljubljana"],
+        body["title"],
+    )
+    in_kranj = [c["code"] for c in (await (await make_resident("kranj")).get("/v1/campaigns")).json()]
+    in_ljubljana = [c["code"] for c in (await (await make_resident("ljubljana")).get("/v1/campaigns")).json()]
+    assert body["code"] not in in_kranj and body["code"] in in_ljubljana
+
+
+async def test_a_coordinator_cannot_reach_into_other_cities_with_a_new_campaign(
+    coordinator: Resident, pool: db.Pool
+) -> None:
+    body = _scheduled(cities=["kranj", "ljubljana"])
+
+    assert_problem(await coordinator.put(f"/v1/admin/campaigns/{body['code']}", json=body), 403, "forbidden")
+    assert await pool.fetchval("SELECT count(*) FROM campaigns WHERE code = $1", body["code"]) == 0
+
+
+async def test_only_an_admin_moves_a_campaign_to_another_city(
+    client: AsyncTestClient[Any], pool: db.Pool, coordinator: Resident
+) -> None:
+    both = Resident(uid=f"coordinator-{uuid.uuid4().hex}", client=client)
+    for city in ("kranj", "ljubljana"):
+        await grant_role(pool, both.uid, "coordinator", city, granted_by="test")
+    admin = Resident(uid=f"admin-{uuid.uuid4().hex}", client=client)
+    await grant_role(pool, admin.uid, "admin", None, granted_by="test")
+    body = _scheduled(cities=["kranj"])
+    path = f"/v1/admin/campaigns/{body['code']}"
+    await coordinator.put(path, json=body)
+
+    by_coordinator = await both.put(path, json=body | {"cities": ["ljubljana"]})
+    by_admin = await admin.put(path, json=body | {"cities": ["ljubljana"]})
+
+    assert_problem(by_coordinator, 403, "forbidden", "cities[0]")
+    assert by_admin.status_code == 200, by_admin.text
+    assert (await admin.get(path)).json()["city"] == "ljubljana"
+    assert_problem(await coordinator.get(path), 403, "forbidden")
 
 
 async def test_another_citys_coordinator_gets_403(coordinator: Resident, other_coordinator: Resident) -> None:

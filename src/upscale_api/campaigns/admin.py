@@ -25,7 +25,7 @@ from upscale_api.campaigns.structs import (
     CampaignStats,
 )
 from upscale_api.catalogue.service import Snapshot
-from upscale_api.db import Connection, Pool, Record
+from upscale_api.db import AdvisoryLock, Connection, Pool, Record
 from upscale_api.errors import Problem
 from upscale_api.i18n import pick
 from upscale_api.validation import FieldError
@@ -38,10 +38,14 @@ def managed_cities(grants: list[Grant]) -> list[str] | None:
     return [g.city for g in grants if g.role == "coordinator" and g.city is not None]
 
 
-def _require(grants: list[Grant], city: str) -> None:
-    cities = managed_cities(grants)
-    if cities is not None and city not in cities:
-        raise Problem(403, "forbidden", f"campaign: you do not coordinate {city}")
+def _require(grants: list[Grant], *cities: str) -> None:
+    """Refuse unless the caller manages every one of ``cities``."""
+    managed = managed_cities(grants)
+    if managed is None:
+        return
+    for city in cities:
+        if city not in managed:
+            raise Problem(403, "forbidden", f"campaign: you do not coordinate {city}")
 
 
 async def list_campaigns(pool: Pool, grants: list[Grant]) -> list[AdminCampaignOut]:
@@ -80,10 +84,16 @@ async def get_campaign(pool: Pool, grants: list[Grant], code: str) -> AdminCampa
 async def put_campaign(
     pool: Pool, snapshot: Snapshot, grants: list[Grant], code: str, campaign: Campaign
 ) -> tuple[AdminCampaignOut, bool]:
-    """Create or replace a campaign made over the API; returns it and whether it is new."""
+    """Create or replace a campaign made over the API; returns it and whether it is new.
+
+    The caller must coordinate every city the campaign names, and, for a
+    campaign that exists, every city stored for it: what decides is the stored
+    row, never the body alone. Only an admin moves a campaign to another owning
+    city (its first city).
+    """
     if campaign.code != code:
         raise Problem.field("code", f"must equal the campaign in the path ({code!r})")
-    _require(grants, campaign.cities[0])
+    _require(grants, *campaign.cities)
     units = {t.code: t.unit for t in snapshot.action_types.values()}
     problems = check_campaign(campaign, set(snapshot.cities), units)
     offered = {t.code for c in campaign.cities if c in snapshot.cities for t in snapshot.offered_in(snapshot.cities[c])}
@@ -96,14 +106,25 @@ async def put_campaign(
         raise Problem.invalid([FieldError(field, reason) for field, reason in problems])
     time_zones = {c.code: c.time_zone for c in snapshot.cities.values()}
     async with pool.acquire() as conn, conn.transaction():
-        existed = await conn.fetchval("SELECT true FROM campaigns WHERE code = $1", code)
+        # Two first PUTs of one code wait for each other, so neither can overwrite the other's city.
+        await conn.execute(queries.LOCK_CAMPAIGN_CODE, AdvisoryLock.CAMPAIGN_CODE, code)
+        stored = await conn.fetchrow(queries.OWNERSHIP, code)
+        if stored is not None:
+            _require(grants, *stored["cities"])
+            if stored["city"] != campaign.cities[0] and managed_cities(grants) is not None:
+                raise Problem.field(
+                    "cities[0]",
+                    f"the campaign belongs to {stored['city']}; only an admin moves it to another city",
+                    status=403,
+                    kind="forbidden",
+                )
         _, refused = await apply_campaigns(conn, [campaign], time_zones, "api", datetime.now(UTC).date())
         if refused:
             errors = [FieldError(field, reason) for _, field, reason in refused]
             raise Problem(409, "rule-violation", "; ".join(f"{e.field}: {e.reason}" for e in errors), errors=errors)
         row = await conn.fetchrow(queries.ADMIN_ONE, code)
     assert row is not None
-    return _out(row, 0), not existed
+    return _out(row, 0), stored is None
 
 
 async def teams(pool: Pool, grants: list[Grant], code: str) -> list[AdminTeamOut]:

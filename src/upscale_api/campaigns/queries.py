@@ -69,6 +69,18 @@ WHERE $1::text[] IS NULL OR c.code = ANY($1::text[])
 ORDER BY k.starts_at DESC, k.code
 """
 
+LOCK_CAMPAIGN_CODE = "SELECT pg_advisory_xact_lock($1, hashtext($2))"
+
+# Who owns a campaign, as stored: its owning city and every city it runs in.
+OWNERSHIP = """
+SELECT c.code AS city,
+       array(SELECT x.code FROM campaign_cities cc JOIN cities x ON x.id = cc.city_id
+             WHERE cc.campaign_id = k.id ORDER BY x.code) AS cities
+FROM campaigns k JOIN cities c ON c.id = k.city_id
+WHERE k.code = $1
+FOR UPDATE OF k
+"""
+
 ADMIN_ONE = """
 SELECT k.id, k.code, c.code AS city, k.definition, p.phase, k.source
 FROM campaigns k JOIN cities c ON c.id = k.city_id JOIN campaign_phases p ON p.id = k.id

@@ -135,7 +135,8 @@ async def apply_campaigns(
                 residents_create_teams boolean, question jsonb, definition jsonb)
             JOIN cities c ON c.code = n.city
             ON CONFLICT (code) DO UPDATE SET
-                title = excluded.title, description = excluded.description, starts_on = excluded.starts_on,
+                city_id = excluded.city_id, title = excluded.title, description = excluded.description,
+                starts_on = excluded.starts_on,
                 ends_on = excluded.ends_on, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
                 status = excluded.status, enrolment = excluded.enrolment, invite_code = excluded.invite_code,
                 residents_create_teams = excluded.residents_create_teams, questions = excluded.questions,
