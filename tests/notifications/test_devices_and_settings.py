@@ -23,7 +23,8 @@ async def test_a_device_is_registered_then_refreshed(resident: Resident, pool: d
     assert await pool.fetchval("SELECT count(*) FROM devices WHERE installation_id = $1", fid) == 1
 
 
-async def test_a_device_moving_to_another_resident_moves(make_resident: MakeResident, pool: db.Pool) -> None:
+async def test_a_device_moves_to_the_resident_who_holds_it(make_resident: MakeResident, pool: db.Pool) -> None:
+    """A shared phone changing hands: the new resident's app sends the token only that phone has."""
     alice, bob = await make_resident(), await make_resident()
     fid = f"fid-{uuid.uuid4().hex}"
     await alice.put(f"/v1/me/devices/{fid}", json=ANDROID)
@@ -34,6 +35,34 @@ async def test_a_device_moving_to_another_resident_moves(make_resident: MakeResi
     assert (await alice.get("/v1/me/devices")).json() == []
     assert [d["installation_id"] for d in (await bob.get("/v1/me/devices")).json()] == [fid]
     assert await pool.fetchval("SELECT count(*) FROM devices WHERE installation_id = $1", fid) == 1
+
+
+async def test_knowing_an_installation_id_does_not_take_the_device(make_resident: MakeResident, pool: db.Pool) -> None:
+    """Otherwise anyone who learnt a device's id could silence its owner's pushes."""
+    alice, mallory = await make_resident(), await make_resident()
+    fid = f"fid-{uuid.uuid4().hex}"
+    await alice.put(f"/v1/me/devices/{fid}", json=ANDROID)
+    fid_only = f"fid-{uuid.uuid4().hex}"
+    await alice.put(f"/v1/me/devices/{fid_only}", json={"platform": "ios", "app_version": "2.0.0"})
+
+    guessed = await mallory.put(f"/v1/me/devices/{fid}", json=ANDROID | {"registration_token": "tok-mallory"})
+    without_token = await mallory.put(f"/v1/me/devices/{fid}", json={"platform": "android", "app_version": "1.4.0"})
+    tokenless = await mallory.put(f"/v1/me/devices/{fid_only}", json={"platform": "ios", "app_version": "2.0.0"})
+
+    for refused in (guessed, without_token, tokenless):
+        assert_problem(refused, 409, "conflict", "installation_id")
+    assert sorted(d["installation_id"] for d in (await alice.get("/v1/me/devices")).json()) == sorted([fid, fid_only])
+    assert (await mallory.get("/v1/me/devices")).json() == []
+    assert await pool.fetchval("SELECT registration_token FROM devices WHERE installation_id = $1", fid) == "tok-1"
+
+
+async def test_a_device_keeps_its_owner_when_its_token_changes(resident: Resident) -> None:
+    fid = f"fid-{uuid.uuid4().hex}"
+    await resident.put(f"/v1/me/devices/{fid}", json=ANDROID)
+
+    refreshed = await resident.put(f"/v1/me/devices/{fid}", json=ANDROID | {"registration_token": "tok-2"})
+
+    assert refreshed.status_code == 200 and refreshed.json()["has_registration_token"] is True
 
 
 async def test_logging_out_removes_only_own_devices(make_resident: MakeResident) -> None:

@@ -1,6 +1,8 @@
 """SQL for devices, preferences and the inbox."""
 
-# A device moving to another resident moves (one row per installation), never duplicates.
+# One row per installation. It moves to another resident only when the request
+# proves it holds the device: the registration token stored for it, which only
+# the device (and FCM) knows. Knowing an installation id is not enough.
 UPSERT_DEVICE = """
 INSERT INTO devices (installation_id, resident_id, city_id, registration_token, platform, app_version, locale)
 SELECT $1, r.id, r.city_id, $3, $4, $5, $6 FROM residents r WHERE r.firebase_uid = $2
@@ -9,8 +11,15 @@ ON CONFLICT (installation_id) DO UPDATE SET
     registration_token = excluded.registration_token, platform = excluded.platform,
     app_version = excluded.app_version, locale = excluded.locale,
     active = true, deactivated_reason = NULL, updated_at = now()
+WHERE devices.resident_id = excluded.resident_id
+   OR devices.registration_token = excluded.registration_token
 RETURNING (xmax = 0) AS created, installation_id, platform, app_version, registration_token IS NOT NULL AS has_token,
           locale, active, updated_at
+"""
+
+# Why an upsert returned no row: the caller is not registered, or the device is another resident's.
+DEVICE_REFUSAL = """
+SELECT EXISTS (SELECT 1 FROM residents WHERE firebase_uid = $1) AS registered
 """
 
 DEVICES = """

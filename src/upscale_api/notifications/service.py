@@ -41,19 +41,27 @@ def _device(row: Record) -> DeviceOut:
 
 
 async def register_device(pool: Pool, uid: str, installation_id: str, data: DeviceIn) -> tuple[DeviceOut, bool]:
-    """Register or refresh a device; one that belonged to another resident moves to this one."""
-    row = await pool.fetchrow(
-        queries.UPSERT_DEVICE,
-        installation_id,
-        uid,
-        data.registration_token,
-        data.platform,
-        data.app_version,
-        data.locale,
-    )
-    if row is None:
+    """Register or refresh a device; returns it and whether it is new here.
+
+    A device registered by another resident moves to this one only when ``data``
+    carries the registration token stored for it (a shared phone changing
+    hands); otherwise it stays where it is and this is a 409.
+    """
+    args = (installation_id, uid, data.registration_token, data.platform, data.app_version, data.locale)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(queries.UPSERT_DEVICE, *args)
+        if row is None:
+            registered = await conn.fetchval(queries.DEVICE_REFUSAL, uid)
+    if row is not None:
+        return _device(row), bool(row["created"])
+    if not registered:
         raise not_registered()
-    return _device(row), bool(row["created"])
+    raise Problem.field(
+        "installation_id",
+        "this device is registered to another account: send the registration token it has now, or sign out there first",
+        status=409,
+        kind="conflict",
+    )
 
 
 async def devices(pool: Pool, uid: str) -> list[DeviceOut]:
