@@ -69,7 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     commands.add_parser("worker", help="run the scheduled jobs").set_defaults(run=_worker)
-    commands.add_parser("migrate", help="apply pending schema migrations").set_defaults(run=_migrate)
+    migrate = commands.add_parser("migrate", help="apply pending schema migrations")
+    migrate.add_argument("--status", action="store_true", help="list every migration and when it was applied")
+    migrate.add_argument("--dry-run", action="store_true", help="list what would be applied; apply nothing")
+    migrate.set_defaults(run=_migrate)
 
     token = commands.add_parser("token", help="print a development ID token for a uid")
     token.add_argument("uid")
@@ -137,13 +140,29 @@ async def _with_pool(settings: Settings, work: Callable[[db.Pool], Awaitable[Any
         await pool.close()
 
 
-async def _apply_migrations(pool: db.Pool) -> None:
+async def _apply_migrations(pool: db.Pool, settings: Settings, *, dry_run: bool = False) -> None:
+    timeouts = migrations.Timeouts(
+        lock=settings.upscale_migration_lock_timeout, statement=settings.upscale_migration_statement_timeout
+    )
     async with pool.acquire() as conn:
-        done = await migrations.migrate(conn)
+        try:
+            done = await migrations.migrate(conn, timeouts, dry_run=dry_run)
+        except migrations.MigrationError as exc:
+            raise CommandError(str(exc)) from None
     for migration in done:
-        print(f"applied migration {migration.version:04d}_{migration.name}")
+        print(f"{'would apply' if dry_run else 'applied'} migration {migration.label}")
     if not done:
         print("schema is current")
+
+
+async def _print_migration_status(pool: db.Pool) -> None:
+    async with pool.acquire() as conn:
+        listed = await migrations.status(conn)
+    for entry in listed:
+        when = f"applied {entry.applied_at:%Y-%m-%d %H:%M:%S %Z}" if entry.applied_at else "pending"
+        print(f"{entry.migration.label:<50} {when}")
+    waiting = sum(entry.applied_at is None for entry in listed)
+    print(f"{len(listed) - waiting} applied, {waiting} pending")
 
 
 @_async
@@ -170,7 +189,10 @@ async def _worker(settings: Settings, args: argparse.Namespace) -> None:
 
 @_async
 async def _migrate(settings: Settings, args: argparse.Namespace) -> None:
-    await _with_pool(settings, _apply_migrations)
+    if args.status:
+        await _with_pool(settings, _print_migration_status)
+    else:
+        await _with_pool(settings, lambda pool: _apply_migrations(pool, settings, dry_run=args.dry_run))
 
 
 def _read_definitions(path: Path) -> Any:
@@ -440,7 +462,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> None:
 
     async def prepare() -> None:
         async def work(pool: db.Pool) -> None:
-            await _apply_migrations(pool)
+            await _apply_migrations(pool, settings)
             await apply_definitions(pool, _read_definitions(settings.campaigns_dir))
             if not args.no_seed:
                 await _load_and_seed(pool)

@@ -46,6 +46,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """How often the worker rebuilds leaderboards of campaigns whose scores changed."""
     upscale_delete_grace_hours: Annotated[float, msgspec.Meta(ge=0, le=24 * 365)] = 24.0
     """How long after logging a resident may delete an action."""
+    upscale_migration_lock_timeout: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 5.0
+    """Seconds a migration statement may wait for a lock before the migration gives up (0: forever)."""
+    upscale_migration_statement_timeout: Annotated[float, msgspec.Meta(ge=0, le=86400)] = 1800.0
+    """Seconds one migration statement may run (0: no limit)."""
     upscale_max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024
     firebase_project_id: Annotated[str, msgspec.Meta(min_length=1)] = "demo-upscale"
     upscale_push: Literal["off", "fcm"] = "off"

@@ -93,11 +93,15 @@ def test_no_dev_tokens_in_production() -> None:
 
 def test_migrate_and_grant_against_a_database(database_url: str, client: object) -> None:  # client: cities loaded
     migrate = upscale("migrate", DATABASE_URL=database_url)
+    status = upscale("migrate", "--status", DATABASE_URL=database_url)
+    dry_run = upscale("migrate", "--dry-run", DATABASE_URL=database_url)
     grant = upscale("grant", "cli-coordinator", "coordinator", "--city", "velenje", DATABASE_URL=database_url)
     again = upscale("grant", "cli-coordinator", "coordinator", "--city", "velenje", DATABASE_URL=database_url)
     unknown = upscale("grant", "cli-coordinator", "coordinator", "--city", "atlantis", DATABASE_URL=database_url)
 
     assert migrate.returncode == 0 and "schema is current" in migrate.stdout
+    assert "0001_foundation" in status.stdout and status.stdout.rstrip().endswith("applied, 0 pending")
+    assert dry_run.returncode == 0 and "schema is current" in dry_run.stdout
     assert "granted" in grant.stdout and "already granted" in again.stdout
     assert unknown.returncode == 1 and "unknown city: atlantis" in unknown.stderr
 

@@ -61,3 +61,73 @@ async def test_a_failing_migration_leaves_nothing_behind(
         )
     finally:
         await conn.close()
+
+
+async def test_a_no_transaction_migration_builds_an_index_concurrently(
+    new_database: NewDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    concurrent = migrations.Migration(
+        9999,
+        "index_concurrently",
+        f"{migrations.NO_TRANSACTION}\n-- PostgreSQL refuses this inside a transaction.\n"
+        "DROP INDEX CONCURRENTLY IF EXISTS residents_by_locale;\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS residents_by_locale ON residents (locale);\n",
+    )
+    shipped = migrations.available()
+    monkeypatch.setattr(migrations, "available", lambda: [*shipped, concurrent])
+    conn = await asyncpg.connect(await new_database())
+    try:
+        applied = await migrations.migrate(conn)
+
+        assert applied[-1] == concurrent
+        assert await conn.fetchval("SELECT to_regclass('residents_by_locale') IS NOT NULL")
+        assert await migrations.pending(conn) == []
+        assert await conn.fetchval("SHOW lock_timeout") == "0"  # the session's own settings are back
+    finally:
+        await conn.close()
+
+
+async def test_a_migration_waiting_for_a_lock_gives_up_and_names_the_setting(
+    new_database: NewDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queued behind a long transaction, an ALTER TABLE would block every request queued behind it."""
+    url = await new_database()
+    conn, reader = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        await migrations.migrate(conn)
+        alter = migrations.Migration(9999, "alter_residents", "ALTER TABLE residents ADD COLUMN nickname text;")
+        shipped = migrations.available()
+        monkeypatch.setattr(migrations, "available", lambda: [*shipped, alter])
+        long_read = reader.transaction()
+        await long_read.start()
+        await reader.fetch("SELECT * FROM residents LIMIT 1")
+
+        with pytest.raises(migrations.MigrationError, match="9999_alter_residents") as refused:
+            await migrations.migrate(conn, migrations.Timeouts(lock=0.2))
+        await long_read.rollback()
+
+        assert "UPSCALE_MIGRATION_LOCK_TIMEOUT" in str(refused.value)
+        assert [m.version for m in await migrations.pending(conn)] == [9999]
+        assert await migrations.migrate(conn, migrations.Timeouts(lock=0.2)) == [alter]
+    finally:
+        await conn.close()
+        await reader.close()
+
+
+async def test_status_and_dry_run_list_what_is_pending_and_change_nothing(
+    new_database: NewDatabase,
+) -> None:
+    conn = await asyncpg.connect(await new_database())
+    try:
+        before = await migrations.status(conn)
+        would = await migrations.migrate(conn, dry_run=True)
+
+        assert [s.applied_at for s in before] == [None] * len(migrations.available())
+        assert would == migrations.available()
+        assert await conn.fetchval("SELECT to_regclass('schema_migrations')") is None
+
+        await migrations.migrate(conn)
+        assert all(s.applied_at is not None for s in await migrations.status(conn))
+        assert await migrations.migrate(conn, dry_run=True) == []
+    finally:
+        await conn.close()
