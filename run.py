@@ -57,22 +57,10 @@ def run(*command: str | Path) -> int:
     return subprocess.run([str(c) for c in command], cwd=ROOT, check=False).returncode
 
 
-def main(argv: list[str]) -> int:
-    if sys.version_info < (3, 11):
-        sys.exit("run.py: upscale-api needs Python 3.11 or newer")
-    if not argv or argv[0] not in {"dev", "test", "upscale", "bench"}:
-        print(__doc__)
-        return 2
-    ensure_environment()
-    command, rest = argv[0], argv[1:]
-    if command == "dev":
-        return run(BIN / "upscale", "dev", *rest)
-    if command == "upscale":
-        return run(BIN / "upscale", *rest)
-    if command == "bench":
-        return run(BIN / "python", *(rest or ["bench/action_logging.py"]))
-    if rest:  # a subset of the tests, e.g. `python3 run.py test tests/actions -x`
-        return run(BIN / "pytest", *rest)
+def test(selection: list[str]) -> int:
+    """Lint, type-check and the whole suite; or only the tests selected, e.g. ``tests/actions -x``."""
+    if selection:
+        return run(BIN / "pytest", *selection)
     for step in (
         [BIN / "ruff", "check", "src", "tests", "bench", "run.py"],
         [BIN / "ruff", "format", "--check", "src", "tests", "bench", "run.py"],
@@ -84,6 +72,23 @@ def main(argv: list[str]) -> int:
         if status != 0:
             return status
     return 0
+
+
+def main(argv: list[str]) -> int:
+    if sys.version_info < (3, 11):
+        sys.exit("run.py: upscale-api needs Python 3.11 or newer")
+    if not argv or argv[0] not in {"dev", "test", "upscale", "bench"}:
+        print(__doc__)
+        return 2
+    ensure_environment()
+    command, rest = argv[0], argv[1:]
+    commands = {
+        "dev": lambda: run(BIN / "upscale", "dev", *rest),
+        "upscale": lambda: run(BIN / "upscale", *rest),
+        "bench": lambda: run(BIN / "python", *(rest or ["bench/action_logging.py"])),
+        "test": lambda: test(rest),
+    }
+    return commands[command]()
 
 
 if __name__ == "__main__":

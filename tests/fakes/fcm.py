@@ -296,20 +296,9 @@ class FakeFCM:
         project = match.group(1)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         authorization = headers.get("authorization")
-        body: Any = None
-        kind = target = None
+        body, kind, target, problem = _parse(raw)
         message_id: str | None = None
         extra_headers: list[tuple[bytes, bytes]] = []
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            problem: str | None = f"Invalid JSON payload received. Unexpected token: {raw[:40]!r}"
-        else:
-            try:
-                kind, target = validate_request(body)
-                problem = None
-            except InvalidMessage as exc:
-                problem = str(exc)
 
         if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
             outcome, status = "unauthenticated", 401
@@ -359,8 +348,38 @@ class FakeFCM:
         await _respond(send, status, payload, extra_headers)
 
 
+def _parse(raw: bytes) -> tuple[Any, str | None, str | None, str | None]:
+    """The body, its target kind and target, and what FCM would say is wrong with it (None: nothing)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None, None, None, f"Invalid JSON payload received. Unexpected token: {raw[:40]!r}"
+    try:
+        kind, target = validate_request(body)
+    except InvalidMessage as exc:
+        return body, None, None, str(exc)
+    return body, kind, target, None
+
+
 def validate_request(body: Any) -> tuple[str, str]:
     """Check a send request body against the FCM v1 format; returns (target kind, target)."""
+    message = _message_of(body)
+    kind, target = _target_of(message)
+    if "data" in message:
+        _check_data(message["data"])
+    if "notification" in message:
+        _check_notification(message["notification"])
+    for name, type_name in _OBJECT_FIELDS.items():
+        if name in message and not isinstance(message[name], dict):
+            raise InvalidMessage(
+                f"Invalid value at 'message.{name}' (type.googleapis.com/google.firebase.fcm.v1.{type_name}), "
+                f"{json.dumps(message[name])}"
+            )
+    return kind, target
+
+
+def _message_of(body: Any) -> dict[str, Any]:
+    """The request envelope: only ``message`` and ``validate_only``, with a known field set."""
     if not isinstance(body, dict):
         raise InvalidMessage("Invalid JSON payload received. Expected an object.")
     for name in body:
@@ -377,6 +396,11 @@ def validate_request(body: Any) -> tuple[str, str]:
             raise InvalidMessage(
                 f"Invalid JSON payload received. Unknown name \"{name}\" at 'message': Cannot find field."
             )
+    return message
+
+
+def _target_of(message: dict[str, Any]) -> tuple[str, str]:
+    """Exactly one target (token, fid, topic or condition), a non-empty string."""
     targets = [t for t in TARGETS if t in message]
     if not targets:
         raise InvalidMessage("Recipient of the message is not set.")
@@ -390,41 +414,33 @@ def validate_request(body: Any) -> tuple[str, str]:
         raise InvalidMessage(f"Invalid value at 'message.{kind}' (TYPE_STRING), {json.dumps(target)}")
     if kind == "topic" and not _TOPIC.fullmatch(target):
         raise InvalidMessage(f"Invalid topic name: {target}")
-    if "data" in message:
-        data = message["data"]
-        if not isinstance(data, dict):
-            raise InvalidMessage(
-                f"Invalid value at 'message.data' (type.googleapis.com/google.protobuf.Struct), {data!r}"
-            )
-        for index, (key, value) in enumerate(data.items()):
-            if not isinstance(value, str):
-                raise InvalidMessage(
-                    f"Invalid value at 'message.data[{index}].value' (TYPE_STRING), {json.dumps(value)}"
-                )
-            if key in _RESERVED_DATA_KEYS or key.startswith(("google", "gcm")):
-                raise InvalidMessage(f"Invalid data payload key: {key}")
-    if "notification" in message:
-        notification = message["notification"]
-        if not isinstance(notification, dict):
-            raise InvalidMessage(
-                f"Invalid value at 'message.notification' (type.googleapis.com/google.firebase.fcm.v1.Notification), {notification!r}"
-            )
-        for key, value in notification.items():
-            if key not in _NOTIFICATION_FIELDS:
-                raise InvalidMessage(
-                    f"Invalid JSON payload received. Unknown name \"{key}\" at 'message.notification': Cannot find field."
-                )
-            if not isinstance(value, str):
-                raise InvalidMessage(
-                    f"Invalid value at 'message.notification.{key}' (TYPE_STRING), {json.dumps(value)}"
-                )
-    for name, type_name in _OBJECT_FIELDS.items():
-        if name in message and not isinstance(message[name], dict):
-            raise InvalidMessage(
-                f"Invalid value at 'message.{name}' (type.googleapis.com/google.firebase.fcm.v1.{type_name}), "
-                f"{json.dumps(message[name])}"
-            )
     return kind, target
+
+
+def _check_data(data: Any) -> None:
+    """String values only, and no key FCM reserves."""
+    if not isinstance(data, dict):
+        raise InvalidMessage(f"Invalid value at 'message.data' (type.googleapis.com/google.protobuf.Struct), {data!r}")
+    for index, (key, value) in enumerate(data.items()):
+        if not isinstance(value, str):
+            raise InvalidMessage(f"Invalid value at 'message.data[{index}].value' (TYPE_STRING), {json.dumps(value)}")
+        if key in _RESERVED_DATA_KEYS or key.startswith(("google", "gcm")):
+            raise InvalidMessage(f"Invalid data payload key: {key}")
+
+
+def _check_notification(notification: Any) -> None:
+    if not isinstance(notification, dict):
+        raise InvalidMessage(
+            "Invalid value at 'message.notification' (type.googleapis.com/google.firebase.fcm.v1.Notification), "
+            f"{notification!r}"
+        )
+    for key, value in notification.items():
+        if key not in _NOTIFICATION_FIELDS:
+            raise InvalidMessage(
+                f"Invalid JSON payload received. Unknown name \"{key}\" at 'message.notification': Cannot find field."
+            )
+        if not isinstance(value, str):
+            raise InvalidMessage(f"Invalid value at 'message.notification.{key}' (TYPE_STRING), {json.dumps(value)}")
 
 
 def _check_outcome(outcome: str) -> None:

@@ -59,13 +59,19 @@ def check_campaign(c: Campaign, cities: set[str], units: dict[str, str]) -> list
 
     ``cities`` are the known city codes, ``units`` the unit of each action type.
     """
-    problems: list[tuple[str, str]] = []
-    types = units
-    counted_types = {a.type for a in c.action}
+    return [
+        *_check_frame(c, cities),
+        *_check_codes(c, units),
+        *_check_challenges(c, units),
+        *_check_badges_and_questions(c),
+    ]
 
-    for i, city in enumerate(c.cities):
-        if city not in cities:
-            problems.append((f"cities[{i}]", f"no city with code {city!r}"))
+
+def _check_frame(c: Campaign, cities: set[str]) -> list[tuple[str, str]]:
+    """Cities, dates, enrolment and the campaign's own texts."""
+    problems = [
+        (f"cities[{i}]", f"no city with code {city!r}") for i, city in enumerate(c.cities) if city not in cities
+    ]
     if len(set(c.cities)) != len(c.cities):
         problems.append(("cities", "a city is listed twice"))
     if c.ends_on < c.starts_on:
@@ -76,20 +82,32 @@ def check_campaign(c: Campaign, cities: set[str], units: dict[str, str]) -> list
         problems.append(("team", "enrolment by team needs teams or residents_create_teams"))
     for key in ("title", "description"):
         problems += _languages(key, getattr(c, key))
+    return problems
 
-    for i, action in enumerate(c.action):
-        if action.type not in types:
-            problems.append((f"action[{i}].type", f"no action type with code {action.type!r}"))
+
+def _check_codes(c: Campaign, units: dict[str, str]) -> list[tuple[str, str]]:
+    """Action types that exist, codes used once, teams in the campaign's cities."""
+    problems = [
+        (f"action[{i}].type", f"no action type with code {action.type!r}")
+        for i, action in enumerate(c.action)
+        if action.type not in units
+    ]
     problems += _duplicates("action", [a.type for a in c.action], "type")
     for kind in ("team", "question", "challenge", "badge", "nudge"):
         problems += _duplicates(kind, [x.code for x in getattr(c, kind)], "code")
+    problems += [
+        (f"team[{i}].city", f"{team.city!r} is not one of the campaign's cities")
+        for i, team in enumerate(c.team)
+        if team.city is not None and team.city not in c.cities
+    ]
+    return problems
 
-    for i, team in enumerate(c.team):
-        if team.city is not None and team.city not in c.cities:
-            problems.append((f"team[{i}].city", f"{team.city!r} is not one of the campaign's cities"))
 
-    questions = {q.code: q for q in c.question}
-    challenges = {ch.code for ch in c.challenge}
+def _check_challenges(c: Campaign, units: dict[str, str]) -> list[tuple[str, str]]:
+    """Each challenge's texts, and what its rule counts and refers to."""
+    problems: list[tuple[str, str]] = []
+    counted_types = {a.type for a in c.action}
+    questions = {q.code for q in c.question}
     for i, challenge in enumerate(c.challenge):
         where = f"challenge[{i}]"
         problems += _languages(f"{where}.title", challenge.title)
@@ -98,17 +116,26 @@ def check_campaign(c: Campaign, cities: set[str], units: dict[str, str]) -> list
         if isinstance(rule, TeamParticipationRule):
             if not c.team and not c.residents_create_teams:
                 problems.append((f"{where}.rule", "a team rule needs teams in the campaign"))
-            problems += _counted(f"{where}.rule.member_rule", rule.member_rule, types, counted_types)
+            problems += _counted(f"{where}.rule.member_rule", rule.member_rule, units, counted_types)
         else:
-            problems += _counted(f"{where}.rule", rule, types, counted_types)
+            problems += _counted(f"{where}.rule", rule, units, counted_types)
         if isinstance(rule, PersonalRule) and rule.question not in questions:
             problems.append((f"{where}.rule.question", f"no question with code {rule.question!r}"))
-    for i, badge in enumerate(c.badge):
-        if isinstance(badge.rule, ChallengeMetBadge) and badge.rule.challenge not in challenges:
-            problems.append((f"badge[{i}].rule.challenge", f"no challenge with code {badge.rule.challenge!r}"))
-    for i, question in enumerate(c.question):
-        if question.min >= question.max:
-            problems.append((f"question[{i}].max", "must be greater than min"))
+    return problems
+
+
+def _check_badges_and_questions(c: Campaign) -> list[tuple[str, str]]:
+    challenges = {ch.code for ch in c.challenge}
+    problems = [
+        (f"badge[{i}].rule.challenge", f"no challenge with code {badge.rule.challenge!r}")
+        for i, badge in enumerate(c.badge)
+        if isinstance(badge.rule, ChallengeMetBadge) and badge.rule.challenge not in challenges
+    ]
+    problems += [
+        (f"question[{i}].max", "must be greater than min")
+        for i, question in enumerate(c.question)
+        if question.min >= question.max
+    ]
     return problems
 
 

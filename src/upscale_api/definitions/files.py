@@ -19,6 +19,7 @@ from upscale_api.campaigns.files import read_campaigns
 from upscale_api.definitions.structs import (
     CITY_FILE,
     REQUIRED_LANGUAGES,
+    ActionType,
     ActionTypesFile,
     City,
     DefinitionError,
@@ -79,61 +80,63 @@ def _read(root: Path, relative: Path, type_: type[T], errors: list[DefinitionErr
 
 def _check_catalogue(d: Definitions) -> list[DefinitionError]:
     factors_file, types_file = str(FACTORS_FILE), str(ACTION_TYPES_FILE)
-    errors = []
-    versions = Counter((f.code, f.version) for f in d.factors)
-    for i, f in enumerate(d.factors):
-        where = f"factor[{i}]"
-        if versions[(f.code, f.version)] > 1:
-            errors.append(
-                DefinitionError(factors_file, f"{where}.version", f"{f.code} version {f.version} is defined twice")
-            )
-        if not f.uncertainty.low <= f.value <= f.uncertainty.high:
-            errors.append(DefinitionError(factors_file, f"{where}.uncertainty", "must satisfy low <= value <= high"))
+    errors = [DefinitionError(factors_file, field, reason) for field, reason in _factor_problems(d)]
     codes = Counter(a.code for a in d.action_types)
     for i, a in enumerate(d.action_types):
         where = f"action_type[{i}]"
         if codes[a.code] > 1:
             errors.append(DefinitionError(types_file, f"{where}.code", f"{a.code} is defined twice"))
-        if not a.min_quantity <= a.max_quantity <= a.max_per_day:
-            errors.append(
-                DefinitionError(
-                    types_file, f"{where}.max_quantity", "must satisfy min_quantity <= max_quantity <= max_per_day"
-                )
-            )
-        if a.plausible_per_day is not None and not a.min_quantity <= a.plausible_per_day <= a.max_per_day:
-            errors.append(
-                DefinitionError(
-                    types_file,
-                    f"{where}.plausible_per_day",
-                    "must satisfy min_quantity <= plausible_per_day <= max_per_day",
-                )
-            )
-        for key in ("title", "description"):
-            missing = [lang for lang in REQUIRED_LANGUAGES if lang not in getattr(a, key)]
-            if missing:
-                errors.append(DefinitionError(types_file, f"{where}.{key}", f"missing language: {', '.join(missing)}"))
-        baseline = d.factor_in_force(a.baseline_factor)
-        option = d.factor_in_force(a.option_factor) if a.option_factor else None
-        if baseline is None:
-            errors.append(
-                DefinitionError(types_file, f"{where}.baseline_factor", f"no factor with code {a.baseline_factor}")
-            )
-        if a.option_factor and option is None:
-            errors.append(
-                DefinitionError(types_file, f"{where}.option_factor", f"no factor with code {a.option_factor}")
-            )
-        for key, factor in (("baseline_factor", baseline), ("option_factor", option)):
-            if factor is not None and factor.per != a.unit:
-                errors.append(
-                    DefinitionError(
-                        types_file, f"{where}.{key}", f"factor is per {factor.per} but the action unit is {a.unit}"
-                    )
-                )
-        if baseline is not None and option is not None and baseline.value <= option.value:
-            errors.append(
-                DefinitionError(types_file, f"{where}.option_factor", "must emit less than the baseline factor")
-            )
+        errors += [
+            DefinitionError(types_file, f"{where}.{field}", reason)
+            for field, reason in [*_quantity_problems(a), *_factor_ref_problems(a, d)]
+        ]
     return errors
+
+
+def _factor_problems(d: Definitions) -> list[tuple[str, str]]:
+    versions = Counter((f.code, f.version) for f in d.factors)
+    problems = [
+        (f"factor[{i}].version", f"{f.code} version {f.version} is defined twice")
+        for i, f in enumerate(d.factors)
+        if versions[(f.code, f.version)] > 1
+    ]
+    problems += [
+        (f"factor[{i}].uncertainty", "must satisfy low <= value <= high")
+        for i, f in enumerate(d.factors)
+        if not f.uncertainty.low <= f.value <= f.uncertainty.high
+    ]
+    return problems
+
+
+def _quantity_problems(a: ActionType) -> list[tuple[str, str]]:
+    """An action type's limits in order, and its texts in every required language."""
+    problems = []
+    if not a.min_quantity <= a.max_quantity <= a.max_per_day:
+        problems.append(("max_quantity", "must satisfy min_quantity <= max_quantity <= max_per_day"))
+    if a.plausible_per_day is not None and not a.min_quantity <= a.plausible_per_day <= a.max_per_day:
+        problems.append(("plausible_per_day", "must satisfy min_quantity <= plausible_per_day <= max_per_day"))
+    for key in ("title", "description"):
+        missing = [lang for lang in REQUIRED_LANGUAGES if lang not in getattr(a, key)]
+        if missing:
+            problems.append((key, f"missing language: {', '.join(missing)}"))
+    return problems
+
+
+def _factor_ref_problems(a: ActionType, d: Definitions) -> list[tuple[str, str]]:
+    """An action type's factors exist, are per its unit, and the option emits less than the baseline."""
+    baseline = d.factor_in_force(a.baseline_factor)
+    option = d.factor_in_force(a.option_factor) if a.option_factor else None
+    problems = []
+    if baseline is None:
+        problems.append(("baseline_factor", f"no factor with code {a.baseline_factor}"))
+    if a.option_factor and option is None:
+        problems.append(("option_factor", f"no factor with code {a.option_factor}"))
+    for key, factor in (("baseline_factor", baseline), ("option_factor", option)):
+        if factor is not None and factor.per != a.unit:
+            problems.append((key, f"factor is per {factor.per} but the action unit is {a.unit}"))
+    if baseline is not None and option is not None and baseline.value <= option.value:
+        problems.append(("option_factor", "must emit less than the baseline factor"))
+    return problems
 
 
 def _check_city(file: str, city: City, d: Definitions) -> list[DefinitionError]:

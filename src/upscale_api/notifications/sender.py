@@ -252,20 +252,21 @@ def _result(row: Any, response: Any, now: datetime) -> Result:
     return Result(*key, "failed", code, None, None, detail)
 
 
+# The FCM error contract as firebase-admin maps it, most specific class first.
+_CODES: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str], ...] = (
+    (messaging.UnregisteredError, "UNREGISTERED"),
+    (messaging.SenderIdMismatchError, "SENDER_ID_MISMATCH"),
+    ((messaging.QuotaExceededError, firebase_exceptions.ResourceExhaustedError), "QUOTA_EXCEEDED"),
+    (firebase_exceptions.InvalidArgumentError, "INVALID_ARGUMENT"),
+    (firebase_exceptions.UnavailableError, "UNAVAILABLE"),
+    (firebase_exceptions.InternalError, "INTERNAL"),
+)
+
+
 def _code(exc: Exception | None) -> str:
-    if isinstance(exc, messaging.UnregisteredError):
-        return "UNREGISTERED"
-    if isinstance(exc, messaging.SenderIdMismatchError):
-        return "SENDER_ID_MISMATCH"
-    if isinstance(exc, messaging.QuotaExceededError | firebase_exceptions.ResourceExhaustedError):
-        return "QUOTA_EXCEEDED"
-    if isinstance(exc, firebase_exceptions.InvalidArgumentError):
-        return "INVALID_ARGUMENT"
-    if isinstance(exc, firebase_exceptions.UnavailableError):
-        return "UNAVAILABLE"
-    if isinstance(exc, firebase_exceptions.InternalError):
-        return "INTERNAL"
-    return type(exc).__name__ if exc else "UNKNOWN"
+    if exc is None:
+        return "UNKNOWN"
+    return next((code for kinds, code in _CODES if isinstance(exc, kinds)), type(exc).__name__)
 
 
 def _retry_after(exc: Exception | None) -> float:
