@@ -16,7 +16,7 @@ import pytest
 
 from tests.fakes.fcm import FakeFCM
 from upscale_api import db
-from upscale_api.notifications import sender
+from upscale_api.notifications import queries, sender
 from upscale_api.notifications.fcm import messaging_app
 
 PROJECT = "demo-upscale"
@@ -253,7 +253,7 @@ async def test_a_sender_killed_mid_batch_never_sends_twice(pool: db.Pool, app: A
     now = datetime.now(UTC)
     await sender.plan_due(pool, now)
     # A sender claims the batch and dies before recording what FCM answered.
-    await pool.fetch(sender.CLAIM, now, sender.BATCH)
+    await pool.fetch(queries.CLAIM, now, sender.BATCH)
 
     assert await sender.send_batch(pool, app, now + timedelta(minutes=1)) == 0
     settled = await sender.fail_stale(pool, now + timedelta(minutes=11))

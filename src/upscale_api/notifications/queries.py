@@ -1,4 +1,5 @@
-"""SQL for devices, preferences and the inbox."""
+"""SQL of the notifications domain: devices, preferences and the inbox; delivery of the outbox
+(``sender.py``); the producers that write into it (``producers.py``)."""
 
 # One row per installation. It moves to another resident only when the request
 # proves it holds the device: the registration token stored for it, which only
@@ -75,4 +76,228 @@ UPDATE notifications n SET read_at = coalesce(n.read_at, now())
 FROM residents r
 WHERE r.id = n.resident_id AND r.firebase_uid = $1 AND n.id = $2
 RETURNING n.read_at
+"""
+
+# --- Delivery (sender.py) ------------------------------------------------------------
+
+PLAN = """
+WITH due AS (
+    SELECT n.id, n.resident_id, n.kind, n.expires_at, r.time_zone,
+           coalesce(s.quiet_start, '21:00') AS quiet_start, coalesce(s.quiet_end, '08:00') AS quiet_end,
+           coalesce(s.daily_cap, 3) AS daily_cap,
+           CASE n.kind WHEN 'reminder' THEN coalesce(s.reminders, true)
+                       WHEN 'campaign_news' THEN coalesce(s.campaign_news, true)
+                       WHEN 'achievement' THEN coalesce(s.achievements, true)
+                       WHEN 'weekly_summary' THEN coalesce(s.weekly_summary, true)
+                       ELSE true END AS wanted,
+           ($1::timestamptz AT TIME ZONE r.time_zone) AS local_now
+    FROM notifications n
+    JOIN residents r ON r.id = n.resident_id
+    LEFT JOIN notification_settings s ON s.resident_id = n.resident_id
+    WHERE n.status = 'pending' AND n.not_before <= $1
+    ORDER BY n.not_before
+    LIMIT $2
+    FOR UPDATE OF n SKIP LOCKED
+), judged AS (
+    SELECT d.*,
+           CASE WHEN d.quiet_start > d.quiet_end
+                THEN d.local_now::time >= d.quiet_start OR d.local_now::time < d.quiet_end
+                ELSE d.local_now::time >= d.quiet_start AND d.local_now::time < d.quiet_end END AS quiet,
+           -- pushed today (local) before, plus those ahead of this one in this round
+           (SELECT count(*) FROM notifications x
+            WHERE x.resident_id = d.resident_id AND x.status IN ('sent', 'sending')
+              AND (x.not_before AT TIME ZONE d.time_zone)::date = d.local_now::date)
+           + row_number() OVER (PARTITION BY d.resident_id ORDER BY d.id) - 1 AS sent_today,
+           -- the end of the current (or next) quiet period, back in UTC
+           ((CASE WHEN d.local_now::time < d.quiet_end THEN d.local_now::date ELSE d.local_now::date + 1 END
+             + d.quiet_end) AT TIME ZONE d.time_zone) AS quiet_ends_at
+    FROM due d
+), decided AS (
+    UPDATE notifications n SET
+        status = CASE WHEN j.expires_at <= $1 THEN 'expired'
+                      WHEN NOT j.wanted THEN 'dropped'
+                      WHEN j.quiet OR j.sent_today >= j.daily_cap THEN 'pending'
+                      ELSE 'sending' END,
+        status_reason = CASE WHEN j.expires_at <= $1 THEN 'expired before it could be sent'
+                             WHEN NOT j.wanted THEN 'opted out of ' || j.kind
+                             WHEN j.quiet THEN 'deferred: quiet hours'
+                             WHEN j.sent_today >= j.daily_cap THEN 'deferred: daily cap of ' || j.daily_cap
+                             ELSE NULL END,
+        not_before = CASE WHEN j.expires_at > $1 AND j.wanted AND (j.quiet OR j.sent_today >= j.daily_cap)
+                          THEN j.quiet_ends_at ELSE n.not_before END
+    FROM judged j WHERE j.id = n.id
+    RETURNING n.id, n.resident_id, n.status
+)
+INSERT INTO notification_deliveries (notification_id, installation_id, next_attempt_at)
+SELECT d.id, v.installation_id, $1
+FROM decided d JOIN devices v ON v.resident_id = d.resident_id AND v.active
+WHERE d.status = 'sending' AND $3  -- push on
+ON CONFLICT DO NOTHING
+"""
+
+
+# Notifications that went to 'sending' with nothing to push (no active device, or push
+# off) are done: they live in the inbox.
+SETTLE_WITHOUT_DEVICES = """
+UPDATE notifications n SET status = 'sent', status_reason = 'inbox only: no device to push to'
+WHERE n.status = 'sending'
+  AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id)
+"""
+
+
+CLAIM = """
+UPDATE notification_deliveries d SET status = 'sending', attempts = d.attempts + 1, claimed_at = $1
+FROM (
+    SELECT notification_id, installation_id FROM notification_deliveries
+    WHERE status = 'pending' AND next_attempt_at <= $1
+    ORDER BY next_attempt_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+) c, notifications n, devices v
+WHERE d.notification_id = c.notification_id AND d.installation_id = c.installation_id
+  AND n.id = d.notification_id AND v.installation_id = d.installation_id
+RETURNING d.notification_id, d.installation_id, d.attempts, n.title, n.body, n.data, n.kind, n.expires_at,
+          v.registration_token
+"""
+
+
+RECORD = """
+WITH results AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
+        AS r(notification_id, installation_id, status, outcome, fcm_message_id, next_attempt_at, detail)
+), deliveries AS (
+    UPDATE notification_deliveries d
+    SET status = r.status, fcm_message_id = r.fcm_message_id,
+        next_attempt_at = coalesce(r.next_attempt_at, d.next_attempt_at)
+    FROM results r
+    WHERE d.notification_id = r.notification_id AND d.installation_id = r.installation_id
+), attempts AS (
+    INSERT INTO notification_attempts (notification_id, installation_id, outcome, fcm_message_id, detail)
+    SELECT notification_id, installation_id, outcome, fcm_message_id, detail FROM results
+), deactivated AS (
+    UPDATE devices v SET active = false, deactivated_reason = r.outcome, updated_at = now()
+    FROM results r
+    WHERE v.installation_id = r.installation_id AND r.outcome IN ('UNREGISTERED', 'SENDER_ID_MISMATCH', 'INVALID_TOKEN')
+)
+SELECT count(*) FROM results
+"""
+
+
+# A notification is done when none of its deliveries is still pending or being sent.
+SETTLE = """
+UPDATE notifications n
+SET status = CASE WHEN EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id
+                                 AND d.status = 'sent') THEN 'sent' ELSE 'failed' END
+WHERE n.id = ANY($1::bigint[]) AND n.status = 'sending'
+  AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id
+                    AND d.status IN ('pending', 'sending'))
+"""
+
+
+# Deliveries a sender claimed and never recorded: it may have died after FCM took
+# them, so they are not sent again (at most once); they fail with the reason.
+FAIL_STALE = """
+WITH stale AS (
+    UPDATE notification_deliveries d SET status = 'failed'
+    WHERE d.status = 'sending' AND d.claimed_at < $1
+    RETURNING d.notification_id, d.installation_id
+), attempts AS (
+    INSERT INTO notification_attempts (notification_id, installation_id, outcome, detail)
+    SELECT notification_id, installation_id, 'SENDER_STOPPED',
+           'claimed by a sender that stopped before recording the result; not resent to avoid a duplicate'
+    FROM stale
+)
+SELECT coalesce(array_agg(DISTINCT notification_id), '{}') FROM stale
+"""
+
+# --- Producers (producers.py) ---------------------------------------------------------
+
+# A nudge is due for a resident when, in the campaign city's time zone, today is
+# its weekday (or it runs daily), its time has passed less than $2 ago, and the
+# campaign is active. Audiences: everyone enrolled, or those with no live action
+# this ISO week / today (their local dates).
+NUDGES = """
+INSERT INTO notifications
+    (resident_id, city_id, kind, campaign_id, dedupe_key, title, body, data, locale, not_before, expires_at)
+SELECT e.resident_id, e.city_id, 'reminder', k.id,
+       'nudge:' || n.id || ':' || local.today,
+       coalesce(n.title ->> r.locale, n.title ->> 'en'),
+       coalesce(n.body ->> r.locale, n.body ->> 'en'),
+       jsonb_build_object('campaign', k.code, 'nudge', n.code),
+       r.locale, $1, (local.today + 1)::timestamp AT TIME ZONE c.time_zone
+FROM nudges n
+JOIN campaigns k ON k.id = n.campaign_id
+JOIN campaign_phases p ON p.id = k.id AND p.phase = 'active'
+JOIN cities c ON c.id = k.city_id
+CROSS JOIN LATERAL (SELECT ($1::timestamptz AT TIME ZONE c.time_zone) AS now) AS clock
+CROSS JOIN LATERAL (SELECT clock.now::date AS today) AS local
+JOIN enrolments e ON e.campaign_id = k.id AND e.left_at IS NULL
+JOIN residents r ON r.id = e.resident_id
+WHERE n.active
+  AND (n.schedule ->> 'weekday' IS NULL
+       OR (ARRAY['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'])
+          [extract(isodow FROM local.today)::int] = n.schedule ->> 'weekday')
+  AND clock.now::time >= (n.schedule ->> 'time')::time
+  AND clock.now - (local.today + (n.schedule ->> 'time')::time) < $2::interval
+  AND CASE n.audience
+        WHEN 'inactive_this_week' THEN NOT EXISTS (
+            SELECT 1 FROM action_logs a WHERE a.resident_id = e.resident_id AND a.deleted_at IS NULL
+              AND date_trunc('week', a.local_date) = date_trunc('week', local.today))
+        WHEN 'inactive_today' THEN NOT EXISTS (
+            SELECT 1 FROM action_logs a WHERE a.resident_id = e.resident_id AND a.deleted_at IS NULL
+              AND a.local_date = local.today)
+        ELSE true END
+ON CONFLICT (resident_id, dedupe_key) DO NOTHING
+"""
+
+
+# Residents with live actions in the ISO week before the one containing $1 (their
+# local dates) get a summary once that week is over, at or after Monday $2 local.
+# Templates $3 (title) and $4 (body) are {"sl": ..., "en": ...}; decimals follow
+# the language (comma in Slovenian).
+WEEKLY = """
+WITH last_week AS (
+    SELECT a.resident_id, round(sum(a.co2e_kg)::numeric, 1) AS kg, count(*) AS actions,
+           count(DISTINCT a.local_date) AS days,
+           date_trunc('week', (($1::timestamptz AT TIME ZONE r.time_zone)::date - 7))::date AS week
+    FROM action_logs a JOIN residents r ON r.id = a.resident_id
+    WHERE a.deleted_at IS NULL
+      AND date_trunc('week', a.local_date) = date_trunc('week', (($1::timestamptz AT TIME ZONE r.time_zone)::date - 7))
+      AND ($1::timestamptz AT TIME ZONE r.time_zone)::time >= $2::time
+    GROUP BY a.resident_id, r.time_zone
+)
+INSERT INTO notifications (resident_id, city_id, kind, dedupe_key, title, body, data, locale, not_before, expires_at)
+SELECT w.resident_id, r.city_id, 'weekly_summary', 'weekly:' || to_char(w.week, 'IYYY-"W"IW'),
+       replace(replace(replace(coalesce($3::jsonb ->> r.locale, $3::jsonb ->> 'en'),
+           '{kg}', shown.kg), '{actions}', w.actions::text), '{days}', w.days::text),
+       replace(replace(replace(coalesce($4::jsonb ->> r.locale, $4::jsonb ->> 'en'),
+           '{kg}', shown.kg), '{actions}', w.actions::text), '{days}', w.days::text),
+       jsonb_build_object('week', to_char(w.week, 'IYYY-"W"IW')), r.locale, $1, $1::timestamptz + interval '2 days'
+FROM last_week w
+JOIN residents r ON r.id = w.resident_id
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN r.locale = 'sl' THEN replace(w.kg::text, '.', ',') ELSE w.kg::text END AS kg
+) AS shown
+ON CONFLICT (resident_id, dedupe_key) DO NOTHING
+"""
+
+
+# Enrolled residents hear when a campaign starts and when it ends, within a day
+# of the moment ($2: 'start' or 'end'); $3/$4 are the templates, {campaign}
+# filled with the campaign's title in the resident's language.
+CAMPAIGN_EVENT = """
+INSERT INTO notifications
+    (resident_id, city_id, kind, campaign_id, dedupe_key, title, body, data, locale, not_before, expires_at)
+SELECT e.resident_id, e.city_id, 'campaign_news', k.id, 'campaign-' || $2 || ':' || k.id,
+       replace(coalesce($3::jsonb ->> r.locale, $3::jsonb ->> 'en'), '{campaign}', name.text),
+       replace(coalesce($4::jsonb ->> r.locale, $4::jsonb ->> 'en'), '{campaign}', name.text),
+       jsonb_build_object('campaign', k.code, 'event', $2), r.locale, $1, $1::timestamptz + interval '1 day'
+FROM campaigns k
+JOIN enrolments e ON e.campaign_id = k.id AND e.left_at IS NULL
+JOIN residents r ON r.id = e.resident_id
+CROSS JOIN LATERAL (SELECT coalesce(k.title ->> r.locale, k.title ->> 'en') AS text) AS name
+WHERE k.status = 'scheduled'
+  AND CASE $2 WHEN 'start' THEN k.starts_at ELSE k.ends_at END <= $1
+  AND CASE $2 WHEN 'start' THEN k.starts_at ELSE k.ends_at END > $1::timestamptz - interval '1 day'
+ON CONFLICT (resident_id, dedupe_key) DO NOTHING
 """
