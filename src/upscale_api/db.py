@@ -52,6 +52,16 @@ class AdvisoryLock(enum.IntEnum):
     CAMPAIGN_CODE = 7_401_013
 
 
+async def lock_for_transaction(conn: Connection, key: AdvisoryLock) -> None:
+    """Wait for the advisory lock ``key``; it is released when the caller's transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+
+
+async def try_lock_for_transaction(conn: Connection, key: AdvisoryLock) -> bool:
+    """Take the advisory lock ``key`` for the caller's transaction unless another holds it."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", key))
+
+
 def start_embedded_server(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL in ``data_dir/pgdata``; return its admin URL.
 

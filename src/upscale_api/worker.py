@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from upscale_api.db import AdvisoryLock, Pool
+from upscale_api.db import AdvisoryLock, Pool, try_lock_for_transaction
 from upscale_api.notifications import sender
 from upscale_api.notifications.fcm import messaging_app
 from upscale_api.notifications.producers import (
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 async def run_once(pool: Pool, key: AdvisoryLock, work: Callable[[], Awaitable[Any]]) -> bool:
     """Run ``work`` unless another replica runs this job now; True when it ran."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", key):
+        if not await try_lock_for_transaction(conn, key):
             return False
         await work()
     return True

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from upscale_api.catalogue import queries
 from upscale_api.catalogue.structs import ActionTypeOut, FactorOut
 from upscale_api.db import Pool
 from upscale_api.i18n import pick
@@ -103,7 +104,7 @@ class Catalogue:
             return self._snapshot
         async with self._lock:
             if time.monotonic() - self._checked_at >= self._recheck_seconds:
-                revision = await self._pool.fetchval("SELECT revision FROM definitions_revision")
+                revision = await self._pool.fetchval(queries.REVISION)
                 if revision != self._snapshot.revision:
                     self._snapshot = await _load(self._pool, revision)
                 self._checked_at = time.monotonic()
@@ -117,27 +118,8 @@ class Catalogue:
 
 async def _load(pool: Pool, revision: int) -> Snapshot:
     async with pool.acquire() as conn:
-        city_rows = await conn.fetch(
-            """
-            SELECT c.id, c.code, c.country, c.name, c.time_zone, c.languages, c.climate_target,
-                   coalesce(jsonb_agg(jsonb_build_object('id', d.id, 'code', d.code, 'name', d.name)
-                                      ORDER BY d.code) FILTER (WHERE d.id IS NOT NULL), '[]') AS districts
-            FROM cities c LEFT JOIN districts d ON d.city_id = c.id AND d.active
-            GROUP BY c.id ORDER BY c.code
-            """
-        )
-        type_rows = await conn.fetch(
-            """
-            SELECT t.*, to_jsonb(b) AS baseline, to_jsonb(o) AS option,
-                   b.id AS baseline_factor_id, o.id AS option_factor_id,
-                   ARRAY(SELECT city_id FROM city_action_types x WHERE x.action_type_id = t.id) AS city_ids
-            FROM action_types t
-            JOIN emission_factors_in_force b ON b.code = t.baseline_factor
-            LEFT JOIN emission_factors_in_force o ON o.code = t.option_factor
-            WHERE t.active
-            ORDER BY t.category, t.code
-            """
-        )
+        city_rows = await conn.fetch(queries.CITIES)
+        type_rows = await conn.fetch(queries.ACTION_TYPES_IN_FORCE)
     cities = {
         r["code"]: City(
             id=r["id"],

@@ -21,7 +21,7 @@ import msgspec
 from upscale_api.campaigns.service import apply_campaigns
 from upscale_api.campaigns.structs import Campaign
 from upscale_api.catalogue.service import ActionType, Snapshot
-from upscale_api.db import AdvisoryLock, Connection, Pool
+from upscale_api.db import AdvisoryLock, Connection, Pool, lock_for_transaction
 
 RESIDENTS_PER_CITY = {"ljubljana": 150, "kranj": 90, "velenje": 60}
 DAYS = 28
@@ -71,7 +71,7 @@ async def seed_demo(pool: Pool, snapshot: Snapshot, today: date | None = None) -
     rng = random.Random(SEED)
     today = today or datetime.now(UTC).date()
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SEED_DEMO)
+        await lock_for_transaction(conn, AdvisoryLock.SEED_DEMO)
         if await conn.fetchval("SELECT 1 FROM residents WHERE firebase_uid LIKE 'demo-resident-%' LIMIT 1"):
             return SeedResult(0, 0)
         residents: list[tuple[str, int, int | None, str, str, str]] = []
