@@ -75,9 +75,7 @@ async def _one(conn: Connection, grants: list[Grant], code: str) -> Record:
 async def get_campaign(pool: Pool, grants: list[Grant], code: str) -> AdminCampaignOut:
     async with pool.acquire() as conn:
         row = await _one(conn, grants, code)
-        enrolled = await conn.fetchval(
-            "SELECT count(*) FROM enrolments WHERE campaign_id = $1 AND left_at IS NULL", row["id"]
-        )
+        enrolled = await conn.fetchval(queries.ENROLLED, row["id"])
     return _out(row, enrolled)
 
 
@@ -161,7 +159,7 @@ async def broadcast(pool: Pool, grants: list[Grant], code: str, data: BroadcastI
         if (
             team is not None
             and team not in {t.code for t in campaign.team}
-            and not await conn.fetchval("SELECT true FROM teams WHERE campaign_id = $1 AND code = $2", row["id"], team)
+            and not await conn.fetchval(queries.TEAM_EXISTS, row["id"], team)
         ):
             errors.append(FieldError("segment.team", f"no team {team!r} in this campaign"))
         if errors:

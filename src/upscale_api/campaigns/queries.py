@@ -170,3 +170,7 @@ WITH audience AS (
 )
 SELECT count(*) FROM audience
 """
+
+ENROLLED = "SELECT count(*) FROM enrolments WHERE campaign_id = $1 AND left_at IS NULL"
+
+TEAM_EXISTS = "SELECT true FROM teams WHERE campaign_id = $1 AND code = $2"

@@ -22,6 +22,7 @@ from upscale_api.campaigns.service import apply_campaigns
 from upscale_api.campaigns.structs import Campaign
 from upscale_api.catalogue.service import ActionType, Snapshot
 from upscale_api.db import AdvisoryLock, Connection, Pool, lock_for_transaction
+from upscale_api.demo import queries
 
 RESIDENTS_PER_CITY = {"ljubljana": 150, "kranj": 90, "velenje": 60}
 DAYS = 28
@@ -72,7 +73,7 @@ async def seed_demo(pool: Pool, snapshot: Snapshot, today: date | None = None) -
     today = today or datetime.now(UTC).date()
     async with pool.acquire() as conn, conn.transaction():
         await lock_for_transaction(conn, AdvisoryLock.SEED_DEMO)
-        if await conn.fetchval("SELECT 1 FROM residents WHERE firebase_uid LIKE 'demo-resident-%' LIMIT 1"):
+        if await conn.fetchval(queries.DEMO_PRESENT):
             return SeedResult(0, 0)
         residents: list[tuple[str, int, int | None, str, str, str]] = []
         for city_code, count in RESIDENTS_PER_CITY.items():
@@ -85,23 +86,13 @@ async def seed_demo(pool: Pool, snapshot: Snapshot, today: date | None = None) -
                 name = f"{rng.choice(FIRST_NAMES)} {n:04d}"
                 residents.append((f"demo-resident-{n:04d}", city.id, district, name, locale, city.time_zone))
         rows = await conn.fetch(
-            """
-            INSERT INTO residents (firebase_uid, city_id, district_id, display_name, locale, time_zone, created_at)
-            SELECT u.uid, u.city_id, u.district_id, u.name, u.locale, u.tz, $7
-            FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[])
-                 AS u(uid, city_id, district_id, name, locale, tz)
-            RETURNING id, firebase_uid, city_id, time_zone
-            """,
+            queries.INSERT_RESIDENTS,
             *(list(column) for column in zip(*residents, strict=True)),
             datetime.combine(today - timedelta(days=DAYS), time(8), UTC),
         )
         actions = _actions(rng, snapshot, rows, today)
         await conn.executemany(
-            """
-            INSERT INTO role_grants (firebase_uid, role, city_id, granted_by)
-            SELECT $1, $2, (SELECT id FROM cities WHERE code = $3), 'demo'
-            ON CONFLICT DO NOTHING
-            """,
+            queries.GRANT_ROLES,
             DEMO_ROLES,
         )
         await conn.copy_records_to_table(
@@ -185,15 +176,7 @@ async def _demo_campaign(conn: Connection, snapshot: Snapshot, today: date) -> N
     zones = {c.code: c.time_zone for c in snapshot.cities.values()}
     await apply_campaigns(conn, [campaign], zones, "api", today)
     await conn.execute(
-        """
-        INSERT INTO enrolments (campaign_id, resident_id, city_id, team_id, enrolled_at)
-        SELECT k.id, r.id, r.city_id,
-               (SELECT t.id FROM teams t WHERE t.campaign_id = k.id ORDER BY t.code OFFSET r.id % 3 LIMIT 1),
-               r.created_at
-        FROM campaigns k, residents r JOIN cities c ON c.id = r.city_id
-        WHERE k.code = $1 AND c.code = 'kranj' AND r.firebase_uid LIKE 'demo-resident-%'
-        ON CONFLICT DO NOTHING
-        """,
+        queries.ENROL_KRANJ,
         DEMO_CAMPAIGN,
     )
 

@@ -15,12 +15,13 @@ import msgspec
 from upscale_api.db import Pool
 from upscale_api.impact import queries
 from upscale_api.impact.structs import ImpactOut
+from upscale_api.residents import service as residents
 from upscale_api.residents.service import not_registered
 
 
 async def impact_of(pool: Pool, uid: str, now: datetime) -> ImpactOut:
     async with pool.acquire() as conn:
-        resident = await conn.fetchrow("SELECT id, time_zone FROM residents WHERE firebase_uid = $1", uid)
+        resident = await residents.find(conn, uid)
         if resident is None:
             raise not_registered()
         today = now.astimezone(zoneinfo.ZoneInfo(resident["time_zone"])).date()

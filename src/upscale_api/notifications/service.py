@@ -16,6 +16,7 @@ from upscale_api.notifications.structs import (
     NotificationSettingsPatch,
     QuietHours,
 )
+from upscale_api.residents import service as residents
 from upscale_api.residents.service import not_registered
 
 DEFAULTS = NotificationSettings(
@@ -123,9 +124,10 @@ def _time(hh_mm: str) -> time:
 async def inbox(pool: Pool, uid: str, limit: int, cursor: str | None) -> Inbox:
     before = _cursor(cursor)
     async with pool.acquire() as conn:
-        resident_id = await conn.fetchval("SELECT id FROM residents WHERE firebase_uid = $1", uid)
-        if resident_id is None:
+        resident = await residents.find(conn, uid)
+        if resident is None:
             raise not_registered()
+        resident_id = resident["id"]
         rows = await conn.fetch(queries.INBOX, resident_id, before, limit + 1)
         unread = await conn.fetchval(queries.UNREAD, resident_id)
     items = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 
 from upscale_api.catalogue.service import Snapshot
-from upscale_api.db import Pool
+from upscale_api.db import Connection, Pool, Record
 from upscale_api.errors import Problem
 from upscale_api.residents import queries
 from upscale_api.residents.structs import ResidentIn, ResidentOut
@@ -16,6 +16,11 @@ SUPPORTED_LOCALES = ("sl", "en")
 
 def not_registered() -> Problem:
     return Problem(404, "not-registered", "resident: register first with PUT /v1/me")
+
+
+async def find(conn: Connection, uid: str) -> Record | None:
+    """The resident ``uid`` (``id``, ``city_id``, ``time_zone``), or None before registration."""
+    return await conn.fetchrow(queries.BY_UID, uid)
 
 
 async def register(pool: Pool, snapshot: Snapshot, uid: str, data: ResidentIn) -> tuple[ResidentOut, bool]:
