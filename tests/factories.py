@@ -86,6 +86,13 @@ class Resident:
     ) -> httpx.Response:
         return await self.post("/v1/me/actions", json=action(action_type, quantity, **fields))
 
+    async def logged(self) -> list[dict[str, Any]]:
+        """The resident's own actions as the app lists them, newest first (one page)."""
+        response = await self.get("/v1/me/actions", params={"limit": 200})
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
 
 async def coordinator_of(city: str, client: AsyncTestClient[Any], pool: Pool) -> Resident:
     """A signed-in member of staff granted the coordinator role for ``city``."""

@@ -121,6 +121,7 @@ async def test_an_empty_or_malformed_batch_is_a_problem(resident: Resident) -> N
     )
     assert_problem(await resident.post("/v1/me/actions/batch", json={"items": []}), 422, "validation-error")
     assert_problem(await resident.post("/v1/me/actions/batch", content=b"{"), 400, "malformed-body")
+    assert await resident.logged() == []
 
 
 async def test_ids_are_client_uuids(resident: Resident) -> None:

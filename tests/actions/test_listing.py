@@ -71,9 +71,13 @@ async def test_a_deleted_action_leaves_the_list_and_the_totals(resident: Residen
 
 async def test_deleting_frees_the_daily_allowance(resident: Resident) -> None:
     first = (await resident.log("cycle-instead-of-car", 100)).json()
+    assert_problem(await resident.log("cycle-instead-of-car", 100), 422, "validation-error", "quantity")
     await resident.delete(f"/v1/me/actions/{first['id']}")
 
-    assert (await resident.log("cycle-instead-of-car", 100)).status_code == 201
+    second = await resident.log("cycle-instead-of-car", 100)
+
+    assert second.status_code == 201
+    assert [a["id"] for a in await resident.logged()] == [second.json()["id"]]
 
 
 async def test_actions_can_be_deleted_only_within_the_grace_period(resident: Resident, pool: Pool) -> None:

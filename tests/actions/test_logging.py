@@ -42,6 +42,7 @@ async def test_reusing_an_id_for_other_content_is_a_conflict(resident: Resident)
     response = await resident.post("/v1/me/actions", json=body | {"quantity": 3})
 
     assert_problem(response, 409, "conflict", "id")
+    assert [(a["id"], a["quantity"]) for a in await resident.logged()] == [(body["id"], 2.5)]
 
 
 async def test_another_residents_id_is_a_conflict_and_reveals_nothing(make_resident) -> None:  # type: ignore[no-untyped-def]
@@ -103,6 +104,7 @@ async def test_the_daily_limit_counts_days_in_the_residents_time_zone(make_resid
 
 async def test_unknown_action_types_are_rejected(resident: Resident) -> None:
     assert_problem(await resident.log("teleport-instead-of-car"), 422, "validation-error", "action_type")
+    assert await resident.logged() == []
 
 
 async def test_quantities_outside_the_range_are_rejected(resident: Resident, pool: Pool) -> None:
@@ -155,6 +157,7 @@ async def test_malformed_bodies_are_problems(resident: Resident) -> None:
     assert_problem(await resident.post("/v1/me/actions", content=b'{"id": '), 400, "malformed-body")
     assert_problem(await resident.post("/v1/me/actions", content=b"[1, 2]"), 422, "validation-error")
     assert_problem(await resident.post("/v1/me/actions", content=b""), 400, "malformed-body")
+    assert await resident.logged() == []
 
 
 async def test_bodies_over_one_mebibyte_are_refused(resident: Resident) -> None:
@@ -162,7 +165,9 @@ async def test_bodies_over_one_mebibyte_are_refused(resident: Resident) -> None:
     response = await resident.post("/v1/me/actions", json=action(note=padding))
 
     assert_problem(response, 413, "body-too-large")
+    assert await resident.logged() == []
 
 
-async def test_an_unregistered_user_cannot_log(unregistered: Resident) -> None:
+async def test_an_unregistered_user_cannot_log(unregistered: Resident, pool: Pool) -> None:
     assert_problem(await unregistered.log(), 404, "not-registered")
+    assert await pool.fetchval("SELECT count(*) FROM residents WHERE firebase_uid = $1", unregistered.uid) == 0

@@ -124,7 +124,11 @@ async def test_an_admin_manages_every_city(client: AsyncTestClient[Any], pool: d
     body = _body(cities=["kranj"], team=[], challenge=[])
     await coordinator.put(f"/v1/admin/campaigns/{body['code']}", json=body)
 
-    assert (await admin.get(f"/v1/admin/campaigns/{body['code']}")).status_code == 200
+    seen = await admin.get(f"/v1/admin/campaigns/{body['code']}")
+    listed = [c["code"] for c in (await admin.get("/v1/admin/campaigns")).json()]
+
+    assert seen.status_code == 200 and seen.json()["city"] == "kranj"
+    assert body["code"] in listed
 
 
 async def test_bad_campaigns_are_refused_with_every_field(coordinator: Resident, pool: db.Pool) -> None:

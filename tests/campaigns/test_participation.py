@@ -246,6 +246,7 @@ async def test_an_ended_campaign_takes_no_enrolments(resident: Resident, make_ca
     )
 
     assert_problem(await _enrol(resident, ended), 409, "rule-violation", "campaign")
+    assert_problem(await resident.get(f"/v1/me/campaigns/{ended.code}"), 404, "not-found")
 
 
 async def test_badges_are_earned_by_their_rules(

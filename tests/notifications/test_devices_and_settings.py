@@ -56,13 +56,15 @@ async def test_knowing_an_installation_id_does_not_take_the_device(make_resident
     assert await pool.fetchval("SELECT registration_token FROM devices WHERE installation_id = $1", fid) == "tok-1"
 
 
-async def test_a_device_keeps_its_owner_when_its_token_changes(resident: Resident) -> None:
+async def test_a_device_keeps_its_owner_when_its_token_changes(resident: Resident, pool: db.Pool) -> None:
     fid = f"fid-{uuid.uuid4().hex}"
     await resident.put(f"/v1/me/devices/{fid}", json=ANDROID)
 
     refreshed = await resident.put(f"/v1/me/devices/{fid}", json=ANDROID | {"registration_token": "tok-2"})
 
     assert refreshed.status_code == 200 and refreshed.json()["has_registration_token"] is True
+    assert [d["installation_id"] for d in (await resident.get("/v1/me/devices")).json()] == [fid]
+    assert await pool.fetchval("SELECT registration_token FROM devices WHERE installation_id = $1", fid) == "tok-2"
 
 
 async def test_logging_out_removes_only_own_devices(make_resident: MakeResident) -> None:

@@ -62,3 +62,4 @@ async def test_a_district_must_belong_to_the_city(unregistered: Resident) -> Non
     response = await unregistered.put("/v1/me", json={"city": "ljubljana", "district": "bitnje"})
 
     assert_problem(response, 422, "validation-error", "district")
+    assert_problem(await unregistered.get("/v1/me"), 404, "not-registered")

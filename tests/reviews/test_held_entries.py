@@ -310,6 +310,7 @@ async def test_residents_may_not_review(cyclist: Resident, coordinator: Resident
     assert_problem(await cyclist.get(HELD), 403, "forbidden")
     assert_problem(await cyclist.get(f"{HELD}/{entry['id']}"), 403, "forbidden")
     assert_problem(await cyclist.post(f"{HELD}/{entry['id']}/decision", json={"decision": "accept"}), 403, "forbidden")
+    assert (await coordinator.get(f"{HELD}/{entry['id']}")).json()["status"] == "pending"
 
 
 async def test_bad_decisions_are_problems_naming_the_field(
