@@ -1,0 +1,188 @@
+"""The SQL the scoring jobs send to PostgreSQL, pinned as it runs.
+
+Every statement the scoring domain executes is written out, after all
+composition, to ``tests/scoring/golden/<NAME>.sql``: each named statement, each
+round trip that sends several at once (``A+B.sql``), and each step of a full
+rebuild as composed for the migrated schema (its index statements included).
+The files are compared with leading and trailing whitespace stripped, which
+PostgreSQL ignores; everything in between must be byte for byte the same. A
+change to the SQL that runs shows as a change to these files. After a
+deliberate one, write them again and review the diff:
+
+    UPSCALE_REWRITE_GOLDEN=1 python3 run.py test tests/scoring/test_golden_sql.py
+
+A second test runs every scoring job, the rebuild, the rescore and the reads on
+the demo data with each statement recorded, and checks that PostgreSQL received
+only these statements and every one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import difflib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from asyncpg import introspection
+
+from upscale_api import db
+from upscale_api.catalogue.service import Snapshot
+from upscale_api.demo.seed import DEMO_CAMPAIGN
+from upscale_api.scoring import leaderboard, queries
+from upscale_api.scoring import service as scoring
+
+GOLDEN = Path(__file__).parent / "golden"
+REWRITE = os.environ.get("UPSCALE_REWRITE_GOLDEN") == "1"
+
+# Statements written inline in the service, by the name they are known by here.
+INLINE = {
+    "TRY_LOCK": "SELECT pg_try_advisory_xact_lock($1)",
+    "LOCK": "SELECT pg_advisory_xact_lock($1)",
+    "COUNT_DIRTY_DAYS": "SELECT count(*) FROM dirty_days",
+    "COUNT_DIRTY_MEMBERS": "SELECT count(*) FROM dirty_members",
+    "COUNT_RESIDENT_DAYS": "SELECT count(*) FROM resident_days",
+    "CLEAR_NEWS": "TRUNCATE news",
+    "STANDINGS_NOT_DUE": "DELETE FROM standings_due WHERE campaign_id = $1",
+}
+
+# Statements sent together in one round trip, joined by ";".
+ROUND_TRIPS = [
+    ("UNIT_SETTINGS", "SCRATCH", "NEWS_TABLE"),
+    ("SCRATCH", "NEWS_TABLE"),
+    ("REBUILD_SETTINGS", "SORTED_SCORES"),
+    ("PLANNER_DEFAULTS", "HASHED_RULES"),
+    ("NEWS_TABLE", "STANDINGS_CHANGES_TABLE"),
+]
+
+
+def named_statements() -> dict[str, str]:
+    """Every statement of the scoring domain by name."""
+    named = {
+        name: text
+        for name, text in vars(queries).items()
+        if isinstance(text, str) and name.isupper() and not name.startswith("_")
+    }
+    return named | INLINE
+
+
+def scoring_statements(indexes: list[asyncpg.Record]) -> dict[str, str]:
+    """Every statement the scoring domain sends, by file name: the named ones, the
+    round trips and the rebuild's steps for the schema whose ``indexes`` (rows of
+    INDEX_DEFINITIONS) are given."""
+    named = named_statements()
+    statements = dict(named)
+    for trip in ROUND_TRIPS:
+        statements["+".join(trip)] = ";".join(named[name] for name in trip)
+    steps = scoring._rebuild_steps(datetime(2000, 1, 1, tzinfo=UTC), indexes)
+    for number, (text, _) in enumerate(steps, start=1):
+        statements[f"REBUILD_STEP_{number:02}"] = text
+    return {name: text.strip() for name, text in statements.items()}
+
+
+async def _indexes(pool: db.Pool) -> list[asyncpg.Record]:
+    return await pool.fetch(queries.INDEX_DEFINITIONS, queries.REBUILT_TABLES)
+
+
+async def test_the_scoring_statements_are_the_committed_ones(fresh_pool: db.Pool) -> None:
+    statements = scoring_statements(await _indexes(fresh_pool))
+    if REWRITE:
+        for stale in GOLDEN.glob("*.sql"):
+            if stale.stem not in statements:
+                stale.unlink()
+        for name, text in statements.items():
+            (GOLDEN / f"{name}.sql").write_text(text + "\n")
+    committed = {path.stem: path.read_text() for path in GOLDEN.glob("*.sql")}
+
+    assert sorted(set(statements) - set(committed)) == [], "statements without a golden file"
+    assert sorted(set(committed) - set(statements)) == [], "golden files of no statement"
+    changed = [name for name, text in statements.items() if committed[name] != text + "\n"]
+    diff = "".join(
+        "".join(difflib.unified_diff(committed[name].splitlines(True), (text + "\n").splitlines(True), name, name))
+        for name, text in statements.items()
+        if name in changed[:3]
+    )
+    assert changed == [], f"changed statements (rewrite with UPSCALE_REWRITE_GOLDEN=1):\n{diff}"
+
+
+# --- What PostgreSQL receives ---------------------------------------------------------
+
+_RECORDING: contextvars.ContextVar[bool] = contextvars.ContextVar("recording", default=False)
+
+
+def _asyncpg_own(query: str) -> bool:
+    """What asyncpg sends of its own: transaction control, and looking up a type it
+    meets for the first time (with JIT compilation off meanwhile)."""
+    return (
+        query in ("BEGIN;", "COMMIT;", "ROLLBACK;")
+        or query in (introspection.INTRO_LOOKUP_TYPES, introspection.INTRO_LOOKUP_TYPES_13)
+        or "set_config('jit'" in query
+    )
+
+
+async def _record_into(pool: db.Pool, received: list[str]) -> None:
+    """From now on, what each of the pool's connections is sent while recording goes to ``received``."""
+
+    def logged(query: asyncpg.connection.LoggedQuery) -> None:
+        if _RECORDING.get() and not _asyncpg_own(query.query):
+            received.append(query.query.strip())
+
+    held = [await pool.acquire() for _ in range(pool.get_max_size())]
+    for conn in held:
+        conn.add_query_logger(logged)
+    for conn in held:
+        await pool.release(conn)
+
+
+@contextmanager
+def _recording() -> Iterator[None]:
+    token = _RECORDING.set(True)
+    try:
+        yield
+    finally:
+        _RECORDING.reset(token)
+
+
+async def test_the_scoring_jobs_send_exactly_the_committed_statements(demo: tuple[db.Pool, Snapshot]) -> None:
+    pool, _ = demo
+    received: list[str] = []
+    await _record_into(pool, received)
+    now = datetime.now(UTC)
+    campaign_id = await pool.fetchval("SELECT id FROM campaigns WHERE code = $1", DEMO_CAMPAIGN)
+    resident_id = await pool.fetchval("SELECT min(resident_id) FROM enrolments WHERE campaign_id = $1", campaign_id)
+    # The demo's collective goals within reach, so that the standings find them reached.
+    await pool.execute(
+        "UPDATE challenges SET rule = jsonb_set(rule, '{target}', '1') WHERE rule ->> 'kind' = 'collective'"
+    )
+    today = now.astimezone(ZoneInfo("Europe/Ljubljana")).date()
+    ends_at = await pool.fetchval("SELECT ends_at FROM campaigns WHERE id = $1", campaign_id)
+
+    with _recording():
+        assert await scoring.tick(pool, now) is not None
+        assert await scoring.compute_standings(pool, now)
+        assert await scoring.announce_goals(pool, now)
+        async with pool.acquire() as conn:
+            top, own = await leaderboard.read(conn, campaign_id, "individual", resident_id, 10)
+            assert top and own is not None
+            assert await conn.fetchrow(queries.MY_SCORE, campaign_id, resident_id)
+            assert await conn.fetch(queries.MY_CHALLENGES, campaign_id, resident_id, today)
+            await conn.fetch(queries.MY_BADGES, campaign_id, resident_id)
+        cutoff = scoring.history_cutoff(today, 0)
+        assert await scoring.history_due(pool, cutoff)
+        assert await scoring.advance_history(pool, cutoff, between=lambda: scoring.tick(pool, now))
+        await scoring.rescore(pool, now)
+        await scoring.rescore(pool, now, campaign_id=campaign_id)
+        await scoring.rebuild(pool, now)
+        grace = timedelta(days=7)
+        assert await scoring.take_results(pool, ends_at + grace, grace) == [campaign_id]
+    await asyncio.sleep(0)  # the query loggers run as callbacks
+
+    expected = scoring_statements(await _indexes(pool))
+    sent = set(received)
+    assert sorted(sent - set(expected.values())) == [], "sent, but not a committed statement"
+    assert sorted(name for name, text in expected.items() if not any(text in s for s in sent)) == [], "never sent"
