@@ -4,10 +4,11 @@ Every statement the scoring domain executes is written out, after all
 composition, to ``tests/scoring/golden/<NAME>.sql``: each named statement, each
 round trip that sends several at once (``A+B.sql``), and each step of a full
 rebuild as composed for the migrated schema (its index statements included).
-The files are compared with leading and trailing whitespace stripped, which
-PostgreSQL ignores; everything in between must be byte for byte the same. A
-change to the SQL that runs shows as a change to these files. After a
-deliberate one, write them again and review the diff:
+They are compared token by token, as PostgreSQL's parser reads them: whitespace
+and ``--`` comments outside string literals only separate tokens, so their
+layout may change; every token must stay the same. A change to the SQL that
+runs shows as a change to these files. After a deliberate one, write them
+again and review the diff:
 
     UPSCALE_REWRITE_GOLDEN=1 python3 run.py test tests/scoring/test_golden_sql.py
 
@@ -22,6 +23,7 @@ import asyncio
 import contextvars
 import difflib
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -82,7 +84,44 @@ def scoring_statements(indexes: list[asyncpg.Record]) -> dict[str, str]:
     steps = scoring._rebuild_steps(datetime(2000, 1, 1, tzinfo=UTC), indexes)
     for number, (text, _) in enumerate(steps, start=1):
         statements[f"REBUILD_STEP_{number:02}"] = text
-    return {name: text.strip() for name, text in statements.items()}
+    return statements
+
+
+# A statement as PostgreSQL's parser reads it: whitespace and comments outside
+# string literals and quoted names only separate tokens. Each run of them becomes
+# one space, or none next to a character that is a token of its own.
+_LEXEME = re.compile(
+    r"""'(?:[^']|'')*'      # a string literal
+      | "(?:[^"]|"")*"      # a quoted name
+      | (?P<gap>(?:\s|--[^\n]*)+)  # whitespace and comments
+      | [^'"\s-]+ | -       # anything else""",
+    re.VERBOSE,
+)
+_SELF_DELIMITING = set(",;()")
+
+
+def tokens(sql: str) -> str:
+    """``sql`` with its whitespace and comments normalised (see _LEXEME)."""
+    out: list[str] = []
+    gap = False
+    for match in _LEXEME.finditer(sql):
+        if match["gap"] is not None:
+            gap = True
+            continue
+        lexeme = match[0]
+        if gap and out and out[-1][-1] not in _SELF_DELIMITING and lexeme[0] not in _SELF_DELIMITING:
+            out.append(" ")
+        out.append(lexeme)
+        gap = False
+    return "".join(out)
+
+
+def test_only_layout_and_comments_are_left_out_of_the_comparison() -> None:
+    assert tokens("SELECT a ,\n  b -- why\nFROM t\n;\n") == tokens("SELECT a, b FROM t;") == "SELECT a,b FROM t;"
+    assert tokens("SELECT 'a  b', \"x  y\"") != tokens("SELECT 'a b', \"x y\"")
+    assert tokens("SELECT a -- b\n, c") != tokens("SELECT a -- b, c")
+    assert tokens("SELECT ab") != tokens("SELECT a b")
+    assert tokens("SELECT '--' || x") != tokens("SELECT '--' || y")
 
 
 async def _indexes(pool: db.Pool) -> list[asyncpg.Record]:
@@ -90,22 +129,21 @@ async def _indexes(pool: db.Pool) -> list[asyncpg.Record]:
 
 
 async def test_the_scoring_statements_are_the_committed_ones(fresh_pool: db.Pool) -> None:
-    statements = scoring_statements(await _indexes(fresh_pool))
+    statements = {name: text.strip() + "\n" for name, text in scoring_statements(await _indexes(fresh_pool)).items()}
     if REWRITE:
         for stale in GOLDEN.glob("*.sql"):
             if stale.stem not in statements:
                 stale.unlink()
         for name, text in statements.items():
-            (GOLDEN / f"{name}.sql").write_text(text + "\n")
+            (GOLDEN / f"{name}.sql").write_text(text)
     committed = {path.stem: path.read_text() for path in GOLDEN.glob("*.sql")}
 
     assert sorted(set(statements) - set(committed)) == [], "statements without a golden file"
     assert sorted(set(committed) - set(statements)) == [], "golden files of no statement"
-    changed = [name for name, text in statements.items() if committed[name] != text + "\n"]
+    changed = [name for name, text in statements.items() if tokens(committed[name]) != tokens(text)]
     diff = "".join(
-        "".join(difflib.unified_diff(committed[name].splitlines(True), (text + "\n").splitlines(True), name, name))
-        for name, text in statements.items()
-        if name in changed[:3]
+        "".join(difflib.unified_diff(committed[name].splitlines(True), statements[name].splitlines(True), name, name))
+        for name in changed[:3]
     )
     assert changed == [], f"changed statements (rewrite with UPSCALE_REWRITE_GOLDEN=1):\n{diff}"
 
@@ -130,7 +168,7 @@ async def _record_into(pool: db.Pool, received: list[str]) -> None:
 
     def logged(query: asyncpg.connection.LoggedQuery) -> None:
         if _RECORDING.get() and not _asyncpg_own(query.query):
-            received.append(query.query.strip())
+            received.append(tokens(query.query))
 
     held = [await pool.acquire() for _ in range(pool.get_max_size())]
     for conn in held:
@@ -182,7 +220,7 @@ async def test_the_scoring_jobs_send_exactly_the_committed_statements(demo: tupl
         assert await scoring.take_results(pool, ends_at + grace, grace) == [campaign_id]
     await asyncio.sleep(0)  # the query loggers run as callbacks
 
-    expected = scoring_statements(await _indexes(pool))
+    expected = {name: tokens(text) for name, text in scoring_statements(await _indexes(pool)).items()}
     sent = set(received)
     assert sorted(sent - set(expected.values())) == [], "sent, but not a committed statement"
     assert sorted(name for name, text in expected.items() if not any(text in s for s in sent)) == [], "never sent"
