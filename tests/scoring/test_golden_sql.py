@@ -36,22 +36,11 @@ from asyncpg import introspection
 from upscale_api import db
 from upscale_api.catalogue.service import Snapshot
 from upscale_api.demo.seed import DEMO_CAMPAIGN
-from upscale_api.scoring import leaderboard, queries
+from upscale_api.scoring import leaderboard, queries, reads
 from upscale_api.scoring import service as scoring
 
 GOLDEN = Path(__file__).parent / "golden"
 REWRITE = os.environ.get("UPSCALE_REWRITE_GOLDEN") == "1"
-
-# Statements written inline in the service, by the name they are known by here.
-INLINE = {
-    "TRY_LOCK": "SELECT pg_try_advisory_xact_lock($1)",
-    "LOCK": "SELECT pg_advisory_xact_lock($1)",
-    "COUNT_DIRTY_DAYS": "SELECT count(*) FROM dirty_days",
-    "COUNT_DIRTY_MEMBERS": "SELECT count(*) FROM dirty_members",
-    "COUNT_RESIDENT_DAYS": "SELECT count(*) FROM resident_days",
-    "CLEAR_NEWS": "TRUNCATE news",
-    "STANDINGS_NOT_DUE": "DELETE FROM standings_due WHERE campaign_id = $1",
-}
 
 # Statements sent together in one round trip, joined by ";".
 ROUND_TRIPS = [
@@ -63,21 +52,11 @@ ROUND_TRIPS = [
 ]
 
 
-def named_statements() -> dict[str, str]:
-    """Every statement of the scoring domain by name."""
-    named = {
-        name: text
-        for name, text in vars(queries).items()
-        if isinstance(text, str) and name.isupper() and not name.startswith("_")
-    }
-    return named | INLINE
-
-
 def scoring_statements(indexes: list[asyncpg.Record]) -> dict[str, str]:
     """Every statement the scoring domain sends, by file name: the named ones, the
     round trips and the rebuild's steps for the schema whose ``indexes`` (rows of
     INDEX_DEFINITIONS) are given."""
-    named = named_statements()
+    named = queries.STATEMENTS
     statements = dict(named)
     for trip in ROUND_TRIPS:
         statements["+".join(trip)] = ";".join(named[name] for name in trip)
@@ -207,9 +186,9 @@ async def test_the_scoring_jobs_send_exactly_the_committed_statements(demo: tupl
         async with pool.acquire() as conn:
             top, own = await leaderboard.read(conn, campaign_id, "individual", resident_id, 10)
             assert top and own is not None
-            assert await conn.fetchrow(queries.MY_SCORE, campaign_id, resident_id)
-            assert await conn.fetch(queries.MY_CHALLENGES, campaign_id, resident_id, today)
-            await conn.fetch(queries.MY_BADGES, campaign_id, resident_id)
+            assert await reads.campaign_score(conn, campaign_id, resident_id)
+            assert await reads.challenges_by_code(conn, campaign_id, resident_id, today)
+            await reads.badges_earned(conn, campaign_id, resident_id)
         cutoff = scoring.history_cutoff(today, 0)
         assert await scoring.history_due(pool, cutoff)
         assert await scoring.advance_history(pool, cutoff, between=lambda: scoring.tick(pool, now))
