@@ -2,8 +2,7 @@ WITH rules AS (
     SELECT ch.id, ch.campaign_id, ch.rule AS r, coalesce(ch.rule ->> 'scope', 'campaign') AS scope,
            coalesce(ch.rule ->> 'measure', 'co2e_kg') AS measure, (ch.rule ->> 'target')::numeric AS target
     FROM challenges ch WHERE ch.campaign_id = $1 AND ch.active AND ch.rule ->> 'kind' = 'collective'
-), 
-counted AS MATERIALIZED (
+), counted AS MATERIALIZED (
     SELECT rules.id AS challenge_id, x.action_type_id
     FROM rules
     JOIN campaign_action_types x ON x.campaign_id = rules.campaign_id

@@ -1,14 +1,13 @@
 WITH rules AS (
-    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' AS kind, CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' AS kind,
+           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
     FROM challenges ch WHERE ch.rule ->> 'kind' <> 'collective'
-), 
-shaped AS (
+), shaped AS (
     SELECT rules.*, r ->> 'kind' AS rule_kind,
            coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
            r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
     FROM rules
-), 
-counted AS MATERIALIZED (
+), counted AS MATERIALIZED (
     SELECT rules.id AS challenge_id, x.action_type_id
     FROM rules
     JOIN campaign_action_types x ON x.campaign_id = rules.campaign_id
@@ -18,8 +17,7 @@ counted AS MATERIALIZED (
 ), days AS (
     SELECT campaign_id, resident_id, local_date, action_type_id, quantity, co2e_kg
     FROM campaign_days WHERE local_date < $1 AND resident_id BETWEEN $2 AND $3
-), 
-counted_days AS NOT MATERIALIZED (
+), counted_days AS NOT MATERIALIZED (
     SELECT s.id AS challenge_id, s.campaign_id, d.resident_id, d.local_date, s.rule_kind = 'distinct_days' AS by_days,
            -- the window: a day, an ISO week from Monday, or (NULL) the whole campaign
            CASE s.win WHEN 'day' THEN d.local_date

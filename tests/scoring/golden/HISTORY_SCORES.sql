@@ -12,10 +12,11 @@ WITH days AS (
     GROUP BY campaign_id, resident_id, run
 ), sums AS (
     SELECT r.campaign_id, r.resident_id, sum(r.points) AS points, sum(r.co2e_kg) AS co2e_kg,
-           sum(r.actions)::int AS actions, sum(r.days)::int AS active_days, max(r.days + 0) AS longest,
+           sum(r.actions)::int AS actions, sum(r.days)::int AS active_days,
+           max(r.days + 0) AS longest,  -- no run continues one before
            max(r.last_day) AS last_day,
            (max(ARRAY[r.run, r.days + 0]))[2]::int AS last_days  -- the latest run's days
-    FROM runs r 
+    FROM runs r
     GROUP BY r.campaign_id, r.resident_id
 ), newest AS (
     SELECT campaign_id, max(id) AS id FROM challenges GROUP BY campaign_id

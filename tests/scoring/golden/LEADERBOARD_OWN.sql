@@ -1,10 +1,9 @@
 SELECT k.computed_at, k.sizes, coalesce(k.final, false) AS final,
-       l.above + 1 AS rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members, 
+       l.above + 1 AS rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members,
        CASE $2 WHEN 'individual' THEN r.display_name
                WHEN 'team' THEN t.name
                WHEN 'district' THEN coalesce(d.name ->> $4, d.name ->> 'en')
                ELSE coalesce(c.name ->> $4, c.name ->> 'en') END AS name
-
 FROM (SELECT 1) AS one
 LEFT JOIN standings_computed k ON k.campaign_id = $1
 LEFT JOIN campaign_scores s ON s.campaign_id = $1 AND s.resident_id = $3

@@ -6,5 +6,5 @@ SELECT x.campaign_id, x.resident_id, e.resident_id IS NOT NULL AND e.left_at IS 
 FROM enrolments e CROSS JOIN LATERAL (SELECT e.campaign_id, e.resident_id) x
 JOIN campaigns k ON k.id = x.campaign_id
 JOIN residents r ON r.id = x.resident_id
-ORDER BY x.campaign_id, x.resident_id
-;INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM dirty_members
+ORDER BY x.campaign_id, x.resident_id;
+INSERT INTO changed_enrolments (campaign_id, resident_id) SELECT campaign_id, resident_id FROM dirty_members

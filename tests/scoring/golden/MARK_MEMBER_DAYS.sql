@@ -15,7 +15,6 @@ WITH marked AS (
     ON CONFLICT DO NOTHING
     RETURNING campaign_id, resident_id, local_date
 )
-
 INSERT INTO dirty_members (campaign_id, resident_id, taking_part, city_id, district_id, team_id, baseline,
                            first_day, last_day, history_cutoff)
 SELECT x.campaign_id, x.resident_id, e.resident_id IS NOT NULL AND e.left_at IS NULL, e.city_id, r.district_id,

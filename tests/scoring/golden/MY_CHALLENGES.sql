@@ -1,14 +1,13 @@
 WITH rules AS (
-    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' AS kind, CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' AS kind,
+           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
     FROM challenges ch WHERE ch.campaign_id = $1 AND ch.active
-), 
-shaped AS (
+), shaped AS (
     SELECT rules.*, r ->> 'kind' AS rule_kind,
            coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
            r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
     FROM rules
-), 
-counted AS MATERIALIZED (
+), counted AS MATERIALIZED (
     SELECT rules.id AS challenge_id, x.action_type_id
     FROM rules
     JOIN campaign_action_types x ON x.campaign_id = rules.campaign_id
@@ -18,8 +17,7 @@ counted AS MATERIALIZED (
 ), days AS (
     SELECT campaign_id, resident_id, local_date, action_type_id, quantity, co2e_kg
     FROM campaign_days WHERE campaign_id = $1 AND resident_id = $2
-), 
-windows AS (
+), windows AS (
     SELECT s.id AS challenge_id, s.campaign_id, d.resident_id,
            sum(CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END) AS value
     FROM days d
@@ -57,11 +55,12 @@ windows AS (
               ELSE false END
     GROUP BY s.id
 )
-SELECT s.code, s.kind, coalesce(b.value, 0) AS value, 
-CASE s.rule_kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
-                 WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
-                 ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
-                            * (s.r ->> 'share')::numeric, 6) END AS target, p.met_at,
+SELECT s.code, s.kind, coalesce(b.value, 0) AS value,
+       CASE s.rule_kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
+                        WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
+                        ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
+                                   * (s.r ->> 'share')::numeric, 6) END AS target,
+       p.met_at,
        tp.members, tp.members_met, tp.share, tp.met_at AS team_met_at,
        cp.value AS goal_value, cp.met_at AS goal_met_at,
        coalesce(w.value, 0) AS window_value

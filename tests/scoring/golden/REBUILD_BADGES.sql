@@ -1,6 +1,7 @@
 WITH candidates AS MATERIALIZED (
     SELECT s.campaign_id, s.resident_id, s.city_id, s.team_id, s.actions, s.longest_streak
-    FROM (SELECT campaign_id, resident_id FROM dirty_members) c JOIN campaign_scores s USING (campaign_id, resident_id)
+    FROM (SELECT campaign_id, resident_id FROM dirty_members) c
+    JOIN campaign_scores s USING (campaign_id, resident_id)
 ), rules AS MATERIALIZED (
     -- each active badge's threshold, or the challenge it is for and that challenge's kind
     SELECT b.id, b.campaign_id, b.rule ->> 'kind' AS kind, (b.rule ->> 'actions')::int AS actions,

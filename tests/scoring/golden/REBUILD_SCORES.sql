@@ -1,8 +1,10 @@
-WITH earlier AS MATERIALIZED (SELECT * FROM history_scores WHERE false), days AS (
+WITH earlier AS MATERIALIZED (
+    -- no stored history: every participant from all their days
+    SELECT * FROM history_scores WHERE false
+), days AS (
     SELECT d.campaign_id, d.resident_id, d.local_date,
            sum(d.points) AS points, sum(d.co2e_kg) AS co2e_kg, sum(d.actions) AS actions
     FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
-    
     GROUP BY d.campaign_id, d.resident_id, d.local_date
 ), runs AS (
     -- consecutive days share (day - rank): the gaps-and-islands trick; a later run has a larger one
@@ -14,10 +16,11 @@ WITH earlier AS MATERIALIZED (SELECT * FROM history_scores WHERE false), days AS
     GROUP BY campaign_id, resident_id, run
 ), sums AS (
     SELECT r.campaign_id, r.resident_id, sum(r.points) AS points, sum(r.co2e_kg) AS co2e_kg,
-           sum(r.actions)::int AS actions, sum(r.days)::int AS active_days, max(r.days + 0) AS longest,
+           sum(r.actions)::int AS actions, sum(r.days)::int AS active_days,
+           max(r.days + 0) AS longest,  -- no run continues one before
            max(r.last_day) AS last_day,
            (max(ARRAY[r.run, r.days + 0]))[2]::int AS last_days  -- the latest run's days
-    FROM runs r 
+    FROM runs r
     GROUP BY r.campaign_id, r.resident_id
 ), gone AS (
     DELETE FROM campaign_scores s USING dirty_members m

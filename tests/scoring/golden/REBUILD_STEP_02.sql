@@ -1,5 +1,4 @@
-SET LOCAL enable_hashagg = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off;
-WITH t AS MATERIALIZED (SELECT id, plausible_per_day::numeric AS plausible_per_day FROM action_types)
+SET LOCAL enable_hashagg = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off;WITH t AS MATERIALIZED (SELECT id, plausible_per_day::numeric AS plausible_per_day FROM action_types)
 INSERT INTO resident_days (resident_id, local_date, action_type_id, city_id, district_id, quantity, co2e_kg, actions,
                            held)
 SELECT f.resident_id, f.local_date, f.action_type_id, f.city_id, r.district_id, f.quantity, f.co2e_kg, f.actions,
@@ -14,6 +13,5 @@ FROM (SELECT a.resident_id, a.local_date, a.action_type_id, min(a.city_id) AS ci
 JOIN residents r ON r.id = f.resident_id
 JOIN t ON t.id = f.action_type_id
 LEFT JOIN held_days h
-    ON h.resident_id = f.resident_id AND h.local_date = f.local_date AND h.action_type_id = f.action_type_id
-
-;SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT
+    ON h.resident_id = f.resident_id AND h.local_date = f.local_date AND h.action_type_id = f.action_type_id;SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT;
+SET LOCAL enable_bitmapscan TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT

@@ -4,14 +4,12 @@ WITH rules AS (
     FROM challenges ch
     WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
       AND ch.campaign_id IN (SELECT campaign_id FROM dirty_members)
-), 
-shaped AS (
+), shaped AS (
     SELECT rules.*, r ->> 'kind' AS rule_kind,
            coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
            r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
     FROM rules
-), 
-counted AS MATERIALIZED (
+), counted AS MATERIALIZED (
     SELECT rules.id AS challenge_id, x.action_type_id
     FROM rules
     JOIN campaign_action_types x ON x.campaign_id = rules.campaign_id
@@ -22,9 +20,7 @@ counted AS MATERIALIZED (
     -- each participant's days read once, then matched to every rule of their campaign
     SELECT d.campaign_id, d.resident_id, d.local_date, d.action_type_id, d.quantity, d.co2e_kg
     FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
-    
-), 
-counted_days AS NOT MATERIALIZED (
+), counted_days AS NOT MATERIALIZED (
     SELECT s.id AS challenge_id, s.campaign_id, d.resident_id, d.local_date, s.rule_kind = 'distinct_days' AS by_days,
            -- the window: a day, an ISO week from Monday, or (NULL) the whole campaign
            CASE s.win WHEN 'day' THEN d.local_date
@@ -50,11 +46,12 @@ counted_days AS NOT MATERIALIZED (
     FROM best b
     JOIN shaped s ON s.id = b.challenge_id
     JOIN dirty_members e ON e.campaign_id = b.campaign_id AND e.resident_id = b.resident_id AND e.taking_part
-    CROSS JOIN LATERAL (SELECT 
-CASE s.rule_kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
-                 WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
-                 ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
-                            * (s.r ->> 'share')::numeric, 6) END AS target) t
+    CROSS JOIN LATERAL (
+        -- the rule's target, or for a personal goal the share of the participant's baseline answer
+        SELECT CASE s.rule_kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
+                                WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
+                                ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
+                                           * (s.r ->> 'share')::numeric, 6) END AS target) t
     WHERE b.value >= t.target AND t.target > 0
 ), was AS MATERIALIZED (
     SELECT p.challenge_id, p.resident_id, s.for_team, e.team_id

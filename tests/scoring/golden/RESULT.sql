@@ -15,7 +15,8 @@ SELECT $1, $3, jsonb_build_object(
                                 ORDER BY score DESC, subject_id) AS entries
         FROM (SELECT p.*, l.above + 1 AS rank,
                      row_number() OVER (PARTITION BY p.scope ORDER BY p.score DESC, p.subject_id) AS n
-              FROM standings p JOIN standings_levels l ON l.campaign_id = p.campaign_id AND l.scope = p.scope AND l.score = p.score
+              FROM standings p
+              JOIN standings_levels l ON l.campaign_id = p.campaign_id AND l.scope = p.scope AND l.score = p.score
               WHERE p.campaign_id = $1) s
         WHERE n <= $2
         GROUP BY scope) g))

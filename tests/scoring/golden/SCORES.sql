@@ -1,5 +1,7 @@
-WITH earlier AS MATERIALIZED (SELECT h.* FROM dirty_members m JOIN history_scores h USING (campaign_id, resident_id)
-    WHERE m.history_cutoff IS NOT NULL), days AS (
+WITH earlier AS MATERIALIZED (
+    SELECT h.* FROM dirty_members m JOIN history_scores h USING (campaign_id, resident_id)
+    WHERE m.history_cutoff IS NOT NULL
+), days AS (
     SELECT d.campaign_id, d.resident_id, d.local_date,
            sum(d.points) AS points, sum(d.co2e_kg) AS co2e_kg, sum(d.actions) AS actions
     FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
@@ -15,9 +17,14 @@ WITH earlier AS MATERIALIZED (SELECT h.* FROM dirty_members m JOIN history_score
     GROUP BY campaign_id, resident_id, run
 ), sums AS (
     SELECT r.campaign_id, r.resident_id, sum(r.points) AS points, sum(r.co2e_kg) AS co2e_kg,
-           sum(r.actions)::int AS actions, sum(r.days)::int AS active_days, max(r.days + CASE WHEN r.first_day = h.cutoff AND h.last_run_end = h.cutoff - 1 THEN h.last_run_days ELSE 0 END) AS longest,
+           sum(r.actions)::int AS actions, sum(r.days)::int AS active_days,
+           -- a run that starts on the cut-off continues the stored latest run if that ended the day before
+           max(r.days + CASE WHEN r.first_day = h.cutoff AND h.last_run_end = h.cutoff - 1 THEN h.last_run_days
+                             ELSE 0 END) AS longest,
            max(r.last_day) AS last_day,
-           (max(ARRAY[r.run, r.days + CASE WHEN r.first_day = h.cutoff AND h.last_run_end = h.cutoff - 1 THEN h.last_run_days ELSE 0 END]))[2]::int AS last_days  -- the latest run's days
+           -- the latest run's days
+           (max(ARRAY[r.run, r.days + CASE WHEN r.first_day = h.cutoff AND h.last_run_end = h.cutoff - 1
+                                           THEN h.last_run_days ELSE 0 END]))[2]::int AS last_days
     FROM runs r LEFT JOIN earlier h ON h.campaign_id = r.campaign_id AND h.resident_id = r.resident_id
     GROUP BY r.campaign_id, r.resident_id
 ), gone AS (

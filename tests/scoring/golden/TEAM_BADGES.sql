@@ -1,7 +1,9 @@
 WITH candidates AS MATERIALIZED (
     SELECT s.campaign_id, s.resident_id, s.city_id, s.team_id, s.actions, s.longest_streak
-    FROM (SELECT DISTINCT ch.campaign_id, n.resident_id FROM news n JOIN challenges ch ON ch.id = n.subject_id
-    WHERE n.kind = 'team_challenge') c JOIN campaign_scores s USING (campaign_id, resident_id)
+    FROM (SELECT DISTINCT ch.campaign_id, n.resident_id
+          FROM news n JOIN challenges ch ON ch.id = n.subject_id
+          WHERE n.kind = 'team_challenge') c
+    JOIN campaign_scores s USING (campaign_id, resident_id)
 ), rules AS MATERIALIZED (
     -- each active badge's threshold, or the challenge it is for and that challenge's kind
     SELECT b.id, b.campaign_id, b.rule ->> 'kind' AS kind, (b.rule ->> 'actions')::int AS actions,
