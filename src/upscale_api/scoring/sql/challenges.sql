@@ -3,9 +3,9 @@
 -- participant meets one while the best window's value reaches a target above zero; challenges_met
 -- keeps when they first did, and loses the row when the value falls back (an action deleted).
 --
--- Every statement that judges rules (here, in history.sql and in reads.sql)
--- begins with the same two definitions, copied into each; a test checks that
--- the copies are the same:
+-- Every statement that judges rules (here, in history.sql and in reads.sql) begins with the same
+-- two definitions, copied into each (and counted into COLLECTIVE, standings.sql);
+-- tests/scoring/test_sql_files.py checks that the copies are the same:
 -- - shaped: a rule's kind, its window (a day, an ISO week or the whole
 --   campaign) and whether it adds kg CO2e;
 -- - counted: the action types a rule counts: of the campaign's types, those it
