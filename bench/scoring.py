@@ -163,7 +163,7 @@ TICK_WRITES = [
     SELECT resident_id, local_date, action_type_id, min(city_id) AS city_id, sum(quantity) AS quantity,
            sum(co2e_kg) AS co2e_kg, count(*)::int AS actions
     FROM action_logs
-    WHERE {queries._SINCE} AND {queries._PART} AND deleted_at IS NULL
+    WHERE {queries.WRITTEN_SINCE} AND {queries.IN_PART} AND deleted_at IS NULL
     GROUP BY 1, 2, 3
     """,
     "ANALYZE bench_days",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,14 +15,12 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from tests.factories import CAMPAIGNS, settings_for_tests
+from tests.factories import settings_for_tests
 from upscale_api import db
 from upscale_api.actions.service import Policy, log_actions
 from upscale_api.actions.structs import ActionIn
-from upscale_api.catalogue.service import Catalogue, Snapshot
-from upscale_api.definitions.files import read_definitions
-from upscale_api.definitions.service import apply_definitions
-from upscale_api.demo.seed import DEMO_CAMPAIGN, seed_demo
+from upscale_api.catalogue.service import Snapshot
+from upscale_api.demo.seed import DEMO_CAMPAIGN
 from upscale_api.scoring import service as scoring
 from upscale_api.worker import Worker
 
@@ -48,15 +45,6 @@ DERIVED = {
 
 async def _derived(pool: db.Pool) -> dict[str, list[tuple[Any, ...]]]:
     return {name: [tuple(r) for r in await pool.fetch(sql)] for name, sql in DERIVED.items()}
-
-
-@pytest.fixture
-async def demo(fresh_pool: db.Pool) -> AsyncIterator[tuple[db.Pool, Snapshot]]:
-    """A database with the pilot definitions and the demo residents, actions and campaign."""
-    await apply_definitions(fresh_pool, read_definitions(CAMPAIGNS))
-    snapshot = await Catalogue(fresh_pool).reload()
-    await seed_demo(fresh_pool, snapshot)
-    yield fresh_pool, snapshot
 
 
 async def _log(

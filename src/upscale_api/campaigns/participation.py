@@ -44,7 +44,7 @@ from upscale_api.db import Connection, Pool, Record
 from upscale_api.errors import Problem
 from upscale_api.i18n import pick
 from upscale_api.residents.service import not_registered
-from upscale_api.scoring import queries as scoring_queries
+from upscale_api.scoring import reads as scoring_reads
 from upscale_api.scoring.leaderboard import leaderboard as scoring_leaderboard
 from upscale_api.scoring.structs import SCOPES, LeaderboardOut
 from upscale_api.validation import FieldError
@@ -233,11 +233,9 @@ async def my_campaign(pool: Pool, snapshot: Snapshot, uid: str, code: str, now: 
         if enrolment is None:
             raise Problem.field("campaign", f"you are not enrolled in {code}", status=404, kind="not-found")
         today = now.astimezone(zoneinfo.ZoneInfo(resident["time_zone"])).date()
-        score = await conn.fetchrow(scoring_queries.MY_SCORE, campaign_id, resident["id"])
-        standing = {
-            r["code"]: r for r in await conn.fetch(scoring_queries.MY_CHALLENGES, campaign_id, resident["id"], today)
-        }
-        earned = {r["code"] for r in await conn.fetch(scoring_queries.MY_BADGES, campaign_id, resident["id"])}
+        score = await scoring_reads.campaign_score(conn, campaign_id, resident["id"])
+        standing = await scoring_reads.challenges_by_code(conn, campaign_id, resident["id"], today)
+        earned = await scoring_reads.badges_earned(conn, campaign_id, resident["id"])
     c = v.definition
     challenges = [
         _challenge(x.code, pick(x.title, language), x.rule, standing.get(x.code), snapshot) for x in c.challenge

@@ -101,26 +101,38 @@ async def _score_part(conn: Connection, now: datetime, *, announce: bool = True)
     await conn.execute(queries.MARK_MEMBER_DAYS)
     await conn.execute(queries.FORGET_HISTORY)
     await conn.execute(queries.ANALYZE_SCRATCH)
-    days = await conn.fetchval("SELECT count(*) FROM dirty_days")
-    members = await conn.fetchval("SELECT count(*) FROM dirty_members")
+    days = await conn.fetchval(queries.COUNT_DIRTY_DAYS)
+    members = await conn.fetchval(queries.COUNT_DIRTY_MEMBERS)
     if days:
-        await conn.execute(queries.RESIDENT_DAYS_OUT)
-        await conn.execute(queries.RESIDENT_DAYS_IN)
-        await conn.execute(queries.HOLDS)
-        await conn.execute(queries.DAY_TOTALS)
-        await conn.execute(queries.DAY_ACTIVITY)
+        await _recompute_resident_days(conn)
     if members:
-        await conn.execute(queries.MEMBER_DAYS_OUT)
-        await conn.execute(queries.MEMBER_DAYS_IN)
-        await conn.execute(queries.MEMBER_TOTALS)
-        await conn.execute(queries.MEMBER_ACTIVITY)
-        await conn.execute(queries.TOUCHED_TEAMS)
-        await conn.execute(queries.SCORES, now)
-        await conn.execute(queries.CHALLENGES, now)
-        await conn.execute(queries.BADGES, now)
-        await conn.execute(queries.STANDINGS_DUE)
+        await _recompute_participants(conn, now)
     messages = await _notify(conn, now, announce=announce)
     return days, members, messages
+
+
+async def _recompute_resident_days(conn: Connection) -> None:
+    """The marked resident days, their holds and their differences in the running totals of all actions."""
+    await conn.execute(queries.RESIDENT_DAYS_OUT)
+    await conn.execute(queries.RESIDENT_DAYS_IN)
+    await conn.execute(queries.HOLDS)
+    await conn.execute(queries.DAY_TOTALS)
+    await conn.execute(queries.DAY_ACTIVITY)
+
+
+async def _recompute_participants(conn: Connection, now: datetime) -> None:
+    """The marked participants' campaign days and their differences in the campaigns'
+    running totals, their teams' changes, scores, challenges and badges; their
+    campaigns' standings become due."""
+    await conn.execute(queries.MEMBER_DAYS_OUT)
+    await conn.execute(queries.MEMBER_DAYS_IN)
+    await conn.execute(queries.MEMBER_TOTALS)
+    await conn.execute(queries.MEMBER_ACTIVITY)
+    await conn.execute(queries.TOUCHED_TEAMS)
+    await conn.execute(queries.SCORES, now)
+    await conn.execute(queries.CHALLENGES, now)
+    await conn.execute(queries.BADGES, now)
+    await conn.execute(queries.STANDINGS_DUE)
 
 
 async def _judge_teams(conn: Connection, now: datetime, *, announce: bool = True) -> int:
@@ -174,7 +186,7 @@ async def _notify(conn: Connection, now: datetime, *, announce: bool = True) -> 
     if news:
         if announce:
             await conn.execute(queries.NOTIFY, now, ACHIEVEMENT_TEMPLATES)
-        await conn.execute("TRUNCATE news")
+        await conn.execute(queries.CLEAR_NEWS)
     return news
 
 
@@ -184,7 +196,7 @@ async def tick(pool: Pool, now: datetime, *, parts: int = 2) -> TickReport | Non
     another replica is ticking."""
     started = time.perf_counter()
     async with pool.acquire() as conn, conn.transaction():
-        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", AdvisoryLock.SCORING):
+        if not await conn.fetchval(queries.TRY_LOCK, AdvisoryLock.SCORING):
             return None
         seen = await conn.fetchval(queries.WATERMARK, TICK_JOB)
         snapshot = await conn.fetchval(queries.SNAPSHOT)
@@ -198,7 +210,7 @@ async def tick(pool: Pool, now: datetime, *, parts: int = 2) -> TickReport | Non
 
 async def _tick_part(pool: Pool, now: datetime, seen: str, part: int, parts: int) -> tuple[int, int, int]:
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(queries.UNIT_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
+        await conn.execute(";".join((queries.UNIT_SETTINGS, queries.SCRATCH, queries.NEWS_TABLE)))
         await conn.execute(queries.MARK_CHANGED_DAYS, seen, parts, part)
         await conn.execute(queries.MARK_CHANGED_ENROLMENTS, seen, parts, part)
         return await _score_part(conn, now)
@@ -229,18 +241,24 @@ async def advance_history(
     await pool.execute(queries.HISTORY_STARTED, cutoff)
     stored = 0
     for start in range(low, high + 1, chunk):
-        residents = (start, start + chunk - 1)
         if between is not None:
             await between()
-        async with pool.acquire() as conn, conn.transaction():
-            # Waits for a tick in progress (another replica's, when ``between`` found it running).
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
-            await conn.execute(queries.REBUILD_SETTINGS + ";" + queries.SORTED_SCORES)
-            await conn.execute(queries.HISTORY_CLEAR, *residents)
-            stored += rows_affected(await conn.execute(queries.HISTORY_SCORES, cutoff, *residents))
-            await conn.execute(queries.PLANNER_DEFAULTS + ";" + queries.HASHED_RULES)
-            await conn.execute(queries.HISTORY_CHALLENGES, cutoff, *residents)
+        stored += await _store_history(pool, cutoff, (start, start + chunk - 1))
     await pool.execute(queries.HISTORY_ADVANCED, cutoff)
+    return stored
+
+
+async def _store_history(pool: Pool, cutoff: date, residents: tuple[int, int]) -> int:
+    """The history before ``cutoff`` of the residents with ids in ``residents`` (first,
+    last), in place of theirs stored, in one transaction; returns the participants stored."""
+    async with pool.acquire() as conn, conn.transaction():
+        # Waits for a tick in progress (another replica's, when ``between`` found it running).
+        await conn.execute(queries.LOCK, AdvisoryLock.SCORING)
+        await conn.execute(";".join((queries.REBUILD_SETTINGS, queries.SORTED_SCORES)))
+        await conn.execute(queries.HISTORY_CLEAR, *residents)
+        stored = rows_affected(await conn.execute(queries.HISTORY_SCORES, cutoff, *residents))
+        await conn.execute(";".join((queries.PLANNER_DEFAULTS, queries.HASHED_RULES)))
+        await conn.execute(queries.HISTORY_CHALLENGES, cutoff, *residents)
     return stored
 
 
@@ -287,7 +305,7 @@ async def announce_goals(pool: Pool, now: datetime, *, span: int = GOAL_SPAN_IDS
 
 
 async def _standings_of(conn: Connection, campaign_id: int, now: datetime, *, final: bool) -> None:
-    await conn.execute(queries.NEWS_TABLE + ";" + queries.STANDINGS_CHANGES_TABLE)
+    await conn.execute(";".join((queries.NEWS_TABLE, queries.STANDINGS_CHANGES_TABLE)))
     await conn.execute(queries.STANDINGS_COMPARED, campaign_id)
     await conn.execute(queries.STANDINGS_CHANGED)
     await conn.execute(queries.STANDINGS_LEVELS_CLEAR, campaign_id)
@@ -310,10 +328,10 @@ async def take_results(pool: Pool, now: datetime, grace: timedelta) -> list[int]
     for campaign_id in due:
         async with pool.acquire() as conn, conn.transaction():
             # Wait for a standings run in progress: both rewrite this campaign's standings.
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.STANDINGS)
+            await conn.execute(queries.LOCK, AdvisoryLock.STANDINGS)
             await _standings_of(conn, campaign_id, now, final=True)
             await conn.execute(queries.RESULT, campaign_id, 100, now)
-            await conn.execute("DELETE FROM standings_due WHERE campaign_id = $1", campaign_id)
+            await conn.execute(queries.STANDINGS_NOT_DUE, campaign_id)
         taken.append(campaign_id)
     return taken
 
@@ -326,24 +344,31 @@ async def rebuild(pool: Pool, now: datetime, *, progress: Progress | None = None
     works in chunks; this is for bulk loads and operators' maintenance windows."""
     started = time.perf_counter()
     async with pool.acquire() as conn:
-        async with conn.transaction():
-            rows = await conn.fetch(queries.REFACTOR, None, None)
+        factor_changes = await _move_to_factors_in_force(conn, None)
         before = await _sums(conn, None)
         async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
-            snapshot = await conn.fetchval(queries.SNAPSHOT)
-            await conn.execute(queries.SCRATCH + ";" + queries.NEWS_TABLE)
-            steps = _rebuild_steps(now, await conn.fetch(queries.INDEX_DEFINITIONS, queries.REBUILT_TABLES))
-            for done, (statement, args) in enumerate(steps, start=1):
-                await conn.execute(statement, *args)
-                if progress is not None:
-                    progress(done, len(steps))
-            await _fold(conn, now, announce=False)  # the teams and the news; the totals were rebuilt above
-            days = await conn.fetchval("SELECT count(*) FROM resident_days")
-            members = await conn.fetchval("SELECT count(*) FROM dirty_members")
-            await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
+            days, members = await _rebuild_in(conn, now, progress)
         after = await _sums(conn, None)
-    return _report(_factor_changes(rows), days, members, before, after, started)
+    return _report(factor_changes, days, members, before, after, started)
+
+
+async def _rebuild_in(conn: Connection, now: datetime, progress: Progress | None) -> tuple[int, int]:
+    """Every derived table rebuilt in ``conn``'s transaction, under the scoring lock,
+    and the watermark moved to what it read; returns the resident days and the
+    participants."""
+    await conn.execute(queries.LOCK, AdvisoryLock.SCORING)
+    snapshot = await conn.fetchval(queries.SNAPSHOT)
+    await conn.execute(";".join((queries.SCRATCH, queries.NEWS_TABLE)))
+    steps = _rebuild_steps(now, await conn.fetch(queries.INDEX_DEFINITIONS, queries.REBUILT_TABLES))
+    for done, (statement, args) in enumerate(steps, start=1):
+        await conn.execute(statement, *args)
+        if progress is not None:
+            progress(done, len(steps))
+    await _fold(conn, now, announce=False)  # the teams and the news; the totals were rebuilt above
+    days: int = await conn.fetchval(queries.COUNT_RESIDENT_DAYS)
+    members: int = await conn.fetchval(queries.COUNT_DIRTY_MEMBERS)
+    await conn.execute(queries.SAVE_WATERMARK, TICK_JOB, snapshot, now)
+    return days, members
 
 
 def _rebuild_steps(now: datetime, indexes: list[Record]) -> list[tuple[str, tuple[Any, ...]]]:
@@ -355,23 +380,23 @@ def _rebuild_steps(now: datetime, indexes: list[Record]) -> list[tuple[str, tupl
 
     drop_indexes = ";".join(r["drop_statement"] for r in indexes)
     return [
-        (queries.REBUILD_SETTINGS + ";" + queries.REBUILD_CLEAR + ";" + drop_indexes, ()),
-        (queries.SORTED_GROUPING + ";" + queries.REBUILD_RESIDENT_DAYS + ";" + queries.PLANNER_DEFAULTS, ()),
-        (indexed("resident_days") + ";" + queries.ANALYZE_RESIDENT_DAYS, ()),
+        (";".join((queries.REBUILD_SETTINGS, queries.REBUILD_CLEAR, drop_indexes)), ()),
+        (";".join((queries.SORTED_GROUPING, queries.REBUILD_RESIDENT_DAYS, queries.PLANNER_DEFAULTS)), ()),
+        (";".join((indexed("resident_days"), queries.ANALYZE_RESIDENT_DAYS)), ()),
         (queries.REBUILD_HOLDS, ()),
         (queries.REBUILD_DAY_TOTALS, ()),
         (queries.REBUILD_DAY_ACTIVITY, ()),
         (queries.MARK_ALL_MEMBERS, ()),
         (queries.ANALYZE_SCRATCH, ()),
         (queries.REBUILD_MEMBER_DAYS, ()),
-        (indexed("campaign_days") + ";" + queries.ANALYZE_CAMPAIGN_DAYS, ()),
+        (";".join((indexed("campaign_days"), queries.ANALYZE_CAMPAIGN_DAYS)), ()),
         (queries.REBUILD_MEMBER_TOTALS, ()),
         (queries.REBUILD_MEMBER_ACTIVITY, ()),
         (indexed("totals_daily", "activity_daily"), ()),
         (queries.EVERY_TEAM, ()),
         (queries.SORTED_SCORES, ()),
         (queries.REBUILD_SCORES, (now,)),
-        (queries.PLANNER_DEFAULTS + ";" + queries.HASHED_RULES, ()),
+        (";".join((queries.PLANNER_DEFAULTS, queries.HASHED_RULES)), ()),
         (queries.REBUILD_CHALLENGES, (now,)),
         (queries.PLANNER_DEFAULTS, ()),
         (queries.ANALYZE_REBUILT_SCORES, ()),
@@ -400,19 +425,13 @@ async def rescore(
     factor_changes: list[RefactorChange] = []
     async with pool.acquire() as conn:
         if campaign_id is None:
-            async with conn.transaction():
-                rows = await conn.fetch(queries.REFACTOR, since, None)
-            factor_changes = _factor_changes(rows)
+            factor_changes = await _move_to_factors_in_force(conn, since)
         before = await _sums(conn, campaign_id)
         snapshot = await conn.fetchval(queries.SNAPSHOT)
         low, high = await conn.fetchrow(queries.RESIDENT_RANGE) or (0, -1)
     days = members = 0
     for start in range(low, high + 1, chunk):
-        residents = (start, start + chunk - 1, since, campaign_id)
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCORING)
-            scored = await _together(*(_rescore_part(pool, now, residents, part, parts) for part in range(parts)))
-            await _fold_beside(pool, conn, now, announce=False)
+        scored = await _rescore_chunk(pool, now, (start, start + chunk - 1, since, campaign_id), parts)
         days += sum(s[0] for s in scored)
         members += sum(s[1] for s in scored)
         if progress is not None:
@@ -427,14 +446,33 @@ async def rescore(
     return _report(factor_changes, days, members, before, after, started)
 
 
+async def _rescore_chunk(
+    pool: Pool, now: datetime, residents: tuple[int, int, date | None, int | None], parts: int
+) -> list[tuple[int, int, int]]:
+    """One chunk of a rescore (see MARK_RESIDENTS for ``residents``), scored in
+    ``parts`` parts side by side and folded, under the scoring lock."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(queries.LOCK, AdvisoryLock.SCORING)
+        scored = await _together(*(_rescore_part(pool, now, residents, part, parts) for part in range(parts)))
+        await _fold_beside(pool, conn, now, announce=False)
+    return scored
+
+
 async def _rescore_part(
     pool: Pool, now: datetime, residents: tuple[int, int, date | None, int | None], part: int, parts: int
 ) -> tuple[int, int, int]:
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(queries.UNIT_SETTINGS + ";" + queries.SCRATCH + ";" + queries.NEWS_TABLE)
+        await conn.execute(";".join((queries.UNIT_SETTINGS, queries.SCRATCH, queries.NEWS_TABLE)))
         await conn.execute(queries.MARK_RESIDENTS, *residents, parts, part)
         # A correction recomputes history: what it finds met was met long ago, and is not announced.
         return await _score_part(conn, now, announce=False)
+
+
+async def _move_to_factors_in_force(conn: Connection, since: date | None) -> list[RefactorChange]:
+    """Live actions (logged on ``since`` or later) moved to the factor versions in
+    force, in a transaction of their own; returns the change per action type."""
+    async with conn.transaction():
+        return _factor_changes(await conn.fetch(queries.REFACTOR, since, None))
 
 
 async def _sums(conn: Connection, campaign_id: int | None) -> tuple[float, float]:

@@ -1,0 +1,243 @@
+-- Challenges judged per participant: quantity, distinct days, personal, and the member rule of team
+-- participation (teams_and_badges.sql judges the teams, standings.sql the collective goals). A
+-- participant meets one while the best window's value reaches a target above zero; challenges_met
+-- keeps when they first did, and loses the row when the value falls back (an action deleted).
+--
+-- Every statement that judges rules (here, in history.sql and in reads.sql) begins with the same
+-- two definitions, copied into each (and counted into COLLECTIVE, standings.sql);
+-- tests/scoring/test_sql_files.py checks that the copies are the same:
+-- - shaped: a rule's kind, its window (a day, an ISO week or the whole
+--   campaign) and whether it adds kg CO2e;
+-- - counted: the action types a rule counts: of the campaign's types, those it
+--   (or a team rule's member rule) lists by code or by category.
+-- A rule's target is the rule's, or for a personal goal the share of the
+-- participant's baseline answer.
+
+-- name: CHALLENGES
+-- A unit's participants' challenges. Each participant's days since their history's cut-off are read
+-- once, then matched to every rule of their campaign.
+--
+-- The best window of each rule: the total of the counted types in a day, in an ISO week from Monday,
+-- or in the whole campaign; for a distinct-days rule, the campaign's days with a counted action. A
+-- participant who logs daily has a hundred days and more, each counted by several rules: weeks and
+-- campaigns add up each participant's totals by type and week, not every day again for every rule;
+-- distinct-days rules, which always count the whole campaign, count each participant's distinct
+-- (rule, day) pairs with no window to compute per row. With the value stored before the cut-off: the
+-- greater of the two for a day or week window, their sum for the campaign's and for distinct days.
+--
+-- Only the pairs with a value are judged, since without one nothing reaches a target above zero, and
+-- set against the successes stored, each pair's looked up by key, row by row (OFFSET 0 keeps the
+-- planner from merging it into a join): as a join, a unit whose participants were mostly in the
+-- national campaign was planned as a read of every stored success of its rules (423,000 rows for
+-- 1,300 participants). A member who now meets a team rule's member rule, or no longer does, moves
+-- their team's count by one. New successes go to news. $1: now.
+WITH rules AS (
+    SELECT ch.id, ch.campaign_id, ch.rule ->> 'kind' = 'team_participation' AS for_team,
+           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+    FROM challenges ch
+    WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
+      AND ch.campaign_id IN (SELECT campaign_id FROM dirty_members)
+), shaped AS (
+    SELECT rules.*, r ->> 'kind' AS rule_kind,
+           coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
+           r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
+    FROM rules
+), counted AS MATERIALIZED (
+    SELECT rules.id AS challenge_id, x.action_type_id
+    FROM rules
+    JOIN campaign_action_types x ON x.campaign_id = rules.campaign_id
+    JOIN action_types t ON t.id = x.action_type_id
+    WHERE t.code IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'action_types', '[]')))
+       OR t.category IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'categories', '[]')))
+), days AS MATERIALIZED (
+    -- each participant's days read once, then matched to every rule of their campaign
+    SELECT d.campaign_id, d.resident_id, d.local_date, d.action_type_id, d.quantity, d.co2e_kg
+    FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
+    WHERE d.local_date >= coalesce(m.history_cutoff, '-infinity')
+), windows AS (
+    SELECT s.id AS challenge_id, s.campaign_id, d.resident_id,
+           sum(CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END) AS value
+    FROM days d
+    JOIN shaped s ON s.campaign_id = d.campaign_id AND s.win = 'day' AND s.rule_kind <> 'distinct_days'
+    JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id
+    GROUP BY s.id, s.campaign_id, d.resident_id, d.local_date
+    UNION ALL
+    SELECT s.id, s.campaign_id, w.resident_id, sum(CASE WHEN s.by_kg THEN w.co2e_kg ELSE w.quantity END)
+    FROM (SELECT campaign_id, resident_id, action_type_id,
+                 local_date - (extract(isodow FROM local_date)::int - 1) AS week,
+                 sum(quantity) AS quantity, sum(co2e_kg) AS co2e_kg
+          FROM days GROUP BY campaign_id, resident_id, action_type_id, week) w
+    JOIN shaped s ON s.campaign_id = w.campaign_id AND s.win <> 'day' AND s.rule_kind <> 'distinct_days'
+    JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = w.action_type_id
+    GROUP BY s.id, s.campaign_id, w.resident_id, CASE WHEN s.win = 'week' THEN w.week END
+    UNION ALL
+    SELECT challenge_id, campaign_id, resident_id, count(*)
+    FROM (SELECT DISTINCT s.id AS challenge_id, s.campaign_id, d.resident_id, d.local_date
+          FROM days d
+          JOIN shaped s ON s.campaign_id = d.campaign_id AND s.rule_kind = 'distinct_days'
+          JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id) x
+    GROUP BY challenge_id, campaign_id, resident_id
+), best AS (
+    SELECT w.challenge_id, w.campaign_id, w.resident_id,
+           CASE WHEN s.win <> 'campaign' AND s.rule_kind <> 'distinct_days' THEN max(w.value)
+                ELSE sum(w.value) END AS value
+    FROM (SELECT * FROM windows
+          UNION ALL
+          SELECT h.challenge_id, m.campaign_id, m.resident_id, h.value
+          FROM dirty_members m
+          JOIN history_challenges h ON h.resident_id = m.resident_id
+          JOIN shaped s ON s.id = h.challenge_id AND s.campaign_id = m.campaign_id
+          WHERE m.history_cutoff IS NOT NULL) w
+    JOIN shaped s ON s.id = w.challenge_id
+    GROUP BY w.challenge_id, w.campaign_id, w.resident_id, s.win, s.rule_kind
+), met AS MATERIALIZED (
+    -- judged where there is a value: without one, nothing reaches a target above zero
+    SELECT s.id AS challenge_id, e.resident_id, s.for_team, e.team_id
+    FROM best b
+    JOIN shaped s ON s.id = b.challenge_id
+    JOIN dirty_members e ON e.campaign_id = b.campaign_id AND e.resident_id = b.resident_id AND e.taking_part
+    CROSS JOIN LATERAL (
+        -- the rule's target, or for a personal goal the share of the participant's baseline answer
+        SELECT CASE s.rule_kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
+                                WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
+                                ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
+                                           * (s.r ->> 'share')::numeric, 6) END AS target) t
+    WHERE b.value >= t.target AND t.target > 0
+), was AS MATERIALIZED (
+    SELECT p.challenge_id, p.resident_id, s.for_team, e.team_id
+    FROM dirty_members e
+    JOIN shaped s ON s.campaign_id = e.campaign_id
+    CROSS JOIN LATERAL (
+        SELECT p.challenge_id, p.resident_id FROM challenges_met p
+        WHERE p.challenge_id = s.id AND p.resident_id = e.resident_id OFFSET 0) p
+    WHERE e.taking_part
+), flipped AS (
+    -- a member now meets a team rule's member rule, or no longer does: their team's count moves by one
+    INSERT INTO scoring_team_flips (team_id, challenge_id, delta)
+    SELECT coalesce(m.team_id, w.team_id), challenge_id, CASE WHEN w.resident_id IS NULL THEN 1 ELSE -1 END
+    FROM (SELECT * FROM met WHERE for_team) m
+    FULL JOIN (SELECT * FROM was WHERE for_team) w USING (challenge_id, resident_id)
+    WHERE (m.resident_id IS NULL OR w.resident_id IS NULL) AND coalesce(m.team_id, w.team_id) IS NOT NULL
+), gone AS (
+    -- fallen back, or no longer taking part
+    DELETE FROM challenges_met p
+    USING (SELECT challenge_id, resident_id FROM was
+           EXCEPT
+           SELECT challenge_id, resident_id FROM met
+           UNION ALL
+           SELECT ch.id, m.resident_id
+           FROM dirty_members m JOIN challenges ch ON ch.campaign_id = m.campaign_id
+           WHERE NOT m.taking_part) AS x
+    WHERE p.challenge_id = x.challenge_id AND p.resident_id = x.resident_id
+), stored AS (
+    INSERT INTO challenges_met (challenge_id, resident_id, met_at)
+    SELECT m.challenge_id, m.resident_id, $1
+    FROM met m LEFT JOIN was w USING (challenge_id, resident_id)
+    WHERE w.resident_id IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING challenge_id, resident_id
+)
+INSERT INTO news (resident_id, kind, subject_id)
+SELECT s.resident_id, 'challenge', s.challenge_id
+FROM stored s JOIN shaped r ON r.id = s.challenge_id
+WHERE NOT r.for_team
+
+-- name: REBUILD_CHALLENGES
+-- Every participant's challenges, judged as CHALLENGES judges a unit's, from all their days: 2.9M
+-- pairs with a value of 5.8M participant-rule pairs at country scale, most participants with a few
+-- days (2.6 on average). Each day is joined to every rule counting its type and grouped by sorting:
+-- adding up weeks first, as units do, gains nothing here (the statement took 39 s that way, 30 s
+-- so). The counted days are not materialised: each branch of the windows joins the days to its own
+-- rules, so the 11M rows are never written out (33 s with them, 29 s without). The stored successes
+-- are joined by hash. $1: now.
+WITH rules AS (
+    SELECT ch.id, ch.campaign_id, ch.rule ->> 'kind' = 'team_participation' AS for_team,
+           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+    FROM challenges ch
+    WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
+      AND ch.campaign_id IN (SELECT campaign_id FROM dirty_members)
+), shaped AS (
+    SELECT rules.*, r ->> 'kind' AS rule_kind,
+           coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
+           r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
+    FROM rules
+), counted AS MATERIALIZED (
+    SELECT rules.id AS challenge_id, x.action_type_id
+    FROM rules
+    JOIN campaign_action_types x ON x.campaign_id = rules.campaign_id
+    JOIN action_types t ON t.id = x.action_type_id
+    WHERE t.code IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'action_types', '[]')))
+       OR t.category IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'categories', '[]')))
+), days AS MATERIALIZED (
+    -- each participant's days read once, then matched to every rule of their campaign
+    SELECT d.campaign_id, d.resident_id, d.local_date, d.action_type_id, d.quantity, d.co2e_kg
+    FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
+), counted_days AS NOT MATERIALIZED (
+    SELECT s.id AS challenge_id, s.campaign_id, d.resident_id, d.local_date, s.rule_kind = 'distinct_days' AS by_days,
+           -- the window: a day, an ISO week from Monday, or (NULL) the whole campaign
+           CASE s.win WHEN 'day' THEN d.local_date
+                      WHEN 'week' THEN d.local_date - (extract(isodow FROM d.local_date)::int - 1) END AS window_start,
+           CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END AS value
+    FROM days d
+    JOIN shaped s ON s.campaign_id = d.campaign_id
+    JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id
+), windows AS (
+    SELECT challenge_id, campaign_id, resident_id, sum(value) AS value
+    FROM counted_days WHERE NOT by_days
+    GROUP BY challenge_id, campaign_id, resident_id, window_start
+    UNION ALL
+    SELECT challenge_id, campaign_id, resident_id, count(DISTINCT local_date)
+    FROM counted_days WHERE by_days
+    GROUP BY challenge_id, campaign_id, resident_id, window_start
+), best AS (
+    SELECT challenge_id, campaign_id, resident_id, max(value) AS value
+    FROM windows GROUP BY challenge_id, campaign_id, resident_id
+), met AS MATERIALIZED (
+    -- judged where there is a value: without one, nothing reaches a target above zero
+    SELECT s.id AS challenge_id, e.resident_id, s.for_team, e.team_id
+    FROM best b
+    JOIN shaped s ON s.id = b.challenge_id
+    JOIN dirty_members e ON e.campaign_id = b.campaign_id AND e.resident_id = b.resident_id AND e.taking_part
+    CROSS JOIN LATERAL (
+        -- the rule's target, or for a personal goal the share of the participant's baseline answer
+        SELECT CASE s.rule_kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
+                                WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
+                                ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
+                                           * (s.r ->> 'share')::numeric, 6) END AS target) t
+    WHERE b.value >= t.target AND t.target > 0
+), was AS MATERIALIZED (
+    SELECT p.challenge_id, p.resident_id, s.for_team, e.team_id
+    FROM dirty_members e
+    JOIN shaped s ON s.campaign_id = e.campaign_id
+    JOIN challenges_met p ON p.challenge_id = s.id AND p.resident_id = e.resident_id
+    WHERE e.taking_part
+), flipped AS (
+    -- a member now meets a team rule's member rule, or no longer does: their team's count moves by one
+    INSERT INTO scoring_team_flips (team_id, challenge_id, delta)
+    SELECT coalesce(m.team_id, w.team_id), challenge_id, CASE WHEN w.resident_id IS NULL THEN 1 ELSE -1 END
+    FROM (SELECT * FROM met WHERE for_team) m
+    FULL JOIN (SELECT * FROM was WHERE for_team) w USING (challenge_id, resident_id)
+    WHERE (m.resident_id IS NULL OR w.resident_id IS NULL) AND coalesce(m.team_id, w.team_id) IS NOT NULL
+), gone AS (
+    -- fallen back, or no longer taking part
+    DELETE FROM challenges_met p
+    USING (SELECT challenge_id, resident_id FROM was
+           EXCEPT
+           SELECT challenge_id, resident_id FROM met
+           UNION ALL
+           SELECT ch.id, m.resident_id
+           FROM dirty_members m JOIN challenges ch ON ch.campaign_id = m.campaign_id
+           WHERE NOT m.taking_part) AS x
+    WHERE p.challenge_id = x.challenge_id AND p.resident_id = x.resident_id
+), stored AS (
+    INSERT INTO challenges_met (challenge_id, resident_id, met_at)
+    SELECT m.challenge_id, m.resident_id, $1
+    FROM met m LEFT JOIN was w USING (challenge_id, resident_id)
+    WHERE w.resident_id IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING challenge_id, resident_id
+)
+INSERT INTO news (resident_id, kind, subject_id)
+SELECT s.resident_id, 'challenge', s.challenge_id
+FROM stored s JOIN shaped r ON r.id = s.challenge_id
+WHERE NOT r.for_team

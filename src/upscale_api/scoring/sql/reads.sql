@@ -1,0 +1,137 @@
+-- What residents read of the scoring jobs' results: leaderboards (through leaderboard.py) and their
+-- own progress in a campaign (through reads.py).
+
+-- name: LEADERBOARD_TOP
+-- The top $3 of scope $2 in campaign $1, named in language $4 where a name has several; a rank is
+-- the entries above (standings_levels) plus one.
+SELECT l.above + 1 AS rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members,
+       CASE $2 WHEN 'individual' THEN r.display_name
+               WHEN 'team' THEN t.name
+               WHEN 'district' THEN coalesce(d.name ->> $4, d.name ->> 'en')
+               ELSE coalesce(c.name ->> $4, c.name ->> 'en') END AS name
+FROM (SELECT * FROM standings WHERE campaign_id = $1 AND scope = $2 ORDER BY score DESC, subject_id LIMIT $3) p
+JOIN standings_levels l ON l.campaign_id = p.campaign_id AND l.scope = p.scope AND l.score = p.score
+LEFT JOIN residents r ON $2 = 'individual' AND r.id = p.subject_id
+LEFT JOIN teams t ON $2 = 'team' AND t.id = p.subject_id
+LEFT JOIN districts d ON $2 = 'district' AND d.id = p.subject_id
+LEFT JOIN cities c ON $2 = 'city' AND c.id = p.subject_id
+ORDER BY p.score DESC, p.subject_id
+
+-- name: LEADERBOARD_OWN
+-- When the standings of campaign $1 were computed, and the entry of resident $3's subject in scope
+-- $2 (their own, their team's, district's or city's), named in language $4: one row, whatever the
+-- standings hold.
+SELECT k.computed_at, k.sizes, coalesce(k.final, false) AS final,
+       l.above + 1 AS rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members,
+       CASE $2 WHEN 'individual' THEN r.display_name
+               WHEN 'team' THEN t.name
+               WHEN 'district' THEN coalesce(d.name ->> $4, d.name ->> 'en')
+               ELSE coalesce(c.name ->> $4, c.name ->> 'en') END AS name
+FROM (SELECT 1) AS one
+LEFT JOIN standings_computed k ON k.campaign_id = $1
+LEFT JOIN campaign_scores s ON s.campaign_id = $1 AND s.resident_id = $3
+LEFT JOIN standings p ON p.campaign_id = $1 AND p.scope = $2
+    AND p.subject_id = CASE $2 WHEN 'individual' THEN s.resident_id WHEN 'team' THEN s.team_id
+                               WHEN 'district' THEN s.district_id ELSE s.city_id END
+LEFT JOIN standings_levels l ON l.campaign_id = p.campaign_id AND l.scope = p.scope AND l.score = p.score
+LEFT JOIN residents r ON $2 = 'individual' AND r.id = p.subject_id
+LEFT JOIN teams t ON $2 = 'team' AND t.id = p.subject_id
+LEFT JOIN districts d ON $2 = 'district' AND d.id = p.subject_id
+LEFT JOIN cities c ON $2 = 'city' AND c.id = p.subject_id
+
+-- name: MY_SCORE
+-- A participant's score in campaign $1 (resident $2) and their individual rank.
+SELECT s.points, s.co2e_kg, s.actions, s.active_days, s.longest_streak, s.last_run_end, s.last_run_days,
+       l.above + 1 AS rank, (c.sizes ->> 'individual')::int AS ranked, c.computed_at, c.final,
+       (SELECT ran_at FROM job_watermarks WHERE job = 'scoring') AS scored_at
+FROM campaign_scores s
+LEFT JOIN standings p ON p.campaign_id = s.campaign_id AND p.scope = 'individual' AND p.subject_id = s.resident_id
+LEFT JOIN standings_levels l ON l.campaign_id = p.campaign_id AND l.scope = p.scope AND l.score = p.score
+LEFT JOIN standings_computed c ON c.campaign_id = s.campaign_id
+WHERE s.campaign_id = $1 AND s.resident_id = $2
+
+-- name: MY_CHALLENGES
+-- Every active challenge of campaign $1 as resident $2 stands in it: their best window's value
+-- (found as CHALLENGES finds it, from all their days) and target, the total of the current window
+-- (the day or ISO week of $3, their local date), when they met it, their team's share and the
+-- collective total of their scope.
+WITH rules AS (
+    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' AS kind,
+           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+    FROM challenges ch WHERE ch.campaign_id = $1 AND ch.active
+), shaped AS (
+    SELECT rules.*, r ->> 'kind' AS rule_kind,
+           coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
+           r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
+    FROM rules
+), counted AS MATERIALIZED (
+    SELECT rules.id AS challenge_id, x.action_type_id
+    FROM rules
+    JOIN campaign_action_types x ON x.campaign_id = rules.campaign_id
+    JOIN action_types t ON t.id = x.action_type_id
+    WHERE t.code IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'action_types', '[]')))
+       OR t.category IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'categories', '[]')))
+), days AS (
+    SELECT campaign_id, resident_id, local_date, action_type_id, quantity, co2e_kg
+    FROM campaign_days WHERE campaign_id = $1 AND resident_id = $2
+), windows AS (
+    SELECT s.id AS challenge_id, s.campaign_id, d.resident_id,
+           sum(CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END) AS value
+    FROM days d
+    JOIN shaped s ON s.campaign_id = d.campaign_id AND s.win = 'day' AND s.rule_kind <> 'distinct_days'
+    JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id
+    GROUP BY s.id, s.campaign_id, d.resident_id, d.local_date
+    UNION ALL
+    SELECT s.id, s.campaign_id, w.resident_id, sum(CASE WHEN s.by_kg THEN w.co2e_kg ELSE w.quantity END)
+    FROM (SELECT campaign_id, resident_id, action_type_id,
+                 local_date - (extract(isodow FROM local_date)::int - 1) AS week,
+                 sum(quantity) AS quantity, sum(co2e_kg) AS co2e_kg
+          FROM days GROUP BY campaign_id, resident_id, action_type_id, week) w
+    JOIN shaped s ON s.campaign_id = w.campaign_id AND s.win <> 'day' AND s.rule_kind <> 'distinct_days'
+    JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = w.action_type_id
+    GROUP BY s.id, s.campaign_id, w.resident_id, CASE WHEN s.win = 'week' THEN w.week END
+    UNION ALL
+    SELECT challenge_id, campaign_id, resident_id, count(*)
+    FROM (SELECT DISTINCT s.id AS challenge_id, s.campaign_id, d.resident_id, d.local_date
+          FROM days d
+          JOIN shaped s ON s.campaign_id = d.campaign_id AND s.rule_kind = 'distinct_days'
+          JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id) x
+    GROUP BY challenge_id, campaign_id, resident_id
+), best AS (
+    SELECT challenge_id, campaign_id, resident_id, max(value) AS value
+    FROM windows GROUP BY challenge_id, campaign_id, resident_id
+), windowed AS (
+    SELECT s.id, sum(CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END) AS value
+    FROM shaped s
+    JOIN counted c ON c.challenge_id = s.id
+    JOIN days d ON d.action_type_id = c.action_type_id
+    WHERE CASE s.win
+              WHEN 'day' THEN d.local_date = $3::date
+              WHEN 'week' THEN d.local_date - (extract(isodow FROM d.local_date)::int - 1)
+                               = $3::date - (extract(isodow FROM $3::date)::int - 1)
+              ELSE false END
+    GROUP BY s.id
+)
+SELECT s.code, s.kind, coalesce(b.value, 0) AS value,
+       CASE s.rule_kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
+                        WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
+                        ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
+                                   * (s.r ->> 'share')::numeric, 6) END AS target,
+       p.met_at,
+       tp.members, tp.members_met, tp.share, tp.met_at AS team_met_at,
+       cp.value AS goal_value, cp.met_at AS goal_met_at,
+       coalesce(w.value, 0) AS window_value
+FROM shaped s
+LEFT JOIN enrolments e ON e.campaign_id = $1 AND e.resident_id = $2 AND e.left_at IS NULL
+LEFT JOIN campaign_scores cs ON cs.campaign_id = $1 AND cs.resident_id = $2
+LEFT JOIN best b ON b.challenge_id = s.id
+LEFT JOIN challenges_met p ON p.challenge_id = s.id AND p.resident_id = $2
+LEFT JOIN team_progress tp ON tp.challenge_id = s.id AND tp.team_id = cs.team_id
+LEFT JOIN collective_progress cp ON cp.challenge_id = s.id
+    AND cp.scope_id = CASE WHEN s.r ->> 'scope' = 'city' THEN cs.city_id ELSE 0 END
+LEFT JOIN windowed w ON w.id = s.id
+
+-- name: MY_BADGES
+-- The codes of the badges resident $2 earned in campaign $1.
+SELECT b.code FROM earned_badges e JOIN badges b ON b.id = e.badge_id
+WHERE b.campaign_id = $1 AND e.resident_id = $2

@@ -1,0 +1,1 @@
+ANALYZE campaign_days

@@ -1,0 +1,17 @@
+SELECT k.computed_at, k.sizes, coalesce(k.final, false) AS final,
+       l.above + 1 AS rank, p.subject_id, p.score, p.points, p.co2e_kg, p.members, p.active_members,
+       CASE $2 WHEN 'individual' THEN r.display_name
+               WHEN 'team' THEN t.name
+               WHEN 'district' THEN coalesce(d.name ->> $4, d.name ->> 'en')
+               ELSE coalesce(c.name ->> $4, c.name ->> 'en') END AS name
+FROM (SELECT 1) AS one
+LEFT JOIN standings_computed k ON k.campaign_id = $1
+LEFT JOIN campaign_scores s ON s.campaign_id = $1 AND s.resident_id = $3
+LEFT JOIN standings p ON p.campaign_id = $1 AND p.scope = $2
+    AND p.subject_id = CASE $2 WHEN 'individual' THEN s.resident_id WHEN 'team' THEN s.team_id
+                               WHEN 'district' THEN s.district_id ELSE s.city_id END
+LEFT JOIN standings_levels l ON l.campaign_id = p.campaign_id AND l.scope = p.scope AND l.score = p.score
+LEFT JOIN residents r ON $2 = 'individual' AND r.id = p.subject_id
+LEFT JOIN teams t ON $2 = 'team' AND t.id = p.subject_id
+LEFT JOIN districts d ON $2 = 'district' AND d.id = p.subject_id
+LEFT JOIN cities c ON $2 = 'city' AND c.id = p.subject_id

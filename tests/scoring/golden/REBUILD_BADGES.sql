@@ -1,0 +1,35 @@
+WITH candidates AS MATERIALIZED (
+    SELECT s.campaign_id, s.resident_id, s.city_id, s.team_id, s.actions, s.longest_streak
+    FROM (SELECT campaign_id, resident_id FROM dirty_members) c
+    JOIN campaign_scores s USING (campaign_id, resident_id)
+), rules AS MATERIALIZED (
+    -- each active badge's threshold, or the challenge it is for and that challenge's kind
+    SELECT b.id, b.campaign_id, b.rule ->> 'kind' AS kind, (b.rule ->> 'actions')::int AS actions,
+           (b.rule ->> 'days')::int AS days, ch.id AS challenge_id, ch.rule ->> 'kind' AS challenge_kind
+    FROM badges b
+    LEFT JOIN challenges ch ON ch.campaign_id = b.campaign_id AND ch.code = b.rule ->> 'challenge'
+    WHERE b.active AND b.campaign_id IN (SELECT campaign_id FROM candidates)
+), earned AS (
+    INSERT INTO earned_badges (badge_id, resident_id, earned_at)
+    SELECT b.id, s.resident_id, $1
+    FROM candidates s
+    JOIN rules b ON b.campaign_id = s.campaign_id
+    LEFT JOIN challenges_met p ON p.challenge_id = b.challenge_id AND p.resident_id = s.resident_id
+    WHERE CASE b.kind
+        WHEN 'first_action' THEN s.actions >= 1
+        WHEN 'actions_count' THEN s.actions >= b.actions
+        WHEN 'streak' THEN s.longest_streak >= b.days
+        ELSE CASE b.challenge_kind
+            WHEN 'team_participation' THEN EXISTS (
+                SELECT 1 FROM team_progress tp
+                WHERE tp.challenge_id = b.challenge_id AND tp.team_id = s.team_id AND tp.met_at IS NOT NULL)
+            WHEN 'collective' THEN EXISTS (
+                SELECT 1 FROM collective_progress cp
+                WHERE cp.challenge_id = b.challenge_id AND cp.scope_id IN (0, s.city_id) AND cp.met_at IS NOT NULL)
+            ELSE p.resident_id IS NOT NULL
+            END
+        END
+    ON CONFLICT DO NOTHING
+    RETURNING badge_id, resident_id
+)
+INSERT INTO news (resident_id, kind, subject_id) SELECT resident_id, 'badge', badge_id FROM earned

@@ -1,0 +1,91 @@
+WITH rules AS (
+    SELECT ch.id, ch.campaign_id, ch.rule ->> 'kind' = 'team_participation' AS for_team,
+           CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
+    FROM challenges ch
+    WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
+      AND ch.campaign_id IN (SELECT campaign_id FROM dirty_members)
+), shaped AS (
+    SELECT rules.*, r ->> 'kind' AS rule_kind,
+           coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
+           r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
+    FROM rules
+), counted AS MATERIALIZED (
+    SELECT rules.id AS challenge_id, x.action_type_id
+    FROM rules
+    JOIN campaign_action_types x ON x.campaign_id = rules.campaign_id
+    JOIN action_types t ON t.id = x.action_type_id
+    WHERE t.code IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'action_types', '[]')))
+       OR t.category IN (SELECT jsonb_array_elements_text(coalesce(rules.r -> 'categories', '[]')))
+), days AS MATERIALIZED (
+    -- each participant's days read once, then matched to every rule of their campaign
+    SELECT d.campaign_id, d.resident_id, d.local_date, d.action_type_id, d.quantity, d.co2e_kg
+    FROM dirty_members m JOIN campaign_days d USING (campaign_id, resident_id)
+), counted_days AS NOT MATERIALIZED (
+    SELECT s.id AS challenge_id, s.campaign_id, d.resident_id, d.local_date, s.rule_kind = 'distinct_days' AS by_days,
+           -- the window: a day, an ISO week from Monday, or (NULL) the whole campaign
+           CASE s.win WHEN 'day' THEN d.local_date
+                      WHEN 'week' THEN d.local_date - (extract(isodow FROM d.local_date)::int - 1) END AS window_start,
+           CASE WHEN s.by_kg THEN d.co2e_kg ELSE d.quantity END AS value
+    FROM days d
+    JOIN shaped s ON s.campaign_id = d.campaign_id
+    JOIN counted c ON c.challenge_id = s.id AND c.action_type_id = d.action_type_id
+), windows AS (
+    SELECT challenge_id, campaign_id, resident_id, sum(value) AS value
+    FROM counted_days WHERE NOT by_days
+    GROUP BY challenge_id, campaign_id, resident_id, window_start
+    UNION ALL
+    SELECT challenge_id, campaign_id, resident_id, count(DISTINCT local_date)
+    FROM counted_days WHERE by_days
+    GROUP BY challenge_id, campaign_id, resident_id, window_start
+), best AS (
+    SELECT challenge_id, campaign_id, resident_id, max(value) AS value
+    FROM windows GROUP BY challenge_id, campaign_id, resident_id
+), met AS MATERIALIZED (
+    -- judged where there is a value: without one, nothing reaches a target above zero
+    SELECT s.id AS challenge_id, e.resident_id, s.for_team, e.team_id
+    FROM best b
+    JOIN shaped s ON s.id = b.challenge_id
+    JOIN dirty_members e ON e.campaign_id = b.campaign_id AND e.resident_id = b.resident_id AND e.taking_part
+    CROSS JOIN LATERAL (
+        -- the rule's target, or for a personal goal the share of the participant's baseline answer
+        SELECT CASE s.rule_kind WHEN 'quantity' THEN (s.r ->> 'target')::numeric
+                                WHEN 'distinct_days' THEN (s.r ->> 'days')::numeric
+                                ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
+                                           * (s.r ->> 'share')::numeric, 6) END AS target) t
+    WHERE b.value >= t.target AND t.target > 0
+), was AS MATERIALIZED (
+    SELECT p.challenge_id, p.resident_id, s.for_team, e.team_id
+    FROM dirty_members e
+    JOIN shaped s ON s.campaign_id = e.campaign_id
+    JOIN challenges_met p ON p.challenge_id = s.id AND p.resident_id = e.resident_id
+    WHERE e.taking_part
+), flipped AS (
+    -- a member now meets a team rule's member rule, or no longer does: their team's count moves by one
+    INSERT INTO scoring_team_flips (team_id, challenge_id, delta)
+    SELECT coalesce(m.team_id, w.team_id), challenge_id, CASE WHEN w.resident_id IS NULL THEN 1 ELSE -1 END
+    FROM (SELECT * FROM met WHERE for_team) m
+    FULL JOIN (SELECT * FROM was WHERE for_team) w USING (challenge_id, resident_id)
+    WHERE (m.resident_id IS NULL OR w.resident_id IS NULL) AND coalesce(m.team_id, w.team_id) IS NOT NULL
+), gone AS (
+    -- fallen back, or no longer taking part
+    DELETE FROM challenges_met p
+    USING (SELECT challenge_id, resident_id FROM was
+           EXCEPT
+           SELECT challenge_id, resident_id FROM met
+           UNION ALL
+           SELECT ch.id, m.resident_id
+           FROM dirty_members m JOIN challenges ch ON ch.campaign_id = m.campaign_id
+           WHERE NOT m.taking_part) AS x
+    WHERE p.challenge_id = x.challenge_id AND p.resident_id = x.resident_id
+), stored AS (
+    INSERT INTO challenges_met (challenge_id, resident_id, met_at)
+    SELECT m.challenge_id, m.resident_id, $1
+    FROM met m LEFT JOIN was w USING (challenge_id, resident_id)
+    WHERE w.resident_id IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING challenge_id, resident_id
+)
+INSERT INTO news (resident_id, kind, subject_id)
+SELECT s.resident_id, 'challenge', s.challenge_id
+FROM stored s JOIN shaped r ON r.id = s.challenge_id
+WHERE NOT r.for_team

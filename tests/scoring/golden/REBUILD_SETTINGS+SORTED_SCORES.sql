@@ -1,0 +1,1 @@
+SET LOCAL work_mem = '1GB'; SET LOCAL maintenance_work_mem = '1GB';SET LOCAL enable_hashagg = off

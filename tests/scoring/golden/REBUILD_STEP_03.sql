@@ -1,0 +1,1 @@
+CREATE INDEX resident_days_city ON public.resident_days USING btree (city_id, local_date) INCLUDE (resident_id);ALTER TABLE resident_days ADD CONSTRAINT resident_days_pkey PRIMARY KEY (resident_id, local_date, action_type_id);ANALYZE resident_days

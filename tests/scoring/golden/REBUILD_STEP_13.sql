@@ -1,0 +1,1 @@
+ALTER TABLE activity_daily ADD CONSTRAINT activity_daily_pkey PRIMARY KEY (campaign_id, scope, scope_id, local_date);ALTER TABLE totals_daily ADD CONSTRAINT totals_daily_pkey PRIMARY KEY (campaign_id, scope, scope_id, local_date, action_type_id)

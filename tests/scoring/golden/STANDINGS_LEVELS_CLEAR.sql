@@ -1,0 +1,1 @@
+DELETE FROM standings_levels WHERE campaign_id = $1

@@ -1,0 +1,1 @@
+DELETE FROM standings_due WHERE campaign_id = $1

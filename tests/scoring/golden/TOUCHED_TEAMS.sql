@@ -1,0 +1,12 @@
+INSERT INTO scoring_touched_teams (team_id)
+SELECT s.team_id
+FROM campaign_scores s
+JOIN changed_enrolments m USING (campaign_id, resident_id)
+LEFT JOIN enrolments e USING (campaign_id, resident_id)
+WHERE s.team_id IS NOT NULL AND (e.left_at IS NOT NULL OR e.team_id IS DISTINCT FROM s.team_id)
+UNION
+SELECT e.team_id
+FROM enrolments e
+JOIN changed_enrolments m USING (campaign_id, resident_id)
+LEFT JOIN campaign_scores s USING (campaign_id, resident_id)
+WHERE e.team_id IS NOT NULL AND e.left_at IS NULL AND s.team_id IS DISTINCT FROM e.team_id
