@@ -30,6 +30,7 @@ from upscale_api.definitions.service import apply_definitions
 from upscale_api.errors import EXCEPTION_HANDLERS
 from upscale_api.health.routes import HealthController
 from upscale_api.impact.routes import ImpactController
+from upscale_api.input_guard import input_guard
 from upscale_api.notifications.routes import DeviceController, NotificationController
 from upscale_api.reports.routes import CityReportController
 from upscale_api.residents.routes import ResidentController
@@ -93,6 +94,7 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
         route_handlers=ROUTES,
         lifespan=[lifespan],
         request_class=StrictRequest,
+        middleware=[input_guard],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.upscale_max_body_bytes,
         dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
