@@ -3,6 +3,9 @@
 At start-up the app connects to PostgreSQL, refuses to run on an outdated
 schema, applies the definition files under ``campaigns/`` (validated; a bad
 file stops start-up with file, field and reason) and loads the catalogue.
+Outside Auth-emulator mode (always in production) it first checks that Google
+Application Default Credentials are usable, and refuses to be built without
+them: firebase-admin needs them to verify any ID token.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from upscale_api.notifications.routes import DeviceController, NotificationContr
 from upscale_api.reports.routes import CityReportController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController
-from upscale_api.settings import Settings
+from upscale_api.settings import Settings, SettingsError
 from upscale_api.worker import Worker, pool_settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,30 @@ ROUTES = [
 
 class StartupError(Exception):
     """The service cannot start; the message says why and what to do."""
+
+
+def check_google_credentials(settings: Settings) -> None:
+    """Raise :class:`SettingsError` naming ``GOOGLE_APPLICATION_CREDENTIALS`` unless
+    Application Default Credentials load (a key file, gcloud's, or a metadata server).
+
+    Without them the service would start and report ready, then answer 500 to every
+    signed-in request. In Auth-emulator mode nothing is needed. Google's own
+    ``NO_GCE_CHECK=true`` skips asking for a metadata server where there is none.
+    """
+    if settings.auth_emulated:
+        return
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        google.auth.default()
+    except DefaultCredentialsError as exc:
+        reason = str(exc).split(". ")[0].rstrip(".")
+        raise SettingsError(
+            f"GOOGLE_APPLICATION_CREDENTIALS: no usable Google credentials to verify Firebase ID tokens "
+            f"({reason}); set it to a service account key file, or run where Application Default "
+            "Credentials exist"
+        ) from None
 
 
 def create_app(settings: Settings, database_url: str | None = None, *, with_worker: bool = False) -> Litestar:
@@ -90,6 +117,7 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
         finally:
             await pool.close()
 
+    check_google_credentials(settings)
     app = Litestar(
         route_handlers=ROUTES,
         lifespan=[lifespan],

@@ -1,0 +1,114 @@
+"""While PostgreSQL is down the service answers 503 with Retry-After, and serves again by
+itself once the database is back: no restart, no new app.
+
+The database here is a real PostgreSQL server of this test's own (the embedded one, in a
+temporary folder), really stopped and started under the running app with its ``pg_ctl``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.factories import Resident, action, assert_problem, settings_for_tests
+from upscale_api import db, migrations
+from upscale_api.app import create_app
+
+
+class OwnServer:
+    """An embedded PostgreSQL that can be stopped and started again at the same address."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from pgserver import get_server
+
+        self._server = get_server(data_dir / "pgdata", cleanup_mode="delete")
+        self._socket_dir = self._server.get_postmaster_info().socket_dir
+        self.admin_url: str = self._server.get_uri("postgres")
+
+    def _pg_ctl(self, *args: str) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(list(args), pgdata=self._server.pgdata, user=self._server.system_user, timeout=60)
+
+    def stop(self) -> None:
+        self._pg_ctl("-w", "-m", "fast", "stop")
+
+    def start(self) -> None:
+        # The options pgserver starts it with: no TCP, the same socket folder, the same log.
+        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self._socket_dir}", "-l", str(self._server.log), "start")
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):  # stopped already: the test failed in between
+            self.stop()
+        self._server.cleanup()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[OwnServer]:
+    server = OwnServer(tmp_path)
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+async def app_client(own_server: OwnServer) -> AsyncIterator[AsyncTestClient[Any]]:
+    await db.ensure_database(own_server.admin_url, "upscale")
+    url = db.with_database(own_server.admin_url, "upscale")
+    conn = await asyncpg.connect(url)
+    try:
+        await migrations.migrate(conn)
+    finally:
+        await conn.close()
+    app = create_app(settings_for_tests(), database_url=url)
+    async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def assert_unavailable(response: httpx.Response) -> None:
+    assert_problem(response, 503, "unavailable")
+    assert int(response.headers["retry-after"]) > 0
+
+
+async def test_while_the_database_is_down_the_service_says_so_and_serves_again_when_it_is_back(
+    own_server: OwnServer, app_client: AsyncTestClient[Any]
+) -> None:
+    resident = Resident(uid=f"test-{uuid.uuid4().hex}", client=app_client)
+    assert (await resident.put("/v1/me", json={"city": "kranj"})).status_code == 201
+    logged_while_down = action("walk-instead-of-car", 2)
+
+    await asyncio.to_thread(own_server.stop)
+
+    assert_unavailable(await resident.get("/v1/me"))
+    assert_unavailable(await resident.post("/v1/me/actions", json=logged_while_down))
+    assert_unavailable(await resident.get("/v1/me/actions"))
+    assert_unavailable(await app_client.get("/health/ready"))
+    assert (await app_client.get("/health/live")).status_code == 200  # the process itself is fine
+
+    await asyncio.to_thread(own_server.start)
+
+    assert (await app_client.get("/health/ready")).status_code == 200
+    profile = await resident.get("/v1/me")
+    assert profile.status_code == 200
+    assert profile.json()["city"] == "kranj"
+    assert (await resident.get("/v1/me/actions")).json()["items"] == []  # nothing was stored while down
+    assert (await resident.post("/v1/me/actions", json=logged_while_down)).status_code == 201
+
+
+async def test_a_role_guard_that_cannot_read_roles_answers_503_not_403(
+    own_server: OwnServer, app_client: AsyncTestClient[Any]
+) -> None:
+    staff = Resident(uid=f"coordinator-{uuid.uuid4().hex}", client=app_client)
+
+    await asyncio.to_thread(own_server.stop)
+
+    assert_unavailable(await staff.get("/v1/admin/campaigns"))
