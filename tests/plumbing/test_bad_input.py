@@ -32,6 +32,8 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from litestar import Litestar, post
+from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import NewDatabase
@@ -47,10 +49,12 @@ from tests.factories import (
     settings_for_tests,
 )
 from upscale_api import db, migrations
-from upscale_api.auth import grant_role
+from upscale_api.auth import PUBLIC, grant_role
+from upscale_api.body import StrictRequest
 from upscale_api.campaigns.service import apply_campaigns
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
+from upscale_api.errors import EXCEPTION_HANDLERS
 
 Schema = dict[str, Any]
 KeyPath = tuple[str | int, ...]
@@ -440,6 +444,19 @@ async def test_cursors_outside_what_can_be_stored_are_refused(resident: Resident
     )
     for cursor in ("%C2%B2", str(INT64_MAX + 1)):  # "²" passes str.isdigit
         assert_problem(await resident.get(f"/v1/me/notifications?cursor={cursor}"), 422, "validation-error", "cursor")
+
+
+async def test_a_body_that_is_not_a_struct_gets_the_same_answers() -> None:
+    @post("/echo", guards=[PUBLIC], status_code=200)
+    async def echo(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        return data
+
+    app = Litestar([echo], request_class=StrictRequest, exception_handlers=EXCEPTION_HANDLERS)
+    async with AsyncTestClient(app=app) as client:
+        for body in BROKEN_BODIES.values():
+            assert_problem(await client.post("/echo", content=body), 400, "malformed-body")
+        assert_problem(await client.post("/echo", json={"note": "a\u0000"}), 422, "validation-error", "note")
+        assert (await client.post("/echo", json={"note": "fine"})).json() == {"note": "fine"}
 
 
 async def _actions_of(pool: db.Pool, resident: Resident) -> int:
