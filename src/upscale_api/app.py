@@ -30,7 +30,7 @@ from upscale_api.catalogue.service import Catalogue
 from upscale_api.context import provide_context
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
-from upscale_api.errors import EXCEPTION_HANDLERS
+from upscale_api.errors import EXCEPTION_HANDLERS, database_unavailable
 from upscale_api.health.routes import HealthController
 from upscale_api.impact.routes import ImpactController
 from upscale_api.input_guard import input_guard
@@ -94,7 +94,12 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = database_url or await db.resolve_database_url(settings)
-        pool = await db.create_pool(url, pool_settings(settings) if with_worker else settings)
+        try:
+            pool = await db.create_pool(url, pool_settings(settings) if with_worker else settings)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            raise StartupError(f"DATABASE_URL: cannot connect to the database ({type(exc).__name__}: {exc})") from None
         try:
             async with pool.acquire() as conn:
                 todo = await migrations.pending(conn)

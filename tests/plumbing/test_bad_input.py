@@ -113,6 +113,7 @@ BAD_PARAMETER_VALUES: dict[str, BadValue] = {
     "an encoded surrogate": BadValue("%ED%A0%80"),
     "a control character": BadValue("a%01b"),
     "a space": BadValue("%20"),
+    "empty": BadValue(""),
     "a cursor at year 1": BadValue(_cursor(["0001-01-01T00:00:00+14:00", str(uuid.uuid4())])),
     "a cursor at year 9999": BadValue(_cursor(["9999-12-31T23:59:59-14:00", str(uuid.uuid4())])),
     "a cursor at year 1 with an id": BadValue(_cursor(["0001-01-01T00:00:00+14:00", 1])),
@@ -366,6 +367,9 @@ async def test_bad_query_parameters_are_refused_without_a_5xx(operations: list[O
                 response = await sweep.send(operation, operation.url(query=f"{name}={value.encoded}"))
                 expected = (422, name) if value.expect == "refused" else (None, None)
                 sweep.check(f"{operation} with ?{name}= {label}", response, *expected)
+            for label, query in {"given twice": f"{name}=1&{name}=2", "without a value": name}.items():
+                response = await sweep.send(operation, operation.url(query=query))
+                sweep.check(f"{operation} with {name} {label}", response)
 
     sweep.assert_clean()
 

@@ -2,13 +2,14 @@
 itself once the database is back: no restart, no new app.
 
 The database here is a real PostgreSQL server of this test's own (the embedded one, in a
-temporary folder), really stopped and started under the running app with its ``pg_ctl``.
+folder of its own), really stopped and started under the running app with its ``pg_ctl``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,7 +21,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.factories import Resident, action, assert_problem, settings_for_tests
+from tests.factories import ROOT, Resident, action, assert_problem, settings_for_tests
 from upscale_api import db, migrations
 from upscale_api.app import create_app
 
@@ -54,10 +55,18 @@ class OwnServer:
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[OwnServer]:
-    server = OwnServer(tmp_path)
-    yield server
-    server.remove()
+def own_server() -> Iterator[OwnServer]:
+    # Beside the session's embedded server rather than in pytest's temporary folder: as root,
+    # pgserver runs PostgreSQL as its own user, who loses its way into that folder whenever
+    # another pytest run makes it private again.
+    data_dir = ROOT / ".upscale" / f"outage-{uuid.uuid4().hex[:12]}"
+    data_dir.mkdir(parents=True)
+    server = OwnServer(data_dir)
+    try:
+        yield server
+    finally:
+        server.remove()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from litestar.testing import AsyncTestClient
 
-from tests.factories import CAMPAIGNS
-from upscale_api.app import create_app
+from tests.factories import CAMPAIGNS, settings_for_tests
+from upscale_api.app import StartupError, create_app
 from upscale_api.settings import SettingsError, load_settings
 
 PRODUCTION = {
@@ -79,3 +80,13 @@ def test_without_credentials_the_app_is_not_even_built(tmp_path: Path, monkeypat
 
     with pytest.raises(SettingsError, match=r"^GOOGLE_APPLICATION_CREDENTIALS: "):
         create_app(load_settings(PRODUCTION))
+
+
+async def test_an_unreachable_database_stops_start_up_naming_the_setting() -> None:
+    app = create_app(settings_for_tests(), database_url="postgresql://upscale@127.0.0.1:1/upscale")
+
+    with pytest.raises(ExceptionGroup) as stopped:  # the test client runs the start-up in a task group
+        async with AsyncTestClient(app=app):
+            pass
+
+    assert stopped.group_contains(StartupError, match=r"^DATABASE_URL: cannot connect to the database \(Connection")
