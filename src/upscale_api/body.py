@@ -52,7 +52,8 @@ class StrictRequest(Request[Any, Any, Any]):
         decoded, errors, positions = [], {}, []
         for position, raw in enumerate(raw_items):
             try:
-                decoded.append(validation.decode(bytes(raw), item_type, msgspec.json.decode))
+                # The envelope's decode checked the whole body's text already.
+                decoded.append(validation.decode(bytes(raw), item_type, msgspec.json.decode, check_text=False))
                 positions.append(position)
             except validation.InvalidInput as exc:  # each raw item is well-formed JSON already
                 errors[position] = exc.errors

@@ -16,6 +16,7 @@ A request without path parameters or query string (logging an action) costs two 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -52,6 +53,7 @@ def _check_path(values: Mapping[str, object]) -> None:
             raise Problem.field(name, "no such id (ids are 64-bit integers)", status=404, kind="not-found")
 
 
+@functools.lru_cache(maxsize=1024)  # clients repeat the same few queries; a refusal raises and is not kept
 def _check_query(query_string: bytes) -> None:
     # Decoded as Litestar decodes it (invalid UTF-8 becomes U+FFFD, which is storable).
     for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):

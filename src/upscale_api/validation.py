@@ -47,12 +47,15 @@ class MalformedInput(Exception):
     """The bytes are not well-formed JSON/TOML at all."""
 
 
-def decode(data: bytes, type_: type[T], decoder: Callable[..., Any]) -> T:
+def decode(data: bytes, type_: type[T], decoder: Callable[..., Any], *, check_text: bool = True) -> T:
     """Decode ``data`` into ``type_`` with ``decoder`` (``msgspec.json.decode`` or
     ``msgspec.toml.decode``); raise :class:`InvalidInput` listing every bad field
     (text that cannot be stored included), or :class:`MalformedInput` for any bytes
-    that are not well-formed (truncated, trailing bytes, invalid UTF-8, nested too deeply)."""
-    suspect = _UNSTORABLE_ESCAPE.search(data) is not None
+    that are not well-formed (truncated, trailing bytes, invalid UTF-8, nested too deeply).
+
+    ``check_text=False`` skips looking for unstorable text: for parts of a body
+    whose whole was checked already."""
+    suspect = check_text and _may_hold_unstorable(data)
     try:
         decoded = typing.cast(T, decoder(data, type=type_))
     except msgspec.ValidationError as exc:
@@ -76,6 +79,11 @@ def decode(data: bytes, type_: type[T], decoder: Callable[..., Any]) -> T:
         errors = []
     errors = (errors or [_as_field_error(first, "")]) + (unstorable_text(untyped) if suspect else [])
     raise InvalidInput(errors)
+
+
+def _may_hold_unstorable(data: bytes) -> bool:
+    # Most bodies hold no backslash at all: one byte is found fastest; the pattern runs only then.
+    return b"\\" in data and _UNSTORABLE_ESCAPE.search(data) is not None
 
 
 def _untyped(data: bytes, decoder: Callable[..., Any]) -> Any:
