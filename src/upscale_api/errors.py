@@ -175,7 +175,7 @@ def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem
         detail = "body: larger than the limit" if exc.status_code == 413 else exc.detail
         problem = Problem(exc.status_code, kind, detail, headers=dict(exc.headers or {}))
     elif database_unavailable(exc):
-        log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
         problem = Problem(503, "unavailable", "database: cannot be reached now; retry later")
     else:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)

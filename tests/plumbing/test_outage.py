@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import asyncpg
 import httpx
 import pytest
@@ -121,3 +122,29 @@ async def test_a_role_guard_that_cannot_read_roles_answers_503_not_403(
     await asyncio.to_thread(own_server.stop)
 
     assert_unavailable(await staff.get("/v1/admin/campaigns"))
+
+
+async def test_a_request_that_finds_no_free_connection_in_time_answers_503(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "ACQUIRE_TIMEOUT_SECONDS", 0.5)  # instead of waiting 10 s here
+    settings = settings_for_tests(UPSCALE_DB_POOL_MIN="1", UPSCALE_DB_POOL_MAX="2", UPSCALE_SCORING_PARTS="1")
+    async with AsyncTestClient(app=create_app(settings, database_url=database_url)) as client:
+        resident = Resident(uid=f"test-{uuid.uuid4().hex}", client=client)
+        assert (await resident.put("/v1/me", json={"city": "kranj"})).status_code == 201
+        # The app runs on an event loop of its own: its connections are held there.
+        portal, pool = client.blocking_portal, client.app.state.pool
+        held, release = portal.call(anyio.Event), portal.call(anyio.Event)
+
+        async def hold_every_connection() -> None:  # as two long reports would
+            async with pool.acquire(), pool.acquire():
+                held.set()
+                await release.wait()
+
+        holding = portal.start_task_soon(hold_every_connection)
+        portal.call(held.wait)
+        assert_unavailable(await resident.get("/v1/me"))
+        portal.call(release.set)
+        holding.result(timeout=30)
+
+        assert (await resident.get("/v1/me")).status_code == 200
