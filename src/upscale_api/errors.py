@@ -1,7 +1,7 @@
 """RFC 9457 problem details for every error the API returns.
 
 Each problem has a stable ``type`` (``/problems/<slug>``, listed in
-docs/errors.md), a ``title`` per type, a ``detail`` naming the field and the
+docs/api.md), a ``title`` per type, a ``detail`` naming the field and the
 reason, and for validation problems an ``errors`` list with every bad field.
 Unexpected exceptions become a 500 problem without internals (and are logged).
 

@@ -10,10 +10,13 @@ lets the request through to the input it carries. Each operation gets:
 - a very long string in each string of the body: no 5xx;
 - NUL, overlong, out-of-range and mis-encoded values in each path and query parameter:
   NUL and overlong values are a 422 naming the parameter, an integer id outside 64 bits a
-  404 naming it, anything else at least no 5xx.
+  404 naming it, anything else at least no 5xx;
+- ID tokens with unusable claims (a ``firebase`` claim that is a string, a uid with a NUL,
+  an expiry of Infinity, ...), on every signed-in operation: a 401.
 
 The sweep runs on a database of its own, so what it happens to store touches no other test.
-Each test sends everything and then lists every failure at once.
+Each test sends everything and then lists every failure at once. After it, the cases found
+by hand, each with what is stored.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import msgspec
@@ -49,6 +52,7 @@ from tests.factories import (
     settings_for_tests,
 )
 from upscale_api import db, migrations
+from upscale_api.app import create_app
 from upscale_api.auth import PUBLIC, grant_role
 from upscale_api.body import StrictRequest
 from upscale_api.campaigns.service import apply_campaigns
@@ -92,7 +96,7 @@ class BadValue:
     """A parameter value, percent-encoded as it goes into the URL, and what it must get."""
 
     encoded: str
-    expect: str = "no 5xx"
+    expect: Literal["no 5xx", "refused", "no such id"] = "no 5xx"
     """``refused``: a 422 naming the parameter; ``no such id``: a 404 naming it on an integer id."""
 
 
@@ -191,8 +195,6 @@ async def swept_url(new_database: NewDatabase) -> str:
 
 @pytest.fixture(scope="module")
 async def swept_client(swept_url: str) -> AsyncIterator[AsyncTestClient[Any]]:
-    from upscale_api.app import create_app
-
     app = create_app(settings_for_tests(), database_url=swept_url)
     async with AsyncTestClient(app=app, raise_server_exceptions=False) as test_client:
         yield test_client
@@ -250,18 +252,27 @@ class Sweep:
         headers = self.caller.headers | ({"Content-Type": "application/json"} if content is not None else {})
         return await self.caller.client.request(operation.method, url, content=content, headers=headers)
 
-    def check(self, label: str, response: httpx.Response, status: int | None = None, field: str | None = None) -> None:
-        """No 5xx; a 4xx is a problem; when given, the status and the field named."""
-        problem = _problem_of(response)
+    def check(
+        self,
+        label: str,
+        response: httpx.Response,
+        status: int | None = None,
+        field: str | None = None,
+        kind: str | None = None,
+    ) -> None:
+        """No 5xx; a 4xx is a problem; when given, the status, the field named and the problem type."""
+        problem = _problem_of(response) or {}
         what = f"{label}: {response.status_code} {response.text[:300]}"
         if response.status_code >= 500:
             self.failures.append(what)
-        elif response.status_code >= 400 and problem is None:
+        elif response.status_code >= 400 and not problem:
             self.failures.append(f"{what} (not application/problem+json)")
         elif status is not None and response.status_code != status:
             self.failures.append(f"{what} (wanted {status})")
-        elif field is not None and field not in [e.get("field") for e in (problem or {}).get("errors") or []]:
+        elif field is not None and field not in [e.get("field") for e in problem.get("errors") or []]:
             self.failures.append(f"{what} (wanted the field {field!r} named)")
+        elif kind is not None and problem.get("type") != f"/problems/{kind}":
+            self.failures.append(f"{what} (wanted /problems/{kind})")
 
     def assert_clean(self) -> None:
         assert self.sent > 0
@@ -298,10 +309,7 @@ async def test_a_broken_body_is_a_400_on_every_operation_with_a_body(
     for operation in (op for op in operations if op.body is not None):
         for label, body in BROKEN_BODIES.items():
             response = await sweep.send(operation, operation.url(), body)
-            sweep.check(f"{operation} with {label}", response, status=400)
-            problem = _problem_of(response)
-            if problem is not None and response.status_code == 400:
-                assert problem["type"] == "/problems/malformed-body", (operation, label, problem)
+            sweep.check(f"{operation} with {label}", response, status=400, kind="malformed-body")
 
     sweep.assert_clean()
 
