@@ -25,6 +25,7 @@ from litestar.testing import AsyncTestClient
 from tests.factories import ROOT, Resident, action, assert_problem, settings_for_tests
 from upscale_api import db, migrations
 from upscale_api.app import create_app
+from upscale_api.errors import database_unavailable
 
 
 class OwnServer:
@@ -148,3 +149,36 @@ async def test_a_request_that_finds_no_free_connection_in_time_answers_503(
         holding.result(timeout=30)
 
         assert (await resident.get("/v1/me")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError(111, "Connect call failed"),
+        FileNotFoundError(2, "No such file or directory"),  # the server's Unix socket is gone
+        TimeoutError(),  # connecting, or waiting for a free connection
+        asyncpg.CannotConnectNowError("the database system is starting up"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"),
+        asyncpg.TooManyConnectionsError("sorry, too many clients already"),
+        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.InterfaceError("connection is closed"),
+        asyncpg.InvalidPasswordError("password authentication failed for user"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_errors_that_mean_the_database_cannot_serve_now_are_503s(error: Exception) -> None:
+    assert database_unavailable(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.UniqueViolationError("duplicate key value violates unique constraint"),
+        asyncpg.DataError("invalid input for query argument $1"),  # a bug: input should be checked before SQL
+        asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+        ValueError("a bug"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_bugs_stay_500s_and_are_not_blamed_on_the_database(error: Exception) -> None:
+    assert not database_unavailable(error)
