@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import firebase_admin
 import msgspec
@@ -34,6 +36,9 @@ from upscale_api.settings import Settings
 Role = Literal["coordinator", "researcher", "admin"]
 CLOCK_SKEW_SECONDS = 30
 _CACHE_SIZE = 50_000
+# Firebase uids are 1 to 128 characters; no control character or unpaired surrogate
+# (neither is text PostgreSQL stores, and no uid Firebase issues has one).
+_UID = re.compile("[^\x00-\x1f\x7f\ud800-\udfff]{1,128}")
 
 
 class Identity(msgspec.Struct, frozen=True):
@@ -72,8 +77,11 @@ class TokenVerifier:
         return identity
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> Identity:
+        """The caller named by verified ``claims``, or ``NotAuthorizedException``. Claims are
+        input too: in Auth-emulator mode nobody signed them, so every one is checked for
+        type and range before it is used or reaches SQL."""
         exp, iat = claims.get("exp"), claims.get("iat")
-        if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+        if not _is_number(exp) or not _is_number(iat):
             raise NotAuthorizedException("Authorization: ID token lacks exp or iat")
         if exp < now - CLOCK_SKEW_SECONDS:
             raise NotAuthorizedException("Authorization: ID token has expired")
@@ -81,8 +89,24 @@ class TokenVerifier:
             raise NotAuthorizedException("Authorization: ID token is issued in the future")
         if claims.get("iss") != self.issuer or claims.get("aud") != self.project_id:
             raise NotAuthorizedException("Authorization: ID token is for another Firebase project")
-        provider = claims.get("firebase", {}).get("sign_in_provider", "unknown")
-        return Identity(uid=str(claims["uid"]), sign_in_provider=str(provider), expires_at=float(exp))
+        uid, firebase = claims.get("uid"), claims.get("firebase", {})
+        if not isinstance(uid, str) or not _UID.fullmatch(uid):
+            raise NotAuthorizedException("Authorization: ID token has no usable uid (1 to 128 characters of text)")
+        if not isinstance(firebase, dict):
+            raise NotAuthorizedException("Authorization: ID token has a malformed firebase claim")
+        provider = firebase.get("sign_in_provider", "unknown")
+        if not isinstance(provider, str) or not _UID.fullmatch(provider):
+            raise NotAuthorizedException("Authorization: ID token has a malformed sign-in provider")
+        return Identity(uid=uid, sign_in_provider=provider, expires_at=float(exp))
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    """A time claim: a finite number (not a boolean, not an integer beyond a float's precision)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 2**53
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _first_sentence(exc: Exception) -> str:

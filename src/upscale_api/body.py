@@ -6,6 +6,10 @@ decodes the bytes straight into the declared type with msgspec and, when that
 fails, lists every bad field (:mod:`upscale_api.validation`). The Struct it
 returns passes through Litestar's signature model untouched.
 
+Any bytes that are not well-formed JSON (truncated, trailing bytes, invalid
+UTF-8, nested too deeply) are a 400 ``malformed-body`` problem, and text
+PostgreSQL cannot store a 422 naming the field, for every route alike.
+
 A handler may accept a list whose items are answered one by one (offline sync):
 it names that field in ``opt={"item_errors": "<field>"}``. Items that fail to
 decode are dropped from the list and their errors kept in
@@ -34,8 +38,8 @@ class StrictRequest(Request[Any, Any, Any]):
         body = await self.body()
         handler = self.route_handler
         target = _data_type(handler)
-        if target is None:
-            return await super().json()
+        if target is None:  # not a Struct: decoded untyped, with the same answers to broken bytes
+            return validation.decode(body or b"null", object, msgspec.json.decode)
         item_field = handler.opt.get("item_errors")
         if item_field is None:
             return validation.decode(body, target, msgspec.json.decode)
@@ -48,7 +52,8 @@ class StrictRequest(Request[Any, Any, Any]):
         decoded, errors, positions = [], {}, []
         for position, raw in enumerate(raw_items):
             try:
-                decoded.append(validation.decode(bytes(raw), item_type, msgspec.json.decode))
+                # The envelope's decode checked the whole body's text already.
+                decoded.append(validation.decode(bytes(raw), item_type, msgspec.json.decode, check_text=False))
                 positions.append(position)
             except validation.InvalidInput as exc:  # each raw item is well-formed JSON already
                 errors[position] = exc.errors

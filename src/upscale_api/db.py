@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
-    from asyncpg.pool import PoolConnectionProxy
+    from asyncpg.pool import PoolAcquireContext, PoolConnectionProxy
 
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 else:  # asyncpg's classes are generic only in its type stubs
@@ -32,6 +32,11 @@ else:  # asyncpg's classes are generic only in its type stubs
 Record = asyncpg.Record
 
 DEFAULT_DATABASE = "upscale"
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+"""How long opening a connection may take: an unreachable server fails a request after this."""
+ACQUIRE_TIMEOUT_SECONDS = 10.0
+"""How long a request waits for a free connection (``pool.acquire()`` without a timeout)."""
 
 
 class AdvisoryLock(enum.IntEnum):
@@ -133,18 +138,38 @@ async def _keep_session(conn: Connection) -> None:
     back by asyncpg. Saves a round trip per request."""
 
 
+class _BoundedPool(Pool):
+    """A pool whose ``acquire()`` waits at most :data:`ACQUIRE_TIMEOUT_SECONDS` unless told
+    otherwise, so no request queues forever behind an unreachable database. Its own
+    ``fetch``, ``execute`` ... acquire through this method too."""
+
+    def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext[Record]:
+        return super().acquire(timeout=ACQUIRE_TIMEOUT_SECONDS if timeout is None else timeout)
+
+
 async def create_pool(url: str, settings: Settings) -> Pool:
-    """Open the connection pool; jsonb values map to Python objects through msgspec."""
-    pool = await asyncpg.create_pool(
+    """Open the connection pool; jsonb values map to Python objects through msgspec.
+
+    Opening a connection and waiting for one are bounded (:data:`CONNECT_TIMEOUT_SECONDS`,
+    :data:`ACQUIRE_TIMEOUT_SECONDS`): while the database is down, requests fail fast (and
+    ``errors.py`` answers 503), and a connection that died with the server is replaced on
+    its next use, so the service serves again by itself once the database is back."""
+    pool: Pool = await _BoundedPool(
         url,
         reset=_keep_session,
         min_size=settings.upscale_db_pool_min,
         max_size=settings.upscale_db_pool_max,
         statement_cache_size=100 if settings.upscale_db_statement_cache else 0,
         init=_init_connection,
+        timeout=CONNECT_TIMEOUT_SECONDS,
         server_settings={"application_name": "upscale-api", "timezone": "UTC"},
+        # What asyncpg.create_pool passes (it only constructs the class); here for the subclass.
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        loop=None,
     )
-    assert pool is not None
     return pool
 
 

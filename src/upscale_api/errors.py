@@ -1,9 +1,13 @@
 """RFC 9457 problem details for every error the API returns.
 
 Each problem has a stable ``type`` (``/problems/<slug>``, listed in
-docs/errors.md), a ``title`` per type, a ``detail`` naming the field and the
+docs/api.md), a ``title`` per type, a ``detail`` naming the field and the
 reason, and for validation problems an ``errors`` list with every bad field.
 Unexpected exceptions become a 500 problem without internals (and are logged).
+
+When the database cannot be reached (down, restarting, refusing connections, out of
+connections, or no connection free in time) the answer is a 503 ``unavailable`` with
+``Retry-After``, here and only here: routes and services never catch these errors.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -39,7 +44,7 @@ TITLES: dict[str, str] = {
     "conflict": "Conflicts with what is stored",
     "body-too-large": "The request body is too large",
     "rule-violation": "The request breaks a rule",
-    "unavailable": "The service is not ready",
+    "unavailable": "The service cannot answer now; retry later",
     "internal-error": "Something went wrong on our side",
     "http-error": "The request failed",
 }
@@ -116,6 +121,30 @@ def _from_litestar_validation(exc: ValidationException) -> Problem:
     return Problem.invalid(errors)
 
 
+RETRY_AFTER_SECONDS = 5
+"""Sent as ``Retry-After`` with every 503: about how long a database restart or failover takes."""
+
+# The database is down, restarting, refusing or out of connections, or its address or
+# credentials stopped working. OSError covers refused and reset sockets, unknown hosts and
+# timeouts (connecting, or waiting for a free connection: TimeoutError is an OSError).
+_DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, e.g. the connection broke mid-query
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,  # the password was changed under us
+    asyncpg.exceptions.InvalidCatalogNameError,  # the database is gone
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot serve now (rather than a bug or bad input)."""
+    if isinstance(exc, _DATABASE_UNAVAILABLE):
+        return True
+    # asyncpg has no class of its own for using a connection the server closed.
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
 _KIND_BY_STATUS = {
     400: "malformed-body",
     401: "unauthenticated",
@@ -145,9 +174,14 @@ def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem
         kind = _KIND_BY_STATUS.get(exc.status_code, "http-error")
         detail = "body: larger than the limit" if exc.status_code == 413 else exc.detail
         problem = Problem(exc.status_code, kind, detail, headers=dict(exc.headers or {}))
+    elif database_unavailable(exc):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        problem = Problem(503, "unavailable", "database: cannot be reached now; retry later")
     else:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         problem = Problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal-error", "the error was logged")
+    if problem.status == 503:
+        problem.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
     return problem_response(request, problem)
 
 

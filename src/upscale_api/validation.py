@@ -3,6 +3,11 @@
 msgspec stops at the first error. When a typed decode fails, the input is
 decoded again without a type and walked field by field, so a client (or the
 author of a definition file) sees every problem in one answer.
+
+Text PostgreSQL cannot store (U+0000, and unpaired surrogates, which have no
+UTF-8 form) is refused here too, once for every body and file, naming each
+field. Both can only arrive as ``\\u`` escapes, so only input holding such an
+escape is walked: a body without one costs a single scan of its bytes.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ import msgspec
 T = TypeVar("T")
 
 _AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+# \u0000 or \uD800-\uDFFF as written in JSON or TOML (TOML's \U00000000 starts the same way).
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|d[89a-f])", re.IGNORECASE)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class FieldError(msgspec.Struct, frozen=True):
@@ -39,21 +47,98 @@ class MalformedInput(Exception):
     """The bytes are not well-formed JSON/TOML at all."""
 
 
-def decode(data: bytes, type_: type[T], decoder: Callable[..., Any]) -> T:
+def decode(data: bytes, type_: type[T], decoder: Callable[..., Any], *, check_text: bool = True) -> T:
     """Decode ``data`` into ``type_`` with ``decoder`` (``msgspec.json.decode`` or
-    ``msgspec.toml.decode``); raise :class:`InvalidInput` listing every bad field,
-    or :class:`MalformedInput`."""
+    ``msgspec.toml.decode``); raise :class:`InvalidInput` listing every bad field
+    (text that cannot be stored included), or :class:`MalformedInput` for any bytes
+    that are not well-formed (truncated, trailing bytes, invalid UTF-8, nested too deeply).
+
+    ``check_text=False`` skips looking for unstorable text: for parts of a body
+    whose whole was checked already."""
+    suspect = check_text and _may_hold_unstorable(data)
     try:
-        return typing.cast(T, decoder(data, type=type_))
+        decoded = typing.cast(T, decoder(data, type=type_))
     except msgspec.ValidationError as exc:
         first = str(exc)
-    except msgspec.DecodeError as exc:
-        raise MalformedInput(str(exc)) from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedInput(_malformed_reason(exc)) from None
+    else:
+        unstorable = unstorable_text(_untyped(data, decoder)) if suspect else []
+        if unstorable:
+            raise InvalidInput(unstorable)
+        return decoded
+    # The typed decode stops at the first bad field, before reading the rest: the
+    # bytes after it may still be broken, which makes the whole body malformed.
     try:
-        errors = collect_errors(decoder(data), type_)
-    except msgspec.ValidationError:  # not even representable untyped (e.g. 1e999)
+        untyped = _untyped(data, decoder)
+    except InvalidInput:  # well-formed, but with no untyped value (e.g. 1e999): the first error says it
+        raise InvalidInput([_as_field_error(first, "")]) from None
+    try:
+        errors = collect_errors(untyped, type_)
+    except RecursionError:
         errors = []
-    raise InvalidInput(errors or [_as_field_error(first, "")])
+    errors = (errors or [_as_field_error(first, "")]) + (unstorable_text(untyped) if suspect else [])
+    raise InvalidInput(errors)
+
+
+def _may_hold_unstorable(data: bytes) -> bool:
+    # Most bodies hold no backslash at all: one byte is found fastest; the pattern runs only then.
+    return b"\\" in data and _UNSTORABLE_ESCAPE.search(data) is not None
+
+
+def _untyped(data: bytes, decoder: Callable[..., Any]) -> Any:
+    """``data`` decoded without a type; :class:`MalformedInput` when the bytes are broken,
+    :class:`InvalidInput` when a value has no untyped form (a number out of range)."""
+    try:
+        return decoder(data)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput([_as_field_error(str(exc), "")]) from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedInput(_malformed_reason(exc)) from None
+
+
+def _malformed_reason(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not valid UTF-8 (byte {exc.start})"
+    return str(exc)
+
+
+def unstorable_reason(text: str) -> str | None:
+    """Why PostgreSQL cannot store ``text``, or None when it can."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "contains U+0000 (NUL), which cannot be stored"
+    return "contains an unpaired surrogate, which is not text"
+
+
+def unstorable_text(value: object) -> list[FieldError]:
+    """Every string and key of untyped ``value`` that holds U+0000 or an unpaired surrogate.
+
+    Iterative, because ``value`` may be nested as deeply as the decoder allows."""
+    found: list[FieldError] = []
+    pending: list[tuple[str, object]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str):
+            reason = unstorable_reason(item)
+            if reason:
+                found.append(FieldError(path, reason))
+        elif isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                name = str(key)
+                reason = unstorable_reason(name)
+                if reason:
+                    escaped = name.encode("unicode_escape", "backslashreplace").decode("ascii")
+                    found.append(FieldError(_join(path, escaped), f"the name {reason}"))
+                else:
+                    pending.append((_join(path, name), child))
+        elif isinstance(item, list):
+            pending.extend((f"{path}[{index}]", child) for index, child in reversed(list(enumerate(item))))
+    return found
 
 
 def convert(value: object, type_: type[T]) -> T:

@@ -139,9 +139,11 @@ async def inbox(pool: Pool, uid: str, limit: int, cursor: str | None) -> Inbox:
 
 
 def _cursor(cursor: str | None) -> int | None:
+    """The id the page starts after; a 422 naming ``cursor`` unless it is one of ours
+    (ASCII digits: ``str.isdigit`` also takes "²", and ids are 64-bit)."""
     if cursor is None:
         return None
-    if not cursor.isdigit():
+    if not (cursor.isascii() and cursor.isdigit() and int(cursor) < 2**63):
         raise Problem.field("cursor", "is not a cursor returned by this endpoint")
     return int(cursor)
 
