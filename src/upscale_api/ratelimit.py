@@ -27,6 +27,8 @@ per request checks and charges all of its keys.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import ipaddress
 import math
 import time
@@ -69,12 +71,12 @@ class Limit:
         quota, _, window = text.partition("/")
         return cls(name, int(quota), int(window), by_items)
 
-    @property
+    @functools.cached_property
     def step_us(self) -> int:
         """Microseconds that one unit takes to come back."""
         return max(1, self.window * MICROSECONDS // self.quota)
 
-    @property
+    @functools.cached_property
     def capacity_us(self) -> int:
         return self.step_us * self.quota
 
@@ -103,14 +105,18 @@ class Verdict:
     allowed: bool
     remaining: int
     """Units left after this request."""
-    reset: int
-    """Seconds until one more unit comes back (0: the quota is whole)."""
-    retry_after: int
-    """Seconds until this request would pass (0 when it passed)."""
+    reset_us: int
+    """Until one more unit comes back (0: the quota is whole)."""
+    retry_us: int
+    """Until this request would pass (0 when it passed)."""
 
-    @property
-    def item(self) -> str:
-        return f'"{self.limit.name}";r={self.remaining};t={self.reset}'
+    def item(self, later_us: int = 0) -> str:
+        """This verdict as an item of the RateLimit field, told ``later_us`` after it was reached."""
+        return f'"{self.limit.name}";r={self.remaining};t={_seconds(self.reset_us - later_us)}'
+
+    def retry_after(self, later_us: int = 0) -> int:
+        """Retry-After in whole seconds, at least 1, told ``later_us`` after the verdict."""
+        return max(1, _seconds(self.retry_us - later_us))
 
 
 def verdict(check: Check, tat_us: int, now_us: int, allowed: bool) -> Verdict:
@@ -118,8 +124,8 @@ def verdict(check: Check, tat_us: int, now_us: int, allowed: bool) -> Verdict:
     step, capacity = check.limit.step_us, check.limit.capacity_us
     used = max(tat_us - now_us, 0)
     remaining = max(capacity - used, 0) // step
-    reset = 0 if used == 0 else _seconds(used - (capacity - (remaining + 1) * step))
-    retry = 0 if allowed else max(1, _seconds(used + check.increment_us - capacity))
+    reset = 0 if used == 0 else used - (capacity - (remaining + 1) * step)
+    retry = 0 if allowed else used + check.increment_us - capacity
     return Verdict(check.limit, allowed, remaining, reset, retry)
 
 
@@ -218,36 +224,39 @@ async def forget_expired(pool: Pool) -> int:
 # --- Who is asking -------------------------------------------------------------
 
 
-def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
-    """The address a request came from: the peer, or, when the peer is a trusted proxy,
-    the right-most address of X-Forwarded-For that is not a trusted proxy (the
-    left part is whatever the client wrote). IPv6 addresses count by their /64,
-    which one subscriber usually holds whole."""
-    address = peer
-    if forwarded_for and _is_trusted(peer, trusted):
-        for hop in reversed(forwarded_for.split(",")):
-            address = hop.strip()[:64]
-            if not _is_trusted(address, trusted):
-                break
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
+class Addresses:
+    """Where requests come from, believing X-Forwarded-For from ``trusted`` proxies only."""
+
+    def __init__(self, trusted: tuple[Network, ...]) -> None:
+        self.trusted = trusted
+        # Parsing an address costs more than the rest of a check; the same few come back all the time.
+        self._classify = functools.lru_cache(maxsize=50_000)(self._classify_uncached)
+
+    def client(self, peer: str, forwarded_for: str | None) -> str:
+        """The peer, or, when the peer is a trusted proxy, the right-most address of
+        X-Forwarded-For that is not a trusted proxy (the left part is whatever the
+        client wrote). IPv6 addresses count by their /64, which one subscriber
+        usually holds whole."""
+        address, is_trusted = self._classify(peer[:64])
+        if forwarded_for and is_trusted:
+            for hop in reversed(forwarded_for.split(",")):
+                address, is_trusted = self._classify(hop.strip()[:64])
+                if not is_trusted:
+                    break
         return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
 
-
-def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
-    if not trusted:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in trusted)
+    def _classify_uncached(self, address: str) -> tuple[str, bool]:
+        """The key ``address`` counts under, and whether it is a trusted proxy."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address, False
+        is_trusted = any(ip in network for network in self.trusted)
+        if isinstance(ip, ipaddress.IPv6Address):
+            if ip.ipv4_mapped is not None:
+                return str(ip.ipv4_mapped), is_trusted
+            return str(ipaddress.IPv6Network((ip, 64), strict=False)), is_trusted
+        return str(ip), is_trusted
 
 
 # --- The middleware ------------------------------------------------------------
@@ -296,7 +305,8 @@ class RateLimitMiddleware(ASGIMiddleware):
 
     def __init__(self, settings: Settings) -> None:
         self.limits = Limits.from_settings(settings)
-        self.trusted = settings.trusted_proxies
+        self.addresses = Addresses(settings.trusted_proxies)
+        self.pause_us = int(settings.upscale_rate_limit_pause_seconds * MICROSECONDS)
         self.store: Store = PostgresStore() if settings.upscale_rate_limit_store == "postgres" else MemoryStore()
         self._routes: dict[int, Route] = {}
 
@@ -310,7 +320,7 @@ class RateLimitMiddleware(ASGIMiddleware):
         cost = await _count_items(Request(scope, receive, send), route.items) if route.items else 1
         client = scope.get("client")
         peer = client[0] if client else ""
-        address = client_address(peer, connection.headers.get("x-forwarded-for"), self.trusted)
+        address = self.addresses.client(peer, connection.headers.get("x-forwarded-for"))
         checks = route.checks(route.by_address, address, cost)
         verdicts: list[Verdict] = []
         token = _bearer(connection) if route.signed_in else None
@@ -319,13 +329,13 @@ class RateLimitMiddleware(ASGIMiddleware):
             if verifier.known(token) is None:
                 # Checked before verifying: a flood of made-up tokens stops at its address's limit.
                 verdicts = await self.store.hit(connection, checks)
-                _refuse_if_over(verdicts, route.policy)
+                await _refuse_if_over(verdicts, route.policy, self.pause_us)
                 checks = []
             identity = await authenticate(connection)
             checks += route.checks(route.by_resident, identity.uid, cost)
         verdicts += await self.store.hit(connection, checks)
-        extra = [(b"ratelimit-policy", route.policy), (b"ratelimit", ", ".join(v.item for v in verdicts).encode())]
-        _refuse_if_over(verdicts, route.policy)
+        await _refuse_if_over(verdicts, route.policy, self.pause_us)
+        extra = [(b"ratelimit-policy", route.policy), (b"ratelimit", ", ".join(v.item() for v in verdicts).encode())]
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -356,21 +366,28 @@ class RateLimitMiddleware(ASGIMiddleware):
         return route
 
 
-def _refuse_if_over(verdicts: list[Verdict], policy: bytes) -> None:
+async def _refuse_if_over(verdicts: list[Verdict], policy: bytes, pause_us: int) -> None:
+    """Raise the 429 problem when a key had no room, after a pause of up to ``pause_us``
+    (never past the moment the request would pass): a client that does not wait
+    for Retry-After sends one request per pause and connection, at the cost of a timer."""
     refused = [v for v in verdicts if not v.allowed]
     if not refused:
         return
-    worst = max(refused, key=lambda v: v.retry_after)
+    worst = max(refused, key=lambda v: v.retry_us)
+    paused = min(pause_us, worst.retry_us)
+    if paused > 0:
+        await asyncio.sleep(paused / MICROSECONDS)
     names = ", ".join(f'"{v.limit.name}"' for v in refused)
+    retry_after = worst.retry_after(paused)
     headers = {
-        "Retry-After": str(worst.retry_after),
+        "Retry-After": str(retry_after),
         "RateLimit-Policy": policy.decode(),
-        "RateLimit": ", ".join(v.item for v in verdicts),
+        "RateLimit": ", ".join(v.item(paused) for v in verdicts),
     }
     raise Problem(
         429,
         "rate-limited",
-        f"over the {names} limit ({worst.limit.quota} per {worst.limit.window} s): retry in {worst.retry_after} s",
+        f"over the {names} limit ({worst.limit.quota} per {worst.limit.window} s): retry in {retry_after} s",
         headers=headers,
     )
 

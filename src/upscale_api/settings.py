@@ -66,6 +66,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     upscale_rate_limit_batch_resident: RateLimit = "1000/3600"
     """Counted in actions: a batch of N actions uses N."""
     upscale_rate_limit_batch_address: RateLimit = "10000/3600"
+    upscale_rate_limit_pause_seconds: Annotated[float, msgspec.Meta(ge=0, le=10)] = 1.0
+    """A refused request is answered after this pause (at most until it would pass)."""
     upscale_trusted_proxies: str = ""
     """Comma-separated addresses or CIDRs whose X-Forwarded-For is believed."""
 

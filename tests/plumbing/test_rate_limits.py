@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -30,9 +31,11 @@ GENEROUS = "1000/60"
 
 @contextlib.asynccontextmanager
 async def served(database_url: str, **settings: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The app under uvicorn on a free port of 127.0.0.1, limits on (memory store unless told)."""
+    """The app under uvicorn on a free port of 127.0.0.1, limits on (memory store unless told),
+    refused requests answered without a pause unless told."""
     overrides = {
         "UPSCALE_RATE_LIMIT_STORE": "memory",
+        "UPSCALE_RATE_LIMIT_PAUSE_SECONDS": "0",
         "UPSCALE_RATE_LIMIT_RESIDENT": GENEROUS,
         "UPSCALE_RATE_LIMIT_ADDRESS": GENEROUS,
     } | settings
@@ -246,6 +249,21 @@ async def test_the_quota_comes_back_over_its_window(database_url: str, make_resi
     assert burst == [200, 200, 429]
     assert after_a_while.status_code == 200
     assert again.status_code == 429
+
+
+async def test_a_refused_request_is_answered_after_a_pause(database_url: str, make_resident: MakeResident) -> None:
+    uid = (await make_resident()).uid
+    async with served(database_url, UPSCALE_RATE_LIMIT_RESIDENT="1/60", UPSCALE_RATE_LIMIT_PAUSE_SECONDS="0.3") as http:
+        resident = Caller(http, uid)
+        passed = await resident.request("GET", "/v1/campaigns")
+        started = time.monotonic()
+        refused = await resident.request("GET", "/v1/campaigns")
+        waited = time.monotonic() - started
+
+    assert passed.status_code == 200
+    retry_after = assert_rate_limited(refused, "resident")
+    assert waited >= 0.3  # a script that ignores Retry-After sends one request per pause and connection
+    assert retry_after <= 60  # counted from the answer, after the pause
 
 
 async def test_the_worker_forgets_keys_whose_quota_is_whole_again(new_database: NewDatabase) -> None:

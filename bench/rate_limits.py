@@ -1,0 +1,457 @@
+"""Rate-limit benchmark: what a limited request costs, and whether one resident's flood hurts the others.
+
+    .venv/bin/python bench/rate_limits.py [--seconds 10] [--warmup 2] [--clients 1,32]
+                                          [--workers 2] [--flood 32] [--victims 64]
+
+One run, one fresh database ``upscale_bench_<random>`` (as ``action_logging.py``:
+on the server of ``DATABASE_URL`` when set, else the embedded PostgreSQL), and
+the app served by uvicorn in its own process (``action_logging.Server``). Every
+simulated client is its own phone: its own keep-alive connection and address,
+given in ``X-Forwarded-For`` by a trusted proxy (``UPSCALE_TRUSTED_PROXIES=127.0.0.1``).
+
+1. **Cost** (one API process): ``GET /v1/cities`` (public: the address key
+   only, no database otherwise) and ``POST /v1/me/actions`` (signed in: address
+   and resident keys in one statement) with ``UPSCALE_RATE_LIMIT_STORE`` ``off``
+   (the baseline), ``memory`` and ``postgres``, at each ``--clients`` level.
+   Limits are set high enough that nothing is refused: this is the price of the
+   check itself.
+2. **Flood** (``--workers`` API processes, postgres store, default limits): a
+   victim (one connection logging single actions as fast as it is answered,
+   going round ``--victims`` residents) alone; then beside a flood by one
+   resident on ``--flood`` connections, each posting batches of 500 actions
+   (mostly answered 429); then the same flood with the limits off. The target:
+   the victim's p99 under the limited flood within 2x of its p99 alone.
+
+Peak RSS is the API server's process tree. Unexpected answers (anything but
+2xx, and 429 for the flood) are counted and make the exit status 1; a missed
+target does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import secrets
+import sys
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+
+from action_logging import (
+    CITY,
+    HttpConnection,
+    Kind,
+    Monitor,
+    Op,
+    Plan,
+    Resident,
+    Result,
+    Server,
+    connect,
+    db_connection,
+    drive,
+    kinds_for,
+    log,
+    postmaster_of,
+    report_line,
+    split,
+)
+from procstats import admin_url, run_loop
+from upscale_api import db, migrations
+from upscale_api.auth import dev_token
+from upscale_api.catalogue.service import Catalogue
+from upscale_api.definitions.files import read_definitions
+from upscale_api.definitions.service import apply_definitions
+from upscale_api.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 2.0
+BATCH = 500
+NEVER_REFUSED = "100000000/1"
+STORES = ("off", "memory", "postgres")
+
+
+@dataclass
+class Phone:
+    """A resident on a connection of their own, from an address of their own."""
+
+    resident: Resident
+    address: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "authorization": f"Bearer {self.resident.token}",
+            "content-type": "application/json",
+            "x-forwarded-for": self.address,
+        }
+
+
+@dataclass
+class Flood:
+    """What the flooding resident's connections got back."""
+
+    answers: dict[int, int] = field(default_factory=dict)
+    unexpected: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return sum(self.answers.values()) / self.seconds if self.seconds else 0.0
+
+    @property
+    def refused_share(self) -> float:
+        total = sum(self.answers.values())
+        return self.answers.get(429, 0) / total if total else 0.0
+
+
+def address_of(n: int) -> str:
+    return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
+class RateLimitBench:
+    def __init__(self, url: str, kinds: list[Kind], project_id: str, args: argparse.Namespace, monitor: Monitor):
+        self.url = url
+        self.kinds = kinds
+        self.project_id = project_id
+        self.args = args
+        self.monitor = monitor
+        self.next_address = itertools.count(1)
+
+    def server(self, store: str, workers: int, limits: dict[str, str]) -> Server:
+        settings = {"UPSCALE_RATE_LIMIT_STORE": store, "UPSCALE_TRUSTED_PROXIES": "127.0.0.1"} | limits
+        return Server(self.url, workers, None, settings)
+
+    async def phones(self, base_url: str, count: int, tag: str) -> list[Phone]:
+        """Residents registered through the API (``PUT /v1/me``), each from an address of their own."""
+        phones = []
+        for i in range(count):
+            uid = f"bench-{tag}-{i}-{secrets.token_hex(3)}"
+            phones.append(Phone(Resident(uid, dev_token(uid, self.project_id)), address_of(next(self.next_address))))
+        body = msgspec.json.encode({"city": CITY})
+
+        async def register(group: list[Phone]) -> None:
+            connection = connect("raw", base_url)
+            try:
+                for phone in group:
+                    status, answer = await connection.request("PUT", "/v1/me", body, phone.headers)
+                    if status != 201:
+                        raise RuntimeError(f"PUT /v1/me answered {status}: {answer[:300]!r}")
+            finally:
+                await connection.aclose()
+
+        await asyncio.gather(*(register(group) for group in split(phones, min(16, count))))
+        return phones
+
+    def logging_op(self, connection: HttpConnection, phones: list[Phone]) -> Op:
+        """Log one action at a time, going round ``phones`` (never past a per-day limit)."""
+        plan = Plan([p.resident for p in phones], self.kinds)
+        by_uid = {p.resident.uid: p for p in phones}
+
+        async def op() -> str | None:
+            resident, kind = plan.next()
+            body = msgspec.json.encode(
+                {
+                    "id": str(uuid.uuid4()),
+                    "action_type": kind.type.code,
+                    "quantity": kind.quantity,
+                    "performed_at": datetime.now(UTC).isoformat(),
+                }
+            )
+            try:
+                status, answer = await connection.request("POST", "/v1/me/actions", body, by_uid[resident.uid].headers)
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                return f"{type(exc).__name__}: {exc}"
+            return None if status == 201 else f"{status}: {answer[:300]!r}"
+
+        return op
+
+    # --- 1. What a limited request costs ------------------------------------------
+
+    async def cost(self) -> list[tuple[str, Result]]:
+        rows = []
+        limits = {"UPSCALE_RATE_LIMIT_RESIDENT": NEVER_REFUSED, "UPSCALE_RATE_LIMIT_ADDRESS": NEVER_REFUSED}
+        for store in STORES:
+            server = self.server(store, 1, limits)
+            try:
+                await server.wait_ready()
+                self.monitor.server = server.process.pid
+                for n in self.args.clients:
+                    rows.append((store, await self.public_reads(server.base_url, n)))
+                    report_line(rows[-1][1])
+                    rows.append((store, await self.logging(server.base_url, n)))
+                    report_line(rows[-1][1])
+            finally:
+                self.monitor.server = None
+                server.stop()
+        return rows
+
+    async def public_reads(self, base_url: str, n: int) -> Result:
+        connections = [connect("raw", base_url) for _ in range(n)]
+
+        def op_for(connection: HttpConnection) -> Op:
+            headers = {"x-forwarded-for": address_of(next(self.next_address))}
+
+            async def op() -> str | None:
+                try:
+                    status, answer = await connection.request("GET", "/v1/cities", b"", headers)
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    return f"{type(exc).__name__}: {exc}"
+                return None if status == 200 else f"{status}: {answer[:300]!r}"
+
+            return op
+
+        try:
+            ops = [op_for(c) for c in connections]
+            return await drive(
+                "GET /v1/cities", ops, self.args.warmup, self.args.seconds, self.monitor, server_rss=True
+            )
+        finally:
+            for c in connections:
+                await c.aclose()
+
+    async def logging(self, base_url: str, n: int) -> Result:
+        phones = await self.phones(base_url, max(n, 64), f"cost{n}")
+        connections = [connect("raw", base_url) for _ in range(n)]
+        try:
+            ops = [self.logging_op(c, group) for c, group in zip(connections, split(phones, n), strict=True)]
+            return await drive(
+                "POST /v1/me/actions", ops, self.args.warmup, self.args.seconds, self.monitor, server_rss=True
+            )
+        finally:
+            for c in connections:
+                await c.aclose()
+
+    # --- 2. One resident's flood ------------------------------------------------------
+
+    async def flood(self) -> list[tuple[str, Result, Flood | None]]:
+        rows: list[tuple[str, Result, Flood | None]] = []
+        workers = self.args.workers
+        for store in ("postgres", "off"):
+            server = self.server(store, workers, {})
+            try:
+                await server.wait_ready()
+                self.monitor.server = server.process.pid
+                victims = await self.phones(server.base_url, self.args.victims, f"victim-{store}")
+                if store == "postgres":
+                    alone = await self.victim(server.base_url, victims, "victim alone")
+                    rows.append((store, alone, None))
+                    report_line(alone)
+                flooder = (await self.phones(server.base_url, 1, f"flooder-{store}"))[0]
+                result, flood = await self.victim_beside_flood(server.base_url, victims, flooder, store)
+                rows.append((store, result, flood))
+                report_line(result)
+                log(f"    flood: {flood.rate:,.0f} req/s, {dict(sorted(flood.answers.items()))}")
+            finally:
+                self.monitor.server = None
+                server.stop()
+        return rows
+
+    async def victim(self, base_url: str, victims: list[Phone], label: str) -> Result:
+        connection = connect("raw", base_url)
+        try:
+            op = self.logging_op(connection, victims)
+            return await drive(label, [op], self.args.warmup, self.args.seconds, self.monitor, server_rss=True)
+        finally:
+            await connection.aclose()
+
+    async def victim_beside_flood(
+        self, base_url: str, victims: list[Phone], flooder: Phone, store: str
+    ) -> tuple[Result, Flood]:
+        bodies = self.batches()
+        flood = Flood()
+        stop = asyncio.Event()
+
+        async def flooding() -> None:
+            connection = connect("raw", base_url)
+            try:
+                while not stop.is_set():
+                    try:
+                        status, answer = await connection.request(
+                            "POST", "/v1/me/actions/batch", next(bodies), flooder.headers
+                        )
+                    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                        flood.unexpected.append(f"{type(exc).__name__}: {exc}")
+                        return
+                    flood.answers[status] = flood.answers.get(status, 0) + 1
+                    if status not in (200, 429) and len(flood.unexpected) < 5:
+                        flood.unexpected.append(f"{status}: {answer[:300]!r}")
+            finally:
+                await connection.aclose()
+
+        started = time.perf_counter()
+        flooders = [asyncio.create_task(flooding()) for _ in range(self.args.flood)]
+        label = "victim beside a flood" + (", limits off" if store == "off" else "")
+        try:
+            result = await self.victim(base_url, victims, label)
+        finally:
+            stop.set()
+            await asyncio.gather(*flooders)
+        flood.seconds = time.perf_counter() - started
+        return result, flood
+
+    def batches(self) -> itertools.cycle[bytes]:
+        """Batches of 500 actions with their own ids, spread over the days a batch may reach back."""
+        now = datetime.now(UTC)
+        bodies = []
+        for b in range(self.args.flood * 4):
+            actions = []
+            for i in range(BATCH):
+                kind = self.kinds[(b + i) % len(self.kinds)]
+                actions.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "action_type": kind.type.code,
+                        "quantity": kind.quantity,
+                        "performed_at": (now - timedelta(days=i % 7, minutes=b)).isoformat(),
+                    }
+                )
+            bodies.append(msgspec.json.encode({"actions": actions}))
+        return itertools.cycle(bodies)
+
+
+# --- The run ----------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    server_url = admin_url()
+    name = f"upscale_bench_{secrets.token_hex(4)}"
+    await db.ensure_database(server_url, name)
+    url = db.with_database(server_url, name)
+    log(f"database {name} created")
+    monitor: Monitor | None = None
+    try:
+        async with db_connection(url) as conn:
+            await migrations.migrate(conn)
+            postmaster = await postmaster_of(conn)
+        pool = await db.create_pool(url, settings)
+        try:
+            await apply_definitions(pool, read_definitions(ROOT / "campaigns"))
+            snapshot = await Catalogue(pool).reload()
+        finally:
+            await pool.close()
+        kinds = kinds_for(snapshot.cities[CITY], snapshot.action_types)
+        monitor = Monitor(postmaster)
+        monitor.start()
+        bench = RateLimitBench(url, kinds, settings.firebase_project_id, args, monitor)
+        log(f"{os.cpu_count()} cores; {args.warmup:g} s warm-up + {args.seconds:g} s measured per row")
+        log("1. what a limited request costs (1 API process)")
+        cost = await bench.cost()
+        log(f"2. one resident's flood ({args.workers} API processes, {args.flood} connections of 500-action batches)")
+        flood = await bench.flood()
+    finally:
+        if monitor is not None:
+            monitor.stop()
+        await db.drop_database(server_url, name)
+        log(f"database {name} dropped")
+
+    print_tables(cost, flood, args)
+    unexpected = sum(r.errors for _, r in cost) + sum(r.errors for _, r, _ in flood)
+    unexpected += sum(len(f.unexpected) for _, _, f in flood if f is not None)
+    for _, _, f in flood:
+        for sample in (f.unexpected if f else [])[:5]:
+            log(f"  flood: {sample}")
+    if unexpected:
+        log(f"{unexpected} unexpected answer(s)")
+        return 1
+    return 0
+
+
+def print_tables(
+    cost: list[tuple[str, Result]], flood: list[tuple[str, Result, Flood | None]], args: argparse.Namespace
+) -> None:
+    baseline = {(r.what, r.clients): r for store, r in cost if store == "off"}
+    out = [
+        f"{os.cpu_count()} cores; {args.warmup:g} s warm-up + {args.seconds:g} s measured per row",
+        "",
+        "1. What a limited request costs: one API process, limits too high to refuse anything",
+        "",
+        "| store | route | clients | req/s | p50 ms | p99 ms | peak RSS MB | req/s vs off | API CPU ms/req "
+        "| PostgreSQL CPU ms/req | non-2xx |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for route in ("GET /v1/cities", "POST /v1/me/actions"):
+        for n in args.clients:
+            for store, r in cost:
+                if r.what != route or r.clients != n:
+                    continue
+                base = baseline.get((route, n))
+                versus = f"{100 * r.rate / base.rate:.0f}%" if base and base.rate else "-"
+                rate = r.rate or float("nan")
+                out.append(
+                    f"| {store} | {route} | {n} | {r.rate:,.0f} | {r.percentile_ms(0.5):.2f} | "
+                    f"{r.percentile_ms(0.99):.2f} | {r.rss_bytes / 2**20:.0f} | {versus} | "
+                    f"{1000 * r.cpu['API server'] / rate:.2f} | {1000 * r.cpu['PostgreSQL'] / rate:.2f} | {r.errors} |"
+                )
+    out += [
+        "",
+        f"2. One resident's flood: {args.workers} API processes, the victim on one connection logging single "
+        f"actions for {args.victims} residents, the flood {args.flood} connections of {BATCH}-action batches "
+        "by one resident",
+        "",
+        "| store | victim | req/s | p50 ms | p99 ms | p99 vs alone | peak RSS MB | flood req/s | flood answered 429 "
+        "| flood answers |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    alone = next((r for _, r, f in flood if f is None), None)
+    for store, r, f in flood:
+        ratio = r.percentile_ms(0.99) / alone.percentile_ms(0.99) if alone else float("nan")
+        flood_cells = (
+            f"{f.rate:,.0f} | {100 * f.refused_share:.1f}% | "
+            + ", ".join(f"{status}: {count}" for status, count in sorted(f.answers.items()))
+            if f
+            else "- | - | -"
+        )
+        out.append(
+            f"| {store} | {r.what} | {r.rate:,.0f} | {r.percentile_ms(0.5):.2f} | {r.percentile_ms(0.99):.2f} | "
+            f"{ratio:.2f}x | {r.rss_bytes / 2**20:.0f} | {flood_cells} |"
+        )
+    limited = next((r for store, r, f in flood if f is not None and store == "postgres"), None)
+    if alone and limited:
+        ratio = limited.percentile_ms(0.99) / alone.percentile_ms(0.99)
+        met = ratio <= TARGET_RATIO
+        out += [
+            "",
+            f"Target (the victim's p99 beside a limited flood within {TARGET_RATIO:g}x of its p99 alone): "
+            f"{'met' if met else 'NOT met'} ({ratio:.2f}x: {limited.percentile_ms(0.99):.2f} ms against "
+            f"{alone.percentile_ms(0.99):.2f} ms)",
+        ]
+    print("\n".join(out), flush=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    def ints(text: str) -> list[int]:
+        values = [int(v) for v in text.split(",") if v.strip()]
+        if not values or min(values) < 1:
+            raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
+        return values
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row (default 10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each row (default 2)")
+    parser.add_argument("--clients", type=ints, default=[1, 32], help="concurrency levels of part 1 (default 1,32)")
+    parser.add_argument("--workers", type=int, default=2, help="API processes of part 2 (default 2)")
+    parser.add_argument("--flood", type=int, default=32, help="the flooding resident's connections (default 32)")
+    parser.add_argument("--victims", type=int, default=64, help="residents the victim logs for (default 64)")
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.warmup < 0 or args.workers < 1 or args.flood < 1 or args.victims < 1:
+        parser.error("--seconds, --workers, --flood and --victims must be positive and --warmup not negative")
+    return args
+
+
+def main() -> None:
+    args = parse_args(sys.argv[1:])
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs, harmless
+    sys.exit(run_loop(run(args)))
+
+
+if __name__ == "__main__":
+    main()
