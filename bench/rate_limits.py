@@ -1,7 +1,7 @@
 """Rate-limit benchmark: what a limited request costs, and whether one resident's flood hurts the others.
 
     .venv/bin/python bench/rate_limits.py [--seconds 10] [--warmup 2] [--clients 1,32]
-                                          [--workers 2] [--flood 32] [--victims 64]
+                                          [--workers 2] [--flood 32] [--victims 64] [--victim-rate 100]
 
 One run, one fresh database ``upscale_bench_<random>`` (as ``action_logging.py``:
 on the server of ``DATABASE_URL`` when set, else the embedded PostgreSQL), and
@@ -15,12 +15,13 @@ given in ``X-Forwarded-For`` by a trusted proxy (``UPSCALE_TRUSTED_PROXIES=127.0
    (the baseline), ``memory`` and ``postgres``, at each ``--clients`` level.
    Limits are set high enough that nothing is refused: this is the price of the
    check itself.
-2. **Flood** (``--workers`` API processes, postgres store, default limits): a
-   victim (one connection logging single actions as fast as it is answered,
-   going round ``--victims`` residents) alone; then beside a flood by one
-   resident on ``--flood`` connections, each posting batches of 500 actions
-   (mostly answered 429); then the same flood with the limits off. The target:
-   the victim's p99 under the limited flood within 2x of its p99 alone.
+2. **Flood** (``--workers`` API processes, postgres store, default limits): the
+   victims (``--victims`` residents logging ``--victim-rate`` single actions a
+   second on schedule over four connections; latency counts from the scheduled
+   moment) alone; then beside a flood by one resident on ``--flood``
+   connections, each posting batches of 500 actions as fast as they are
+   answered (mostly 429); then the same flood with the limits off. The target:
+   the victims' p99 beside the limited flood within 2x of their p99 alone.
 
 Peak RSS is the API server's process tree. Unexpected answers (anything but
 2xx, and 429 for the flood) are counted and make the exit status 1; a missed
@@ -41,6 +42,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -55,6 +57,7 @@ from action_logging import (
     Result,
     Server,
     connect,
+    cpu_used,
     db_connection,
     drive,
     kinds_for,
@@ -241,7 +244,7 @@ class RateLimitBench:
                 self.monitor.server = server.process.pid
                 victims = await self.phones(server.base_url, self.args.victims, f"victim-{store}")
                 if store == "postgres":
-                    alone = await self.victim(server.base_url, victims, "victim alone")
+                    alone = await self.victim(server.base_url, victims, "victims alone")
                     rows.append((store, alone, None))
                     report_line(alone)
                 flooder = (await self.phones(server.base_url, 1, f"flooder-{store}"))[0]
@@ -255,12 +258,47 @@ class RateLimitBench:
         return rows
 
     async def victim(self, base_url: str, victims: list[Phone], label: str) -> Result:
-        connection = connect("raw", base_url)
+        """The other residents: ``--victim-rate`` single actions a second, on schedule, over four
+        connections, whatever the answers take (latency counts from the scheduled moment, so a
+        slow answer also delays the requests queued behind it)."""
+        args, monitor = self.args, self.monitor
+        interval = 1 / args.victim_rate
+        connections = [connect("raw", base_url) for _ in range(4)]
+        ops = [self.logging_op(c, group) for c, group in zip(connections, split(victims, 4), strict=True)]
+        latencies: list[float] = []
+        errors: list[str] = []
+        start = time.perf_counter() + args.warmup
+        end = start + args.seconds
+
+        async def lane(index: int) -> None:
+            slot = time.perf_counter() + index * interval
+            while slot < end:
+                await asyncio.sleep(max(0.0, slot - time.perf_counter()))
+                failure = await ops[index]()
+                if slot >= start:
+                    latencies.append(time.perf_counter() - slot)
+                    if failure is not None:
+                        errors.append(failure)
+                slot += 4 * interval
+
+        async def window() -> tuple[dict[str, Any], dict[str, Any]]:
+            await asyncio.sleep(max(0.0, start - time.perf_counter()))
+            monitor.reset()
+            before = monitor.cpu_snapshot()
+            await asyncio.sleep(max(0.0, end - time.perf_counter()))
+            return before, monitor.cpu_snapshot()
+
         try:
-            op = self.logging_op(connection, victims)
-            return await drive(label, [op], self.args.warmup, self.args.seconds, self.monitor, server_rss=True)
+            watcher = asyncio.create_task(window())
+            await asyncio.gather(*(lane(i) for i in range(4)))
+            before, after = await watcher
         finally:
-            await connection.aclose()
+            for c in connections:
+                await c.aclose()
+        monitor.sample()
+        result = Result(label, 4, len(latencies), args.seconds, latencies, len(errors), errors[:5], monitor.peak_server)
+        result.cpu = cpu_used(before, after)
+        return result
 
     async def victim_beside_flood(
         self, base_url: str, victims: list[Phone], flooder: Phone, store: str
@@ -288,7 +326,7 @@ class RateLimitBench:
 
         started = time.perf_counter()
         flooders = [asyncio.create_task(flooding()) for _ in range(self.args.flood)]
-        label = "victim beside a flood" + (", limits off" if store == "off" else "")
+        label = "victims beside a flood" + (", limits off" if store == "off" else "")
         try:
             result = await self.victim(base_url, victims, label)
         finally:
@@ -375,8 +413,8 @@ def print_tables(
         "1. What a limited request costs: one API process, limits too high to refuse anything",
         "",
         "| store | route | clients | req/s | p50 ms | p99 ms | peak RSS MB | req/s vs off | API CPU ms/req "
-        "| PostgreSQL CPU ms/req | non-2xx |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| PostgreSQL CPU ms/req | rest of the machine, cores | non-2xx |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for route in ("GET /v1/cities", "POST /v1/me/actions"):
         for n in args.clients:
@@ -389,17 +427,18 @@ def print_tables(
                 out.append(
                     f"| {store} | {route} | {n} | {r.rate:,.0f} | {r.percentile_ms(0.5):.2f} | "
                     f"{r.percentile_ms(0.99):.2f} | {r.rss_bytes / 2**20:.0f} | {versus} | "
-                    f"{1000 * r.cpu['API server'] / rate:.2f} | {1000 * r.cpu['PostgreSQL'] / rate:.2f} | {r.errors} |"
+                    f"{1000 * r.cpu['API server'] / rate:.2f} | {1000 * r.cpu['PostgreSQL'] / rate:.2f} | "
+                    f"{r.cpu['other']:.2f} | {r.errors} |"
                 )
     out += [
         "",
-        f"2. One resident's flood: {args.workers} API processes, the victim on one connection logging single "
-        f"actions for {args.victims} residents, the flood {args.flood} connections of {BATCH}-action batches "
-        "by one resident",
+        f"2. One resident's flood: {args.workers} API processes; the victims: {args.victims} residents logging "
+        f"{args.victim_rate:g} single actions a second on schedule over 4 connections; the flood: one resident "
+        f"on {args.flood} connections posting {BATCH}-action batches as fast as they are answered",
         "",
-        "| store | victim | req/s | p50 ms | p99 ms | p99 vs alone | peak RSS MB | flood req/s | flood answered 429 "
-        "| flood answers |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| store | victims | req/s | p50 ms | p99 ms | p99 vs alone | peak RSS MB | rest of the machine, cores "
+        "| flood req/s | flood answered 429 | flood answers |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     alone = next((r for _, r, f in flood if f is None), None)
     for store, r, f in flood:
@@ -412,7 +451,7 @@ def print_tables(
         )
         out.append(
             f"| {store} | {r.what} | {r.rate:,.0f} | {r.percentile_ms(0.5):.2f} | {r.percentile_ms(0.99):.2f} | "
-            f"{ratio:.2f}x | {r.rss_bytes / 2**20:.0f} | {flood_cells} |"
+            f"{ratio:.2f}x | {r.rss_bytes / 2**20:.0f} | {r.cpu['other']:.2f} | {flood_cells} |"
         )
     limited = next((r for store, r, f in flood if f is not None and store == "postgres"), None)
     if alone and limited:
@@ -441,8 +480,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="API processes of part 2 (default 2)")
     parser.add_argument("--flood", type=int, default=32, help="the flooding resident's connections (default 32)")
     parser.add_argument("--victims", type=int, default=64, help="residents the victim logs for (default 64)")
+    parser.add_argument(
+        "--victim-rate", type=float, default=100.0, help="the victims' actions per second, on schedule (default 100)"
+    )
     args = parser.parse_args(argv)
-    if args.seconds <= 0 or args.warmup < 0 or args.workers < 1 or args.flood < 1 or args.victims < 1:
+    if args.seconds <= 0 or args.warmup < 0 or min(args.workers, args.flood, args.victims, args.victim_rate) <= 0:
         parser.error("--seconds, --workers, --flood and --victims must be positive and --warmup not negative")
     return args
 
