@@ -39,7 +39,8 @@ import sys
 import time
 import uuid
 import warnings
-from dataclasses import dataclass, field
+from asyncio.subprocess import PIPE
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
 from upscale_api.settings import load_settings
 
+THIS_FILE = str(Path(__file__).resolve())
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 2.0
 BATCH = 500
@@ -97,12 +99,11 @@ class Phone:
         }
 
 
-@dataclass
-class Flood:
+class Flood(msgspec.Struct):
     """What the flooding resident's connections got back."""
 
-    answers: dict[int, int] = field(default_factory=dict)
-    unexpected: list[str] = field(default_factory=list)
+    answers: dict[int, int] = msgspec.field(default_factory=dict)
+    unexpected: list[str] = msgspec.field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -127,6 +128,7 @@ class RateLimitBench:
         self.args = args
         self.monitor = monitor
         self.next_address = itertools.count(1)
+        self.plans: dict[int, list[Plan]] = {}
 
     def server(self, store: str, workers: int, limits: dict[str, str]) -> Server:
         settings = {"UPSCALE_RATE_LIMIT_STORE": store, "UPSCALE_TRUSTED_PROXIES": "127.0.0.1"} | limits
@@ -153,9 +155,10 @@ class RateLimitBench:
         await asyncio.gather(*(register(group) for group in split(phones, min(16, count))))
         return phones
 
-    def logging_op(self, connection: HttpConnection, phones: list[Phone]) -> Op:
-        """Log one action at a time, going round ``phones`` (never past a per-day limit)."""
-        plan = Plan([p.resident for p in phones], self.kinds)
+    def logging_op(self, connection: HttpConnection, phones: list[Phone], plan: Plan | None = None) -> Op:
+        """Log one action at a time, going round ``phones`` (never past a per-day limit: rows that log
+        for the same phones share their ``plan``)."""
+        plan = plan or Plan([p.resident for p in phones], self.kinds)
         by_uid = {p.resident.uid: p for p in phones}
 
         async def op() -> str | None:
@@ -264,7 +267,9 @@ class RateLimitBench:
         args, monitor = self.args, self.monitor
         interval = 1 / args.victim_rate
         connections = [connect("raw", base_url) for _ in range(4)]
-        ops = [self.logging_op(c, group) for c, group in zip(connections, split(victims, 4), strict=True)]
+        groups = split(victims, 4)
+        plans = self.plans.setdefault(id(victims), [Plan([p.resident for p in g], self.kinds) for g in groups])
+        ops = [self.logging_op(c, g, plan) for c, g, plan in zip(connections, groups, plans, strict=True)]
         latencies: list[float] = []
         errors: list[str] = []
         start = time.perf_counter() + args.warmup
@@ -303,56 +308,80 @@ class RateLimitBench:
     async def victim_beside_flood(
         self, base_url: str, victims: list[Phone], flooder: Phone, store: str
     ) -> tuple[Result, Flood]:
-        bodies = self.batches()
-        flood = Flood()
-        stop = asyncio.Event()
-
-        async def flooding() -> None:
-            connection = connect("raw", base_url)
-            try:
-                while not stop.is_set():
-                    try:
-                        status, answer = await connection.request(
-                            "POST", "/v1/me/actions/batch", next(bodies), flooder.headers
-                        )
-                    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                        flood.unexpected.append(f"{type(exc).__name__}: {exc}")
-                        return
-                    flood.answers[status] = flood.answers.get(status, 0) + 1
-                    if status not in (200, 429) and len(flood.unexpected) < 5:
-                        flood.unexpected.append(f"{status}: {answer[:300]!r}")
-            finally:
-                await connection.aclose()
-
-        started = time.perf_counter()
-        flooders = [asyncio.create_task(flooding()) for _ in range(self.args.flood)]
+        """The victims' row while the flooder's connections run in a process of their own
+        (so that the victims' latencies are not the load generator's own queue)."""
+        spec = {
+            "base_url": base_url,
+            "headers": flooder.headers,
+            "connections": self.args.flood,
+            "kinds": [(k.type.code, k.quantity) for k in self.kinds],
+        }
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, THIS_FILE, "_flood", stdin=PIPE, stdout=PIPE, cwd=ROOT
+        )
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(msgspec.json.encode(spec) + b"\n")
+        await child.stdin.drain()
+        if (await child.stdout.readline()).strip() != b"flooding":
+            raise RuntimeError("the flood process did not start")
         label = "victims beside a flood" + (", limits off" if store == "off" else "")
         try:
             result = await self.victim(base_url, victims, label)
         finally:
-            stop.set()
-            await asyncio.gather(*flooders)
-        flood.seconds = time.perf_counter() - started
-        return result, flood
+            child.stdin.write(b"stop\n")
+            output, _ = await child.communicate()
+        return result, msgspec.json.decode(output, type=Flood)
 
-    def batches(self) -> itertools.cycle[bytes]:
-        """Batches of 500 actions with their own ids, spread over the days a batch may reach back."""
-        now = datetime.now(UTC)
-        bodies = []
-        for b in range(self.args.flood * 4):
-            actions = []
-            for i in range(BATCH):
-                kind = self.kinds[(b + i) % len(self.kinds)]
-                actions.append(
-                    {
-                        "id": str(uuid.uuid4()),
-                        "action_type": kind.type.code,
-                        "quantity": kind.quantity,
-                        "performed_at": (now - timedelta(days=i % 7, minutes=b)).isoformat(),
-                    }
-                )
-            bodies.append(msgspec.json.encode({"actions": actions}))
-        return itertools.cycle(bodies)
+
+def batch_bodies(kinds: list[tuple[str, float]], count: int) -> list[bytes]:
+    """Batches of 500 actions with their own ids, spread over the days a batch may reach back."""
+    now = datetime.now(UTC)
+    bodies = []
+    for b in range(count):
+        actions = []
+        for i in range(BATCH):
+            code, quantity = kinds[(b + i) % len(kinds)]
+            performed_at = (now - timedelta(days=i % 7, minutes=b)).isoformat()
+            actions.append(
+                {"id": str(uuid.uuid4()), "action_type": code, "quantity": quantity, "performed_at": performed_at}
+            )
+        bodies.append(msgspec.json.encode({"actions": actions}))
+    return bodies
+
+
+async def flood_process() -> None:
+    """``_flood``: read the spec on stdin, flood until a line says stop, print the answers as JSON."""
+    spec = msgspec.json.decode(sys.stdin.buffer.readline())
+    bodies = itertools.cycle(batch_bodies(spec["kinds"], spec["connections"] * 4))
+    flood = Flood()
+    stop = asyncio.Event()
+
+    async def flooding() -> None:
+        connection = connect("raw", spec["base_url"])
+        try:
+            while not stop.is_set():
+                try:
+                    status, answer = await connection.request(
+                        "POST", "/v1/me/actions/batch", next(bodies), spec["headers"]
+                    )
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    flood.unexpected.append(f"{type(exc).__name__}: {exc}")
+                    return
+                flood.answers[status] = flood.answers.get(status, 0) + 1
+                if status not in (200, 429) and len(flood.unexpected) < 5:
+                    flood.unexpected.append(f"{status}: {answer[:300]!r}")
+        finally:
+            await connection.aclose()
+
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(flooding()) for _ in range(spec["connections"])]
+    print("flooding", flush=True)
+    await asyncio.to_thread(sys.stdin.buffer.readline)
+    stop.set()
+    await asyncio.gather(*tasks)
+    flood.seconds = time.perf_counter() - started
+    sys.stdout.buffer.write(msgspec.json.encode(flood))
+    sys.stdout.flush()
 
 
 # --- The run ----------------------------------------------------------------------
@@ -436,7 +465,8 @@ def print_tables(
         f"{args.victim_rate:g} single actions a second on schedule over 4 connections; the flood: one resident "
         f"on {args.flood} connections posting {BATCH}-action batches as fast as they are answered",
         "",
-        "| store | victims | req/s | p50 ms | p99 ms | p99 vs alone | peak RSS MB | rest of the machine, cores "
+        "| store | victims | req/s | p50 ms | p99 ms | p99 vs alone | peak RSS MB "
+        "| rest of the machine (flood process included), cores "
         "| flood req/s | flood answered 429 | flood answers |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
@@ -490,6 +520,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_flood":
+        run_loop(flood_process())
+        return
     args = parse_args(sys.argv[1:])
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs, harmless
     sys.exit(run_loop(run(args)))
