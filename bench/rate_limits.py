@@ -20,7 +20,9 @@ given in ``X-Forwarded-For`` by a trusted proxy (``UPSCALE_TRUSTED_PROXIES=127.0
    second on schedule over four connections; latency counts from the scheduled
    moment) alone; then beside a flood by one resident on ``--flood``
    connections, each posting batches of 500 actions as fast as they are
-   answered (mostly 429); then the same flood with the limits off. The target:
+   answered (mostly 429: the victims' row starts once the flood's first batches,
+   which the quota allows, are done and it is refused); then the same flood
+   with the limits off (the row starts at its first answer). The target:
    the victims' p99 beside the limited flood within 2x of their p99 alone.
 
 Peak RSS is the API server's process tree. Unexpected answers (anything but
@@ -182,20 +184,24 @@ class RateLimitBench:
     # --- 1. What a limited request costs ------------------------------------------
 
     async def cost(self) -> list[tuple[str, Result]]:
+        """The three stores' servers run side by side (idle but for the row measured), and each
+        route and level is measured on all three in turn, so that rows compared were measured
+        within a minute of each other on a machine whose speed drifts."""
         rows = []
         limits = {"UPSCALE_RATE_LIMIT_RESIDENT": NEVER_REFUSED, "UPSCALE_RATE_LIMIT_ADDRESS": NEVER_REFUSED}
-        for store in STORES:
-            server = self.server(store, 1, limits)
-            try:
+        servers = {store: self.server(store, 1, limits) for store in STORES}
+        try:
+            for server in servers.values():
                 await server.wait_ready()
-                self.monitor.server = server.process.pid
+            for measure in (self.public_reads, self.logging):
                 for n in self.args.clients:
-                    rows.append((store, await self.public_reads(server.base_url, n)))
-                    report_line(rows[-1][1])
-                    rows.append((store, await self.logging(server.base_url, n)))
-                    report_line(rows[-1][1])
-            finally:
-                self.monitor.server = None
+                    for store, server in servers.items():
+                        self.monitor.server = server.process.pid
+                        rows.append((store, await measure(server.base_url, n)))
+                        report_line(rows[-1][1])
+        finally:
+            self.monitor.server = None
+            for server in servers.values():
                 server.stop()
         return rows
 
@@ -315,6 +321,9 @@ class RateLimitBench:
             "headers": flooder.headers,
             "connections": self.args.flood,
             "kinds": [(k.type.code, k.quantity) for k in self.kinds],
+            # Limited, the flood's first batches pass (the quota allows 1,000 actions at once): the
+            # victims' row starts once it is refused, when the flood is all that is left of it.
+            "ready_on": 429 if store != "off" else 200,
         }
         child = await asyncio.create_subprocess_exec(
             sys.executable, THIS_FILE, "_flood", stdin=PIPE, stdout=PIPE, cwd=ROOT
@@ -354,7 +363,7 @@ async def flood_process() -> None:
     spec = msgspec.json.decode(sys.stdin.buffer.readline())
     bodies = itertools.cycle(batch_bodies(spec["kinds"], spec["connections"] * 4))
     flood = Flood()
-    stop = asyncio.Event()
+    stop, ready = asyncio.Event(), asyncio.Event()
 
     async def flooding() -> None:
         connection = connect("raw", spec["base_url"])
@@ -368,13 +377,17 @@ async def flood_process() -> None:
                     flood.unexpected.append(f"{type(exc).__name__}: {exc}")
                     return
                 flood.answers[status] = flood.answers.get(status, 0) + 1
+                if status == spec["ready_on"]:
+                    ready.set()
                 if status not in (200, 429) and len(flood.unexpected) < 5:
                     flood.unexpected.append(f"{status}: {answer[:300]!r}")
         finally:
+            ready.set()  # a connection that failed must not keep the run waiting
             await connection.aclose()
 
     started = time.perf_counter()
     tasks = [asyncio.create_task(flooding()) for _ in range(spec["connections"])]
+    await ready.wait()
     print("flooding", flush=True)
     await asyncio.to_thread(sys.stdin.buffer.readline)
     stop.set()

@@ -3,7 +3,7 @@
 Every route is limited unless its handler says ``opt={"rate_limit": "off"}``
 (health checks). Each request is checked against keys, each with its limit:
 
-- ``address``: the client's address (see :func:`client_address`), always, and
+- ``address``: the client's address (see :class:`Addresses`), always, and
   before a token is verified, so that floods of made-up tokens are limited too;
 - ``resident``: the verified uid, on routes whose ``Access`` guard is signed-in;
 - ``invite-*``: also per address and resident, lower, on routes marked
@@ -20,9 +20,11 @@ against the others (what an address sends counts however it is answered).
 
 Answers carry ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-
 ratelimit-headers, structured fields); a refused request is a 429 problem with
-``Retry-After``. Counts live in this process (:class:`MemoryStore`) or in
-PostgreSQL, shared by every process (:class:`PostgresStore`): one statement
-per request checks and charges all of its keys.
+``Retry-After``, answered after a short pause. Counts live in this process
+(:class:`MemoryStore`) or in PostgreSQL, shared by every process
+(:class:`PostgresStore`): one statement per request checks and charges all of
+its keys (two when its token must be verified first: the address, then the
+resident).
 """
 
 from __future__ import annotations
