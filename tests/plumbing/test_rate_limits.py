@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,7 +24,7 @@ import pytest
 import uvicorn
 
 from tests.conftest import MakeCampaign, MakeResident, NewDatabase
-from tests.factories import action, assert_problem, settings_for_tests, token_for
+from tests.factories import CAMPAIGNS, EMULATOR_HOST, action, assert_problem, settings_for_tests, token_for
 from upscale_api import db, migrations, ratelimit
 from upscale_api.app import create_app
 from upscale_api.settings import SettingsError
@@ -235,6 +238,45 @@ async def test_two_app_instances_share_the_limit_through_postgres(
 
     statuses = sorted(r.status_code for r in answers)
     assert statuses == [200] * passed + [429] * (12 - passed)
+
+
+async def test_upscale_serve_with_several_workers_counts_in_postgres(
+    database_url: str, make_resident: MakeResident
+) -> None:
+    uid = (await make_resident()).uid
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("UPSCALE_", "FIREBASE_"))} | {
+        "DATABASE_URL": database_url,
+        "FIREBASE_AUTH_EMULATOR_HOST": EMULATOR_HOST,
+        "UPSCALE_CAMPAIGNS_DIR": str(CAMPAIGNS),
+        "UPSCALE_PORT": str(port),
+        "UPSCALE_RATE_LIMIT_RESIDENT": "3/60",
+        "UPSCALE_RATE_LIMIT_PAUSE_SECONDS": "0",
+    }
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "upscale_api", "serve", "--workers", "2", env=environ, stderr=asyncio.subprocess.PIPE
+    )
+    assert server.stderr is not None
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            for _ in range(300):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/health/ready")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)  # both workers up
+        answers = []
+        for _ in range(8):  # a new connection each: the two processes share them out
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+                answers.append((await Caller(http, uid).request("GET", "/v1/campaigns")).status_code)
+    finally:
+        server.terminate()
+        _, errors = await server.communicate()
+
+    assert "counted in PostgreSQL, shared by the 2 workers" in errors.decode()
+    assert sorted(answers) == [200] * 3 + [429] * 5
 
 
 async def test_the_quota_comes_back_over_its_window(database_url: str, make_resident: MakeResident) -> None:
