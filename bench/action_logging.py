@@ -591,12 +591,15 @@ def free_port() -> int:
 class Server:
     """The app under uvicorn in its own process (this file, ``_serve`` mode)."""
 
-    def __init__(self, database_url: str, workers: int, profile: Path | None) -> None:
+    def __init__(
+        self, database_url: str, workers: int, profile: Path | None, settings: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.workers = workers
         self.profile = profile
         self.base_url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
+        # Rate limits off unless set: every request here comes from one address (bench/rate_limits.py measures them).
+        env = {"UPSCALE_RATE_LIMIT_STORE": "off"} | dict(os.environ) | (settings or {})
         env.update(
             DATABASE_URL=database_url,
             FIREBASE_AUTH_EMULATOR_HOST=EMULATOR_HOST,
@@ -650,7 +653,13 @@ def serve(argv: list[str]) -> None:
     import uvicorn
 
     port, workers = int(argv[0]), int(argv[1])
-    options: dict[str, Any] = {"host": "127.0.0.1", "port": port, "access_log": False, "log_level": "warning"}
+    options: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "access_log": False,
+        "log_level": "warning",
+        "proxy_headers": False,  # as `upscale serve`: the app decides whose X-Forwarded-For to believe
+    }
     if workers > 1:
         uvicorn.run("upscale_api.asgi:app", workers=workers, **options)
         return

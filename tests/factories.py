@@ -34,6 +34,7 @@ def settings_for_tests(**overrides: str) -> Settings:
         "FIREBASE_PROJECT_ID": PROJECT_ID,
         "UPSCALE_DB_POOL_MIN": "1",
         "UPSCALE_DB_POOL_MAX": "10",
+        "UPSCALE_RATE_LIMIT_STORE": "off",  # the suite makes many requests; tests of the limits turn them on
     }
     if os.environ.get("DATABASE_URL"):
         environ["DATABASE_URL"] = os.environ["DATABASE_URL"]

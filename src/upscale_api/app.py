@@ -20,7 +20,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from upscale_api import db, migrations
+from upscale_api import db, migrations, ratelimit
 from upscale_api.actions.routes import ActionController
 from upscale_api.auth import TokenVerifier
 from upscale_api.body import StrictRequest
@@ -127,7 +127,8 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
         route_handlers=ROUTES,
         lifespan=[lifespan],
         request_class=StrictRequest,
-        middleware=[input_guard],
+        # Outermost first: every request counts against its limits, bad values included.
+        middleware=[*ratelimit.middleware(settings), input_guard],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.upscale_max_body_bytes,
         dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},

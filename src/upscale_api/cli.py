@@ -440,18 +440,18 @@ def _token(settings: Settings, args: argparse.Namespace) -> None:
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    # The app alone decides which X-Forwarded-For to believe (UPSCALE_TRUSTED_PROXIES).
+    options: dict[str, Any] = {"host": settings.upscale_host, "port": settings.upscale_port, "proxy_headers": False}
     if args.workers > 1:
-        uvicorn.run(
-            "upscale_api.asgi:app",
-            host=settings.upscale_host,
-            port=settings.upscale_port,
-            workers=args.workers,
-            log_level="info",
-        )
+        if settings.upscale_rate_limit_store == "memory":
+            # Counted per process, the limits would let N times as much through.
+            os.environ["UPSCALE_RATE_LIMIT_STORE"] = "postgres"
+            print(f"rate limits: counted in PostgreSQL, shared by the {args.workers} workers", file=sys.stderr)
+        uvicorn.run("upscale_api.asgi:app", workers=args.workers, log_level="info", **options)
         return
     from upscale_api.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.upscale_host, port=settings.upscale_port, log_level="info")
+    uvicorn.run(create_app(settings), log_level="info", **options)
 
 
 def _dev(settings: Settings, args: argparse.Namespace) -> None:
@@ -481,5 +481,9 @@ def _dev(settings: Settings, args: argparse.Namespace) -> None:
         flush=True,
     )
     uvicorn.run(
-        create_app(settings, with_worker=True), host=settings.upscale_host, port=settings.upscale_port, log_level="info"
+        create_app(settings, with_worker=True),
+        host=settings.upscale_host,
+        port=settings.upscale_port,
+        proxy_headers=False,
+        log_level="info",
     )

@@ -44,6 +44,7 @@ TITLES: dict[str, str] = {
     "conflict": "Conflicts with what is stored",
     "body-too-large": "The request body is too large",
     "rule-violation": "The request breaks a rule",
+    "rate-limited": "Too many requests",
     "unavailable": "The service cannot answer now; retry later",
     "internal-error": "Something went wrong on our side",
     "http-error": "The request failed",

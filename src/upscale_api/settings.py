@@ -6,6 +6,7 @@ line naming the variable (:class:`SettingsError`); nothing half-starts.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Annotated, Literal
 import msgspec
 
 Environment = Literal["development", "test", "production"]
+RateLimit = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{0,8}/[1-9][0-9]{0,7}$")]
+"""``QUOTA/SECONDS``: QUOTA units at once, given back at QUOTA per SECONDS (``ratelimit.py``)."""
 
 
 class SettingsError(Exception):
@@ -58,6 +61,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """Send to this FCM-compatible endpoint instead of Google's (tests, staging)."""
     firebase_auth_emulator_host: str | None = None
     """Set: ID tokens are checked in Firebase Auth-emulator mode (no signature)."""
+    upscale_rate_limit_store: Literal["memory", "postgres", "off"] = "memory"
+    """Where rate limits count: this process, PostgreSQL (shared by every process), or nowhere."""
+    upscale_rate_limit_resident: RateLimit = "60/60"
+    upscale_rate_limit_address: RateLimit = "600/60"
+    upscale_rate_limit_invite_resident: RateLimit = "10/600"
+    upscale_rate_limit_invite_address: RateLimit = "60/600"
+    upscale_rate_limit_batch_resident: RateLimit = "1000/3600"
+    """Counted in actions: a batch of N actions uses N."""
+    upscale_rate_limit_batch_address: RateLimit = "10000/3600"
+    upscale_rate_limit_pause_seconds: Annotated[float, msgspec.Meta(ge=0, le=10)] = 1.0
+    """A refused request is answered after this pause (at most until it would pass)."""
+    upscale_trusted_proxies: str = ""
+    """Comma-separated addresses or CIDRs whose X-Forwarded-For is believed."""
 
     def __post_init__(self) -> None:
         if self.upscale_env == "production" and self.firebase_auth_emulator_host:
@@ -67,6 +83,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             )
         if self.upscale_db_pool_min > self.upscale_db_pool_max:
             raise SettingsError("UPSCALE_DB_POOL_MIN: must not exceed UPSCALE_DB_POOL_MAX")
+        try:
+            _ = self.trusted_proxies  # parsed once here, so that a typo stops start-up
+        except ValueError as exc:
+            raise SettingsError(f"UPSCALE_TRUSTED_PROXIES: {exc}") from None
         if self.upscale_scoring_parts >= self.upscale_db_pool_max:
             raise SettingsError(
                 "UPSCALE_SCORING_PARTS: must be below UPSCALE_DB_POOL_MAX (a tick holds one connection more)"
@@ -83,6 +103,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     @property
     def auth_emulated(self) -> bool:
         return bool(self.firebase_auth_emulator_host)
+
+    @property
+    def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The networks of ``UPSCALE_TRUSTED_PROXIES``; raises ValueError on a malformed entry."""
+        entries = [e.strip() for e in self.upscale_trusted_proxies.split(",")]
+        return tuple(ipaddress.ip_network(e, strict=False) for e in entries if e)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

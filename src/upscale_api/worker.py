@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from upscale_api import ratelimit
 from upscale_api.db import AdvisoryLock, Pool, try_lock_for_transaction
 from upscale_api.notifications import sender
 from upscale_api.notifications.fcm import messaging_app
@@ -71,6 +72,7 @@ class Worker:
             (self.weekly_summaries, 300),
             (self.deliver, 2),
             (self.settle_stale, 60),
+            (self.forget_rate_limits, 60),
         ]
         # Each job runs once as the worker starts, then at its interval: a restarted
         # worker does not leave the weekly history or a campaign's results for minutes.
@@ -175,3 +177,7 @@ class Worker:
         await run_once(
             self.pool, AdvisoryLock.STALE_DELIVERIES, lambda: sender.fail_stale(self.pool, datetime.now(UTC))
         )
+
+    async def forget_rate_limits(self) -> None:
+        """Delete rate-limit rows whose quota is whole again; harmless in every replica at once."""
+        await ratelimit.forget_expired(self.pool)

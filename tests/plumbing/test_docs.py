@@ -22,7 +22,7 @@ PACKAGE = ROOT / "src" / "upscale_api"
 _QUOTED = re.compile(r"`([^`\s]+)`")
 _PLAIN = re.compile(r"(?<![\w/.])((?:docs|bench|tests|src|infra|campaigns)/[\w\-/]+\.\w+)")
 _PATH = re.compile(r"^[\w.\-/]+\.(py|md|sql|toml|json|yaml|yml|txt|lock)$|^[\w.\-]+/[\w.\-/]*$")
-_PLACEHOLDER = re.compile(r"[<>{}*]|NNNN|^[A-Z_]+/")
+_PLACEHOLDER = re.compile(r"[<>{}*]|NNNN|^[A-Z_]+/|^[\d/.]+$")  # numbers such as a rate's 60/60 are no paths
 _NOT_FILES = ("http", "/v1", "/health", "/schema", "/problems", "/metrics")
 
 

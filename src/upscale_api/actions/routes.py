@@ -57,7 +57,7 @@ class ActionController(Controller):
         description="Each action is answered on its own (stored, duplicate, conflict or rejected with the reason); "
         "a bad action never rejects the others.",
         status_code=200,
-        opt={"item_errors": "actions"},
+        opt={"item_errors": "actions", "rate_limit": "batch"},
     )
     async def log_batch(
         self, request: Request[Any, Any, Any], data: JSONBody[ActionBatch], ctx: NamedDependency[Context]

@@ -50,6 +50,7 @@ class CampaignController(Controller):
         summary="Enrol (201), or change team and answers (200)",
         description="Give a team (its code or invite code) when the campaign enrols by team, the invite code when "
         "it enrols by invitation, and an answer to every baseline question.",
+        opt={"rate_limit": "invite"},
     )
     async def enrol(
         self, code: FromPath[str], data: JSONBody[EnrolmentIn], ctx: NamedDependency[Context]
@@ -61,6 +62,7 @@ class CampaignController(Controller):
         "/{code:str}/teams",
         summary="Start a team and join it (where the campaign lets residents start teams)",
         description="The answer's team is the new team's code; others join it with that code.",
+        opt={"rate_limit": "invite"},
     )
     async def start_team(
         self, code: FromPath[str], data: JSONBody[TeamIn], ctx: NamedDependency[Context]

@@ -20,6 +20,7 @@ class HealthController(Controller):
     path = "/health"
     tags = ["health"]
     guards = [PUBLIC]
+    opt = {"rate_limit": "off"}  # probes must not depend on the limits' store
     include_in_schema = True
 
     @get("/live", summary="The process answers")
