@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from upscale_api import db, migrations
@@ -31,6 +31,7 @@ from upscale_api.errors import EXCEPTION_HANDLERS
 from upscale_api.health.routes import HealthController
 from upscale_api.impact.routes import ImpactController
 from upscale_api.notifications.routes import DeviceController, NotificationController
+from upscale_api.openapi import SECURITY_SCHEME, ContractJsonRenderPlugin
 from upscale_api.reports.routes import CityReportController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController
@@ -102,10 +103,10 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
             description="Residents log sustainable actions and see what they saved; cities run campaigns. "
             "Errors are RFC 9457 problem+json. Sign in with a Firebase ID token as a Bearer token.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+            render_plugins=[SwaggerRenderPlugin(path="/"), ContractJsonRenderPlugin()],
             components=Components(
                 security_schemes={
-                    "firebase": SecurityScheme(type="http", scheme="bearer", bearer_format="Firebase ID token")
+                    SECURITY_SCHEME: SecurityScheme(type="http", scheme="bearer", bearer_format="Firebase ID token")
                 }
             ),
         ),
@@ -113,16 +114,4 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
     )
     app.state.token_verifier = TokenVerifier(settings)
     app.state.settings = settings
-    _declare_security(app)
     return app
-
-
-def _declare_security(app: Litestar) -> None:
-    """Mark signed-in routes in the OpenAPI document (their guard says who may call)."""
-    from upscale_api.auth import Access
-
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", []):
-            access = [g for g in handler.resolve_guards() if isinstance(g, Access)]
-            if access and access[0].signed_in:
-                handler.security = [{"firebase": []}]

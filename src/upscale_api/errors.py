@@ -9,7 +9,7 @@ Unexpected exceptions become a 500 problem without internals (and are logged).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
@@ -48,12 +48,14 @@ TITLES: dict[str, str] = {
 class ProblemDetails(msgspec.Struct, omit_defaults=True):
     """An RFC 9457 problem; ``errors`` lists every bad field of a validation problem."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[FieldError] | None = None
+    type: Annotated[str, msgspec.Meta(description="The problem's stable type, `/problems/<slug>`; see docs/api.md")]
+    title: Annotated[str, msgspec.Meta(description="A short summary of the type; the same for all its problems")]
+    status: Annotated[int, msgspec.Meta(ge=400, le=599, description="The HTTP status code")]
+    detail: Annotated[str, msgspec.Meta(description="What went wrong, naming the field or parameter and why")]
+    instance: Annotated[str | None, msgspec.Meta(description="The path of the request")] = None
+    errors: Annotated[
+        list[FieldError] | None, msgspec.Meta(description="Every bad field and why (validation problems only)")
+    ] = None
 
 
 class Problem(Exception):

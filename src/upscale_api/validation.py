@@ -11,7 +11,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, TypeVar, Union
+from typing import Annotated, Any, TypeVar, Union
 
 import msgspec
 
@@ -23,8 +23,8 @@ _AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 class FieldError(msgspec.Struct, frozen=True):
     """One bad field: where (``actions[3].quantity``) and why."""
 
-    field: str
-    reason: str
+    field: Annotated[str, msgspec.Meta(description="Where: `actions[3].quantity`; empty for the whole body")]
+    reason: Annotated[str, msgspec.Meta(description="Why it is refused, in English")]
 
 
 class InvalidInput(Exception):

@@ -16,7 +16,14 @@ from upscale_api.context import Context
 from upscale_api.errors import Problem
 from upscale_api.i18n import negotiate, pick
 
-AcceptLanguage = Annotated[str | None, HeaderParameter(name="Accept-Language", required=False)]
+AcceptLanguage = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Accept-Language",
+        required=False,
+        description="Preferred languages, e.g. `sl, en;q=0.8`; texts fall back to English",
+    ),
+]
 
 
 def _city_out(city: City, language: str) -> CityOut:
@@ -36,7 +43,12 @@ class CatalogueController(Controller):
     tags = ["catalogue"]
     guards = [PUBLIC]
 
-    @get("/", summary="Cities served, with their districts")
+    @get(
+        "/",
+        operation_id="listCities",
+        summary="Cities served, with their districts",
+        response_description="Every city, its districts and climate target; `Content-Language` says the language",
+    )
     async def list_cities(
         self, ctx: NamedDependency[Context], accept_language: AcceptLanguage
     ) -> Response[list[CityOut]]:
@@ -45,7 +57,12 @@ class CatalogueController(Controller):
         cities = [_city_out(city, language) for city in snapshot.cities.values()]
         return Response(cities, headers={"Content-Language": language, "Cache-Control": "public, max-age=60"})
 
-    @get("/{city:str}/action-types", summary="The actions a resident of the city can log, with factors and sources")
+    @get(
+        "/{city:str}/action-types",
+        operation_id="listActionTypes",
+        summary="The actions a resident of the city can log, with factors and sources",
+        response_description="The city's action types; `Content-Language` says the language",
+    )
     async def list_action_types(
         self, city: FromPath[str], ctx: NamedDependency[Context], accept_language: AcceptLanguage
     ) -> Response[list[ActionTypeOut]]:

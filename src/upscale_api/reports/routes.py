@@ -11,6 +11,7 @@ from litestar.params import FromPath, QueryParameter
 
 from upscale_api.auth import COORDINATOR
 from upscale_api.context import Context
+from upscale_api.openapi import problem
 from upscale_api.reports import service
 from upscale_api.reports.structs import CityImpact
 
@@ -26,6 +27,9 @@ class CityReportController(Controller):
 
     @get(
         "/{code:str}/impact",
+        operation_id="getCityImpact",
+        response_description="The city's report over the months asked for",
+        responses={403: problem(("forbidden", "you do not coordinate this city"))},
         summary="The city's impact: kg CO2e avoided per month and category, participants, share of its target",
         description="Every month from `from` to `to` (both included; by default the last 12 months) is listed, "
         "zeros included. Figures are those of the scoring job's last run (`computed_at`); entries held for "
