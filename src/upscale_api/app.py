@@ -31,7 +31,7 @@ from upscale_api.errors import EXCEPTION_HANDLERS
 from upscale_api.health.routes import HealthController
 from upscale_api.impact.routes import ImpactController
 from upscale_api.notifications.routes import DeviceController, NotificationController
-from upscale_api.openapi import SECURITY_SCHEME, ContractJsonRenderPlugin
+from upscale_api.openapi import ContractJsonRenderPlugin
 from upscale_api.reports.routes import CityReportController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController
@@ -106,7 +106,7 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
             render_plugins=[SwaggerRenderPlugin(path="/"), ContractJsonRenderPlugin()],
             components=Components(
                 security_schemes={
-                    SECURITY_SCHEME: SecurityScheme(type="http", scheme="bearer", bearer_format="Firebase ID token")
+                    "firebase": SecurityScheme(type="http", scheme="bearer", bearer_format="Firebase ID token")
                 }
             ),
         ),
@@ -114,4 +114,16 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
     )
     app.state.token_verifier = TokenVerifier(settings)
     app.state.settings = settings
+    _declare_security(app)
     return app
+
+
+def _declare_security(app: Litestar) -> None:
+    """Mark signed-in routes in the OpenAPI document (their guard says who may call)."""
+    from upscale_api.auth import Access
+
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            access = [g for g in handler.resolve_guards() if isinstance(g, Access)]
+            if access and access[0].signed_in:
+                handler.security = [{"firebase": []}]

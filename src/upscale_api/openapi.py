@@ -15,7 +15,6 @@ handlers. :func:`complete` then makes the document say what the service does:
   raises are declared on the route with :func:`problem`. Litestar's default 400
   schema is not documented: the service never answers it.
 - Each body has an example, registered next to its Struct with :func:`example`.
-- Signed-in operations name the bearer security scheme.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from upscale_api.validation import FieldError
 
 T = TypeVar("T")
 
-SECURITY_SCHEME = "firebase"
 _REF = "#/components/schemas/{name}"
 _PROBLEM_LINE = re.compile(r"^- `/problems/(?P<kind>[a-z-]+)`: (?P<when>.*)$", re.MULTILINE)
 _EXAMPLES: dict[type, list[tuple[str, Any]]] = {}
@@ -117,8 +115,6 @@ def complete(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
                 "content": {"application/json": _media(schema_of[body], body)},
             }
         _complete_responses(path, handler, operation, schema_of)
-        if _access(handler).signed_in:
-            operation["security"] = [{SECURITY_SCHEME: []}]
     done["components"]["schemas"] = dict(sorted(components.items()))
     _check_refs(done)
     return done

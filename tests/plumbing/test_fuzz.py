@@ -11,6 +11,7 @@ The number of examples is bounded so the run takes well under a minute.
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -34,7 +35,8 @@ from upscale_api.auth import grant_role
 from upscale_api.db import Pool
 from upscale_api.openapi import complete
 
-EXAMPLES_PER_OPERATION = 15
+# A deeper run: UPSCALE_FUZZ_EXAMPLES=200 python3 run.py test tests/plumbing/test_fuzz.py
+EXAMPLES_PER_OPERATION = int(os.environ.get("UPSCALE_FUZZ_EXAMPLES", "15"))
 
 # The document the server serves is built from the app alone (no database), so the
 # operations are known when pytest collects; test_the_fuzzed_document_is_the_served_one
@@ -44,7 +46,10 @@ DOCUMENT = complete(_app, _app.openapi_schema.to_schema())
 schema = schemathesis.openapi.from_dict(
     DOCUMENT,
     config=SchemathesisConfig.from_dict(
-        {"generation": {"mode": "all", "max-examples": EXAMPLES_PER_OPERATION}, "phases": {"stateful": {"enabled": False}}}
+        {
+            "generation": {"mode": "all", "max-examples": EXAMPLES_PER_OPERATION},
+            "phases": {"stateful": {"enabled": False}},
+        }
     ),
 )
 

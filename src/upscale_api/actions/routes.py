@@ -9,7 +9,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from upscale_api.actions import service
 from upscale_api.actions.structs import ActionBatch, ActionIn, ActionOut, ActionPage, BatchItemResult, BatchResult
@@ -119,7 +119,9 @@ class ActionController(Controller):
         response_description="Deleted (also when it was deleted before)",
         responses={409: problem(("rule-violation", "the grace period for deleting it is over"))},
     )
-    async def delete_action(self, action_id: FromPath[UUID], ctx: NamedDependency[Context]) -> None:
+    async def delete_action(
+        self, action_id: Annotated[UUID, PathParameter(description="The action's id")], ctx: NamedDependency[Context]
+    ) -> None:
         await service.delete_action(ctx.pool, _policy(ctx.settings), ctx.uid, action_id, _now())
 
 

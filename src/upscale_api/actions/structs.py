@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
 import msgspec
 from msgspec import Meta
 
-from upscale_api.definitions.structs import Code
+from upscale_api.definitions.structs import CODE_PATTERN, Category
 from upscale_api.openapi import example
 from upscale_api.validation import FieldError
 
@@ -21,10 +21,22 @@ class ActionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """One action. ``id`` is chosen by the app (a UUID) so that retries are idempotent."""
 
     id: Annotated[UUID, Meta(description="Chosen by the app; sending it again returns the stored record")]
-    action_type: Annotated[Code, Meta(description="The action type's code, from the city's catalogue")]
+    action_type: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=64,
+            extra_json_schema={"pattern": CODE_PATTERN},
+            description="The action type's code, from the city's catalogue",
+        ),
+    ]
     quantity: Annotated[
         float,
-        Meta(gt=0, description="In the action type's unit; within its per-entry range and per-day limit"),
+        Meta(
+            # Checked by the service with the other rules, so one answer names every bad field.
+            extra_json_schema={"exclusiveMinimum": 0},
+            description="In the action type's unit; within its per-entry range and per-day limit",
+        ),
     ]
     performed_at: Annotated[
         datetime,
@@ -49,7 +61,7 @@ class ActionOut(msgspec.Struct):
     id: Annotated[UUID, Meta(description="The id the app chose")]
     action_type: Annotated[str, Meta(description="The action type's code")]
     category: Annotated[
-        Literal["mobility", "energy", "food", "consumption", "waste"], Meta(description="The action type's category")
+        str, Meta(extra_json_schema={"enum": list(get_args(Category))}, description="The action type's category")
     ]
     unit: Annotated[str, Meta(description="The unit of `quantity`, e.g. `km`")]
     quantity: Annotated[float, Meta(description="How much, in `unit`")]

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from upscale_api.auth import COORDINATOR, SIGNED_IN
 from upscale_api.campaigns import admin, participation
@@ -30,8 +30,9 @@ from upscale_api.campaigns.structs import (
 )
 from upscale_api.context import Context
 from upscale_api.openapi import NOT_REGISTERED, also, problem
-from upscale_api.scoring.structs import LeaderboardOut, Scope
+from upscale_api.scoring.structs import SCOPES, LeaderboardOut
 
+CampaignCode = Annotated[str, PathParameter(description="The campaign's code")]
 _CLOSED = ("rule-violation", "the campaign has ended or is archived: enrolment is closed")
 
 
@@ -57,7 +58,7 @@ class CampaignController(Controller):
         response_description="The campaign in your language",
         responses={404: problem(NOT_REGISTERED)},
     )
-    async def campaign(self, code: FromPath[str], ctx: NamedDependency[Context]) -> CampaignOut:
+    async def campaign(self, code: CampaignCode, ctx: NamedDependency[Context]) -> CampaignOut:
         return await participation.campaign(ctx.pool, ctx.uid, code)
 
     @post(
@@ -74,7 +75,7 @@ class CampaignController(Controller):
         },
     )
     async def enrol(
-        self, code: FromPath[str], data: JSONBody[EnrolmentIn], ctx: NamedDependency[Context]
+        self, code: CampaignCode, data: JSONBody[EnrolmentIn], ctx: NamedDependency[Context]
     ) -> Response[EnrolmentOut]:
         enrolment, created = await participation.enrol(ctx.pool, ctx.uid, code, data)
         return Response(enrolment, status_code=201 if created else 200)
@@ -92,7 +93,7 @@ class CampaignController(Controller):
         },
     )
     async def start_team(
-        self, code: FromPath[str], data: JSONBody[TeamIn], ctx: NamedDependency[Context]
+        self, code: CampaignCode, data: JSONBody[TeamIn], ctx: NamedDependency[Context]
     ) -> EnrolmentOut:
         return await participation.start_team(ctx.pool, ctx.uid, code, data)
 
@@ -108,10 +109,15 @@ class CampaignController(Controller):
     )
     async def leaderboard(
         self,
-        code: FromPath[str],
+        code: CampaignCode,
         ctx: NamedDependency[Context],
         board: Annotated[
-            Scope, QueryParameter(name="scope", description="Who is ranked: individual, team, district or city")
+            str,
+            QueryParameter(
+                name="scope",
+                description="Who is ranked: individual, team, district or city",
+                schema_extra={"enum": list(SCOPES)},
+            ),
         ] = "individual",
         limit: Annotated[int, QueryParameter(ge=1, le=100, description="How many from the top")] = 10,
     ) -> LeaderboardOut:
@@ -124,7 +130,7 @@ class CampaignController(Controller):
         response_description="You left (also when you were not enrolled)",
         responses={404: problem(NOT_REGISTERED)},
     )
-    async def leave(self, code: FromPath[str], ctx: NamedDependency[Context]) -> None:
+    async def leave(self, code: CampaignCode, ctx: NamedDependency[Context]) -> None:
         await participation.leave(ctx.pool, ctx.uid, code)
 
 
@@ -140,7 +146,7 @@ class MyCampaignController(Controller):
         response_description="Your score, rank, challenges and badges",
         responses={404: problem(NOT_REGISTERED)},
     )
-    async def progress(self, code: FromPath[str], ctx: NamedDependency[Context]) -> MyCampaignOut:
+    async def progress(self, code: CampaignCode, ctx: NamedDependency[Context]) -> MyCampaignOut:
         snapshot = await ctx.catalogue.current()
         return await participation.my_campaign(ctx.pool, snapshot, ctx.uid, code, datetime.now(UTC))
 
@@ -168,7 +174,7 @@ class AdminCampaignController(Controller):
         response_description="The campaign",
         responses={403: problem(("forbidden", "the campaign belongs to a city you do not coordinate"))},
     )
-    async def campaign(self, code: FromPath[str], ctx: NamedDependency[Context]) -> AdminCampaignOut:
+    async def campaign(self, code: CampaignCode, ctx: NamedDependency[Context]) -> AdminCampaignOut:
         return await admin.get_campaign(ctx.pool, ctx.grants, code)
 
     @put(
@@ -186,7 +192,7 @@ class AdminCampaignController(Controller):
         },
     )
     async def put_campaign(
-        self, code: FromPath[str], data: JSONBody[Campaign], ctx: NamedDependency[Context]
+        self, code: CampaignCode, data: JSONBody[Campaign], ctx: NamedDependency[Context]
     ) -> Response[AdminCampaignOut]:
         snapshot = await ctx.catalogue.current()
         campaign, created = await admin.put_campaign(ctx.pool, snapshot, ctx.grants, code, data)
@@ -199,7 +205,7 @@ class AdminCampaignController(Controller):
         response_description="The campaign's teams",
         responses={403: problem(("forbidden", "the campaign belongs to a city you do not coordinate"))},
     )
-    async def teams(self, code: FromPath[str], ctx: NamedDependency[Context]) -> list[AdminTeamOut]:
+    async def teams(self, code: CampaignCode, ctx: NamedDependency[Context]) -> list[AdminTeamOut]:
         return await admin.teams(ctx.pool, ctx.grants, code)
 
     @get(
@@ -209,7 +215,7 @@ class AdminCampaignController(Controller):
         response_description="The campaign's statistics",
         responses={403: problem(("forbidden", "the campaign belongs to a city you do not coordinate"))},
     )
-    async def stats(self, code: FromPath[str], ctx: NamedDependency[Context]) -> CampaignStats:
+    async def stats(self, code: CampaignCode, ctx: NamedDependency[Context]) -> CampaignStats:
         return await admin.stats(ctx.pool, ctx.grants, code)
 
     @post(
@@ -223,6 +229,6 @@ class AdminCampaignController(Controller):
         responses={403: problem(("forbidden", "the campaign belongs to a city you do not coordinate"))},
     )
     async def broadcast(
-        self, code: FromPath[str], data: JSONBody[BroadcastIn], ctx: NamedDependency[Context]
+        self, code: CampaignCode, data: JSONBody[BroadcastIn], ctx: NamedDependency[Context]
     ) -> BroadcastOut:
         return await admin.broadcast(ctx.pool, ctx.grants, code, data, datetime.now(UTC))

@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter
+from litestar.params import HeaderParameter, PathParameter
 
 from upscale_api.auth import PUBLIC
 from upscale_api.catalogue.service import City
@@ -64,7 +64,10 @@ class CatalogueController(Controller):
         response_description="The city's action types; `Content-Language` says the language",
     )
     async def list_action_types(
-        self, city: FromPath[str], ctx: NamedDependency[Context], accept_language: AcceptLanguage
+        self,
+        city: Annotated[str, PathParameter(description="The city's code")],
+        ctx: NamedDependency[Context],
+        accept_language: AcceptLanguage,
     ) -> Response[list[ActionTypeOut]]:
         snapshot = await ctx.catalogue.current()
         found = snapshot.cities.get(city)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from upscale_api.auth import SIGNED_IN
 from upscale_api.context import Context
@@ -19,6 +19,9 @@ from upscale_api.notifications.structs import (
     NotificationSettingsPatch,
 )
 from upscale_api.openapi import NOT_REGISTERED, also, problem
+
+InstallationId = Annotated[str, PathParameter(description="The device's Firebase installation ID")]
+NotificationId = Annotated[int, PathParameter(description="The message's id")]
 
 
 class DeviceController(Controller):
@@ -36,7 +39,7 @@ class DeviceController(Controller):
         responses={**also(201, DeviceOut, "Registered"), 404: problem(NOT_REGISTERED)},
     )
     async def register(
-        self, installation_id: FromPath[str], data: JSONBody[DeviceIn], ctx: NamedDependency[Context]
+        self, installation_id: InstallationId, data: JSONBody[DeviceIn], ctx: NamedDependency[Context]
     ) -> Response[DeviceOut]:
         device, created = await service.register_device(ctx.pool, ctx.uid, installation_id, data)
         return Response(device, status_code=201 if created else 200)
@@ -51,7 +54,7 @@ class DeviceController(Controller):
         summary="Forget this device (logout)",
         response_description="Forgotten: no more pushes to it",
     )
-    async def remove(self, installation_id: FromPath[str], ctx: NamedDependency[Context]) -> None:
+    async def remove(self, installation_id: InstallationId, ctx: NamedDependency[Context]) -> None:
         await service.remove_device(ctx.pool, ctx.uid, installation_id)
 
 
@@ -106,5 +109,5 @@ class NotificationController(Controller):
         status_code=204,
         response_description="Marked read",
     )
-    async def read(self, notification_id: FromPath[int], ctx: NamedDependency[Context]) -> None:
+    async def read(self, notification_id: NotificationId, ctx: NamedDependency[Context]) -> None:
         await service.mark_read(ctx.pool, ctx.uid, notification_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from upscale_api.auth import COORDINATOR
 from upscale_api.context import Context
@@ -38,7 +38,7 @@ class CityReportController(Controller):
     )
     async def impact(
         self,
-        code: FromPath[str],
+        code: Annotated[str, PathParameter(description="The city's code")],
         ctx: NamedDependency[Context],
         start: Annotated[str | None, QueryParameter(name="from", description=f"First month. {_MONTH_DOC}")] = None,
         to: Annotated[str | None, QueryParameter(description=f"Last month (included). {_MONTH_DOC}")] = None,

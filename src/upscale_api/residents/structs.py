@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
-from upscale_api.definitions.structs import Code
+from upscale_api.definitions.structs import CODE_PATTERN
 from upscale_api.openapi import example
 
-Locale = Literal["sl", "en"]
+# The service checks that codes name a city, district or language, together with the other
+# fields, so one answer names every bad field; the document states their format.
+CityCode = Annotated[str, Meta(min_length=1, max_length=64, extra_json_schema={"pattern": CODE_PATTERN})]
+Locale = Annotated[str, Meta(pattern=r"^[a-z]{2}$", extra_json_schema={"enum": ["sl", "en"]}, examples=["sl"])]
 """A language the app's texts come in."""
 
 
 class ResidentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Register or update the signed-in resident. Omitted optional fields keep their defaults."""
 
-    city: Annotated[Code, Meta(description="The home city's code (see `GET /v1/cities`)", examples=["kranj"])]
+    city: Annotated[CityCode, Meta(description="The home city's code (see `GET /v1/cities`)", examples=["kranj"])]
     district: Annotated[
-        Code | None,
+        CityCode | None,
         Meta(description="A district of the city (see `GET /v1/cities`); null for none"),
     ] = None
     display_name: Annotated[

@@ -7,13 +7,15 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from upscale_api.auth import COORDINATOR
 from upscale_api.context import Context
 from upscale_api.openapi import problem
 from upscale_api.reviews import service
 from upscale_api.reviews.structs import DecisionIn, HeldEntry, HeldEntryPage, Status
+
+EntryId = Annotated[int, PathParameter(description="The held entry's id")]
 
 
 class HeldEntryController(Controller):
@@ -57,7 +59,7 @@ class HeldEntryController(Controller):
         summary="One held entry with the day's actions and every decision",
         response_description="The entry",
     )
-    async def entry(self, entry_id: FromPath[int], ctx: NamedDependency[Context]) -> HeldEntry:
+    async def entry(self, entry_id: EntryId, ctx: NamedDependency[Context]) -> HeldEntry:
         return await service.get_entry(ctx.pool, ctx.grants, entry_id)
 
     @post(
@@ -69,7 +71,5 @@ class HeldEntryController(Controller):
         "again. A decision can be changed by deciding again; every decision is kept.",
         status_code=200,
     )
-    async def decide(
-        self, entry_id: FromPath[int], data: JSONBody[DecisionIn], ctx: NamedDependency[Context]
-    ) -> HeldEntry:
+    async def decide(self, entry_id: EntryId, data: JSONBody[DecisionIn], ctx: NamedDependency[Context]) -> HeldEntry:
         return await service.decide(ctx.pool, ctx.grants, ctx.uid, entry_id, data, datetime.now(UTC))
