@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from litestar import Litestar, Request, Response
@@ -33,6 +33,9 @@ from litestar.routes import HTTPRoute
 
 from upscale_api.errors import MEDIA_TYPE, TITLES, ProblemDetails
 from upscale_api.validation import FieldError
+
+if TYPE_CHECKING:
+    from upscale_api.auth import Access
 
 T = TypeVar("T")
 
@@ -157,8 +160,11 @@ def _complete_responses(
     }
     for status, kinds in _derived_problems(handler, operation.get("parameters", [])).items():
         declared[status] = kinds | declared.get(status, {})
+    body = _body_type(handler)
+    names = [f.encode_name for f in msgspec.structs.fields(body)] if body is not None else []
+    names += [p["name"] for p in operation.get("parameters", []) if p["in"] in ("path", "query")]
     for status, kinds in sorted(declared.items()):
-        responses[str(status)] = _problem_response(status, kinds, path)
+        responses[str(status)] = _problem_response(status, kinds, path, names[0] if names else "body")
     operation["responses"] = responses
 
 
@@ -180,7 +186,7 @@ def _derived_problems(handler: HTTPRouteHandler, parameters: list[dict[str, Any]
         problems[413] = {"body-too-large": "the body is larger than the limit (`UPSCALE_MAX_BODY_BYTES`, 1 MiB)"}
     if path_parameters:
         named = ", ".join(f"`{name}`" for name in path_parameters)
-        problems[404] = {"not-found": f"nothing of yours is found by {named}"}
+        problems[404] = {"not-found": f"nothing is found by {named} (or it is not yours to see)"}
     if has_body or any(p["in"] in ("path", "query") for p in parameters):
         problems[422] = {
             "validation-error": "a field or parameter has the wrong type, format or value, or breaks a rule; "
@@ -208,9 +214,10 @@ _HEADERS: dict[int, dict[str, Any]] = {
 }
 
 
-def _problem_response(status: int, kinds: dict[str, str], path: str) -> dict[str, Any]:
+def _problem_response(status: int, kinds: dict[str, str], path: str, field: str) -> dict[str, Any]:
     examples = {
-        kind: {"summary": when, "value": _problem_example(status, kind, when, path)} for kind, when in kinds.items()
+        kind: {"summary": when, "value": _problem_example(status, kind, when, path, field)}
+        for kind, when in kinds.items()
     }
     lines = "\n".join(f"- `/problems/{kind}`: {when}" for kind, when in kinds.items())
     response: dict[str, Any] = {
@@ -222,11 +229,22 @@ def _problem_response(status: int, kinds: dict[str, str], path: str) -> dict[str
     return response
 
 
-def _problem_example(status: int, kind: str, when: str, path: str) -> dict[str, Any]:
-    errors = [FieldError("quantity", "must be at most 100 km per entry")] if kind == "validation-error" else None
-    detail = (
-        "1 invalid field: quantity: must be at most 100 km per entry" if errors else when.split(" (", maxsplit=1)[0]
-    )
+_DETAILS = {
+    "malformed-body": "body: JSON is malformed: invalid character (byte 0)",
+    "unauthenticated": "Authorization: a 'Bearer <Firebase ID token>' header is required",
+    "not-registered": "resident: register first with PUT /v1/me",
+    "body-too-large": "body: larger than the limit",
+    "rate-limited": "too many requests: retry after 30 seconds",
+    "unavailable": "database: ConnectionRefusedError",
+}
+
+
+def _problem_example(status: int, kind: str, when: str, path: str, field: str) -> dict[str, Any]:
+    errors = None
+    detail = _DETAILS.get(kind, when.split(" (", maxsplit=1)[0])
+    if kind == "validation-error":
+        errors = [FieldError(field, "has the wrong type, format or value")]
+        detail = f"1 invalid field: {field}: has the wrong type, format or value"
     body = ProblemDetails(
         type=f"/problems/{kind}",
         title=TITLES.get(kind, "Too many requests"),
@@ -272,8 +290,8 @@ def _check_refs(document: dict[str, Any]) -> None:
 # --- What a handler declares ------------------------------------------------------
 
 
-def _access(handler: HTTPRouteHandler) -> Any:
-    from upscale_api.auth import Access  # auth needs the database layer; the document does not
+def _access(handler: HTTPRouteHandler) -> Access:
+    from upscale_api.auth import Access  # Structs import this module for example(); they need no Firebase
 
     (access,) = [g for g in handler.resolve_guards() if isinstance(g, Access)]
     return access
