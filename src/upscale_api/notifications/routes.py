@@ -97,7 +97,12 @@ class NotificationController(Controller):
         ctx: NamedDependency[Context],
         limit: Annotated[int, QueryParameter(ge=1, le=100, description="Page size")] = 30,
         cursor: Annotated[
-            str | None, QueryParameter(max_length=20, description="The `next_cursor` of the previous page")
+            str | None,
+            QueryParameter(
+                max_length=20,
+                description="The `next_cursor` of the previous page",
+                schema_extra={"pattern": "^[0-9]+$"},
+            ),
         ] = None,
     ) -> Inbox:
         return await service.inbox(ctx.pool, ctx.uid, limit, cursor)

@@ -16,6 +16,8 @@ from upscale_api.reports import service
 from upscale_api.reports.structs import CityImpact
 
 _MONTH_DOC = "A month as YYYY-MM, in the city's time zone"
+# The service checks the month and names the parameter; the document states the format.
+_MONTH = {"pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}
 
 
 class CityReportController(Controller):
@@ -40,8 +42,12 @@ class CityReportController(Controller):
         self,
         code: Annotated[str, PathParameter(description="The city's code")],
         ctx: NamedDependency[Context],
-        start: Annotated[str | None, QueryParameter(name="from", description=f"First month. {_MONTH_DOC}")] = None,
-        to: Annotated[str | None, QueryParameter(description=f"Last month (included). {_MONTH_DOC}")] = None,
+        start: Annotated[
+            str | None, QueryParameter(name="from", description=f"First month. {_MONTH_DOC}", schema_extra=_MONTH)
+        ] = None,
+        to: Annotated[
+            str | None, QueryParameter(description=f"Last month (included). {_MONTH_DOC}", schema_extra=_MONTH)
+        ] = None,
     ) -> CityImpact:
         snapshot = await ctx.catalogue.current()
         return await service.city_impact(ctx.pool, snapshot, ctx.grants, code, start, to, datetime.now(UTC))
