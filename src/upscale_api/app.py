@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from upscale_api import db, migrations, ratelimit
@@ -35,6 +35,7 @@ from upscale_api.health.routes import HealthController
 from upscale_api.impact.routes import ImpactController
 from upscale_api.input_guard import input_guard
 from upscale_api.notifications.routes import DeviceController, NotificationController
+from upscale_api.openapi import ContractJsonRenderPlugin
 from upscale_api.reports.routes import CityReportController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController
@@ -138,7 +139,7 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
             description="Residents log sustainable actions and see what they saved; cities run campaigns. "
             "Errors are RFC 9457 problem+json. Sign in with a Firebase ID token as a Bearer token.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+            render_plugins=[SwaggerRenderPlugin(path="/"), ContractJsonRenderPlugin()],
             components=Components(
                 security_schemes={
                     "firebase": SecurityScheme(type="http", scheme="bearer", bearer_format="Firebase ID token")

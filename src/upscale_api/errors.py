@@ -1,7 +1,7 @@
 """RFC 9457 problem details for every error the API returns.
 
 Each problem has a stable ``type`` (``/problems/<slug>``, listed in
-docs/api.md), a ``title`` per type, a ``detail`` naming the field and the
+docs/errors.md), a ``title`` per type, a ``detail`` naming the field and the
 reason, and for validation problems an ``errors`` list with every bad field.
 Unexpected exceptions become a 500 problem without internals (and are logged).
 
@@ -13,7 +13,7 @@ connections, or no connection free in time) the answer is a 503 ``unavailable`` 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
@@ -54,12 +54,14 @@ TITLES: dict[str, str] = {
 class ProblemDetails(msgspec.Struct, omit_defaults=True):
     """An RFC 9457 problem; ``errors`` lists every bad field of a validation problem."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[FieldError] | None = None
+    type: Annotated[str, msgspec.Meta(description="The problem's stable type, `/problems/<slug>`; see docs/errors.md")]
+    title: Annotated[str, msgspec.Meta(description="A short summary of the type; the same for all its problems")]
+    status: Annotated[int, msgspec.Meta(ge=400, le=599, description="The HTTP status code")]
+    detail: Annotated[str, msgspec.Meta(description="What went wrong, naming the field or parameter and why")]
+    instance: Annotated[str | None, msgspec.Meta(description="The path of the request")] = None
+    errors: Annotated[
+        list[FieldError] | None, msgspec.Meta(description="Every bad field and why (validation problems only)")
+    ] = None
 
 
 class Problem(Exception):

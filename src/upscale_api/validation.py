@@ -16,7 +16,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, TypeVar, Union
+from typing import Annotated, Any, TypeVar, Union
 
 import msgspec
 
@@ -31,8 +31,8 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 class FieldError(msgspec.Struct, frozen=True):
     """One bad field: where (``actions[3].quantity``) and why."""
 
-    field: str
-    reason: str
+    field: Annotated[str, msgspec.Meta(description="Where: `actions[3].quantity`; empty for the whole body")]
+    reason: Annotated[str, msgspec.Meta(description="Why it is refused, in English")]
 
 
 class InvalidInput(Exception):

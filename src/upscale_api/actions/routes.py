@@ -9,7 +9,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from upscale_api.actions import service
 from upscale_api.actions.structs import ActionBatch, ActionIn, ActionOut, ActionPage, BatchItemResult, BatchResult
@@ -17,6 +17,7 @@ from upscale_api.auth import SIGNED_IN
 from upscale_api.body import item_errors
 from upscale_api.context import Context
 from upscale_api.errors import Problem
+from upscale_api.openapi import NOT_REGISTERED, also, problem
 from upscale_api.settings import Settings
 
 
@@ -35,9 +36,16 @@ class ActionController(Controller):
 
     @post(
         "/",
+        operation_id="logAction",
         summary="Log one action",
         description="201 when stored; 200 with the stored record when the same id was already logged with the "
         "same content; 409 when the id was logged with other content; 422 when a rule is broken.",
+        response_description="Stored: the record with its immediate kg CO2e estimate",
+        responses={
+            **also(200, ActionOut, "Already stored with this id and content (a retry): the stored record"),
+            404: problem(NOT_REGISTERED),
+            409: problem(("conflict", "the id was logged before with other content")),
+        },
     )
     async def log_action(self, data: JSONBody[ActionIn], ctx: NamedDependency[Context]) -> Response[ActionOut]:
         snapshot = await ctx.catalogue.current()
@@ -53,10 +61,13 @@ class ActionController(Controller):
 
     @post(
         "/batch",
+        operation_id="logActionBatch",
         summary="Log up to 500 actions recorded offline",
         description="Each action is answered on its own (stored, duplicate, conflict or rejected with the reason); "
         "a bad action never rejects the others.",
         status_code=200,
+        response_description="Every action's outcome, in body order",
+        responses={404: problem(NOT_REGISTERED)},
         opt={"item_errors": "actions", "rate_limit": "batch"},
     )
     async def log_batch(
@@ -84,17 +95,33 @@ class ActionController(Controller):
             results=results,
         )
 
-    @get("/", summary="Own actions, newest first")
+    @get(
+        "/",
+        operation_id="listActions",
+        summary="Own actions, newest first",
+        response_description="A page of actions and the cursor of the next",
+        responses={404: problem(NOT_REGISTERED)},
+    )
     async def list_actions(
         self,
         ctx: NamedDependency[Context],
         limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=200, description="From next_cursor")] = None,
+        cursor: Annotated[
+            str | None, QueryParameter(max_length=200, description="The `next_cursor` of the previous page")
+        ] = None,
     ) -> ActionPage:
         return await service.list_actions(ctx.pool, ctx.uid, limit, cursor)
 
-    @delete("/{action_id:uuid}", summary="Delete an own action within the grace period")
-    async def delete_action(self, action_id: FromPath[UUID], ctx: NamedDependency[Context]) -> None:
+    @delete(
+        "/{action_id:uuid}",
+        operation_id="deleteAction",
+        summary="Delete an own action within the grace period",
+        response_description="Deleted (also when it was deleted before)",
+        responses={409: problem(("rule-violation", "the grace period for deleting it is over"))},
+    )
+    async def delete_action(
+        self, action_id: Annotated[UUID, PathParameter(description="The action's id")], ctx: NamedDependency[Context]
+    ) -> None:
         await service.delete_action(ctx.pool, _policy(ctx.settings), ctx.uid, action_id, _now())
 
 

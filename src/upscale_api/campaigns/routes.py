@@ -10,7 +10,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from upscale_api.auth import COORDINATOR, SIGNED_IN
 from upscale_api.campaigns import admin, participation
@@ -29,7 +29,11 @@ from upscale_api.campaigns.structs import (
     TeamIn,
 )
 from upscale_api.context import Context
-from upscale_api.scoring.structs import LeaderboardOut
+from upscale_api.openapi import NOT_REGISTERED, also, problem
+from upscale_api.scoring.structs import SCOPES, LeaderboardOut
+
+CampaignCode = Annotated[str, PathParameter(description="The campaign's code")]
+_CLOSED = ("rule-violation", "the campaign has ended or is archived: enrolment is closed")
 
 
 class CampaignController(Controller):
@@ -37,40 +41,69 @@ class CampaignController(Controller):
     tags = ["campaigns"]
     guards = [SIGNED_IN]
 
-    @get("/", summary="Campaigns open to residents of your city (scheduled, active, ended)")
+    @get(
+        "/",
+        operation_id="listCampaigns",
+        summary="Campaigns open to residents of your city (scheduled, active, ended)",
+        response_description="The campaigns, each with whether you are enrolled",
+        responses={404: problem(NOT_REGISTERED)},
+    )
     async def list_campaigns(self, ctx: NamedDependency[Context]) -> list[CampaignSummary]:
         return await participation.list_campaigns(ctx.pool, ctx.uid)
 
-    @get("/{code:str}", summary="One campaign: actions and points, teams, questions, challenges, badges")
-    async def campaign(self, code: FromPath[str], ctx: NamedDependency[Context]) -> CampaignOut:
+    @get(
+        "/{code:str}",
+        operation_id="getCampaign",
+        summary="One campaign: actions and points, teams, questions, challenges, badges",
+        response_description="The campaign in your language",
+        responses={404: problem(NOT_REGISTERED)},
+    )
+    async def campaign(self, code: CampaignCode, ctx: NamedDependency[Context]) -> CampaignOut:
         return await participation.campaign(ctx.pool, ctx.uid, code)
 
     @post(
         "/{code:str}/enrolment",
+        operation_id="enrol",
         summary="Enrol (201), or change team and answers (200)",
         description="Give a team (its code or invite code) when the campaign enrols by team, the invite code when "
         "it enrols by invitation, and an answer to every baseline question.",
+        response_description="Enrolled",
+        responses={
+            **also(200, EnrolmentOut, "Already enrolled: the team and answers are changed"),
+            404: problem(NOT_REGISTERED),
+            409: problem(_CLOSED),
+        },
         opt={"rate_limit": "invite"},
     )
     async def enrol(
-        self, code: FromPath[str], data: JSONBody[EnrolmentIn], ctx: NamedDependency[Context]
+        self, code: CampaignCode, data: JSONBody[EnrolmentIn], ctx: NamedDependency[Context]
     ) -> Response[EnrolmentOut]:
         enrolment, created = await participation.enrol(ctx.pool, ctx.uid, code, data)
         return Response(enrolment, status_code=201 if created else 200)
 
     @post(
         "/{code:str}/teams",
+        operation_id="startTeam",
         summary="Start a team and join it (where the campaign lets residents start teams)",
         description="The answer's team is the new team's code; others join it with that code.",
+        response_description="The team is started and you are enrolled in it",
+        responses={
+            403: problem(("forbidden", "the campaign's teams are set up by its coordinators")),
+            404: problem(NOT_REGISTERED),
+            409: problem(_CLOSED),
+        },
         opt={"rate_limit": "invite"},
     )
     async def start_team(
-        self, code: FromPath[str], data: JSONBody[TeamIn], ctx: NamedDependency[Context]
+        self, code: CampaignCode, data: JSONBody[TeamIn], ctx: NamedDependency[Context]
     ) -> EnrolmentOut:
         return await participation.start_team(ctx.pool, ctx.uid, code, data)
 
     @get(
         "/{code:str}/leaderboard",
+        operation_id="getLeaderboard",
+        response_description="The top entries and your own",
+        responses={404: problem(NOT_REGISTERED)},
         summary="Standings: the top N and your own entry and rank",
         description="Individual standings rank points; team, district and city standings rank points per member "
         "and show the share of members taking part. Ties share a rank. Standings are recomputed by the worker "
@@ -78,17 +111,28 @@ class CampaignController(Controller):
     )
     async def leaderboard(
         self,
-        code: FromPath[str],
+        code: CampaignCode,
         ctx: NamedDependency[Context],
         board: Annotated[
-            str, QueryParameter(name="scope", description="Who is ranked: individual, team, district or city")
+            str,
+            QueryParameter(
+                name="scope",
+                description="Who is ranked: individual, team, district or city",
+                schema_extra={"enum": list(SCOPES)},
+            ),
         ] = "individual",
         limit: Annotated[int, QueryParameter(ge=1, le=100, description="How many from the top")] = 10,
     ) -> LeaderboardOut:
         return await participation.leaderboard(ctx.pool, ctx.uid, code, board, limit)
 
-    @delete("/{code:str}/enrolment", summary="Leave the campaign")
-    async def leave(self, code: FromPath[str], ctx: NamedDependency[Context]) -> None:
+    @delete(
+        "/{code:str}/enrolment",
+        operation_id="leaveCampaign",
+        summary="Leave the campaign",
+        response_description="You left (also when you were not enrolled)",
+        responses={404: problem(NOT_REGISTERED)},
+    )
+    async def leave(self, code: CampaignCode, ctx: NamedDependency[Context]) -> None:
         await participation.leave(ctx.pool, ctx.uid, code)
 
 
@@ -97,8 +141,14 @@ class MyCampaignController(Controller):
     tags = ["campaigns"]
     guards = [SIGNED_IN]
 
-    @get("/{code:str}", summary="Your progress in every challenge of a campaign you are enrolled in")
-    async def progress(self, code: FromPath[str], ctx: NamedDependency[Context]) -> MyCampaignOut:
+    @get(
+        "/{code:str}",
+        operation_id="getCampaignProgress",
+        summary="Your progress in every challenge of a campaign you are enrolled in",
+        response_description="Your score, rank, challenges and badges",
+        responses={404: problem(NOT_REGISTERED)},
+    )
+    async def progress(self, code: CampaignCode, ctx: NamedDependency[Context]) -> MyCampaignOut:
         snapshot = await ctx.catalogue.current()
         return await participation.my_campaign(ctx.pool, snapshot, ctx.uid, code, datetime.now(UTC))
 
@@ -110,47 +160,77 @@ class AdminCampaignController(Controller):
     tags = ["coordinators"]
     guards = [COORDINATOR]
 
-    @get("/", summary="Campaigns of the cities you coordinate")
+    @get(
+        "/",
+        operation_id="listManagedCampaigns",
+        summary="Campaigns of the cities you coordinate",
+        response_description="The campaigns with their definitions",
+    )
     async def list_campaigns(self, ctx: NamedDependency[Context]) -> list[AdminCampaignOut]:
         return await admin.list_campaigns(ctx.pool, ctx.grants)
 
-    @get("/{code:str}", summary="One campaign's definition, phase and enrolment count")
-    async def campaign(self, code: FromPath[str], ctx: NamedDependency[Context]) -> AdminCampaignOut:
+    @get(
+        "/{code:str}",
+        operation_id="getManagedCampaign",
+        summary="One campaign's definition, phase and enrolment count",
+        response_description="The campaign",
+        responses={403: problem(("forbidden", "the campaign belongs to a city you do not coordinate"))},
+    )
+    async def campaign(self, code: CampaignCode, ctx: NamedDependency[Context]) -> AdminCampaignOut:
         return await admin.get_campaign(ctx.pool, ctx.grants, code)
 
     @put(
         "/{code:str}",
+        operation_id="putCampaign",
         summary="Create (201) or replace (200) a campaign, with the same checks as campaign files",
         description="The body has the format of a campaign file. Once a campaign has started, changes that would "
         "rewrite what residents earned are refused (409); see docs/campaigns.md.",
         status_code=200,
+        response_description="Replaced",
+        responses={
+            **also(201, AdminCampaignOut, "Created"),
+            403: problem(("forbidden", "the campaign's first city is one you do not coordinate")),
+            409: problem(("rule-violation", "the campaign has started and the change would rewrite what was earned")),
+        },
     )
     async def put_campaign(
-        self, code: FromPath[str], data: JSONBody[Campaign], ctx: NamedDependency[Context]
+        self, code: CampaignCode, data: JSONBody[Campaign], ctx: NamedDependency[Context]
     ) -> Response[AdminCampaignOut]:
         snapshot = await ctx.catalogue.current()
         campaign, created = await admin.put_campaign(ctx.pool, snapshot, ctx.grants, code, data)
         return Response(campaign, status_code=201 if created else 200)
 
-    @get("/{code:str}/teams", summary="Teams with their invite codes and members")
-    async def teams(self, code: FromPath[str], ctx: NamedDependency[Context]) -> list[AdminTeamOut]:
+    @get(
+        "/{code:str}/teams",
+        operation_id="listCampaignTeams",
+        summary="Teams with their invite codes and members",
+        response_description="The campaign's teams",
+        responses={403: problem(("forbidden", "the campaign belongs to a city you do not coordinate"))},
+    )
+    async def teams(self, code: CampaignCode, ctx: NamedDependency[Context]) -> list[AdminTeamOut]:
         return await admin.teams(ctx.pool, ctx.grants, code)
 
     @get(
         "/{code:str}/stats",
+        operation_id="getCampaignStats",
         summary="Participation and savings: enrolled, active per day and week, by action type, retention, teams",
+        response_description="The campaign's statistics",
+        responses={403: problem(("forbidden", "the campaign belongs to a city you do not coordinate"))},
     )
-    async def stats(self, code: FromPath[str], ctx: NamedDependency[Context]) -> CampaignStats:
+    async def stats(self, code: CampaignCode, ctx: NamedDependency[Context]) -> CampaignStats:
         return await admin.stats(ctx.pool, ctx.grants, code)
 
     @post(
         "/{code:str}/broadcasts",
         summary="Message a segment of the campaign (all, a team, inactive for N days); dry_run counts and previews",
+        operation_id="broadcastToCampaign",
         description="Messages go through the outbox: each resident's language (English fallback), quiet hours, "
         "daily cap and opt-outs apply; every message also lands in the residents' inbox.",
         status_code=200,
+        response_description="Scheduled (or, with dry_run, counted and previewed)",
+        responses={403: problem(("forbidden", "the campaign belongs to a city you do not coordinate"))},
     )
     async def broadcast(
-        self, code: FromPath[str], data: JSONBody[BroadcastIn], ctx: NamedDependency[Context]
+        self, code: CampaignCode, data: JSONBody[BroadcastIn], ctx: NamedDependency[Context]
     ) -> BroadcastOut:
         return await admin.broadcast(ctx.pool, ctx.grants, code, data, datetime.now(UTC))

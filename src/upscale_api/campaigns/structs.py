@@ -10,18 +10,29 @@ is a parameter, nothing is hard-coded.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 import msgspec
+from msgspec import Meta
 
 from upscale_api.definitions.structs import Category, Code, Localized
+from upscale_api.openapi import example
 
-Share = Annotated[float, msgspec.Meta(gt=0, le=1)]
-Positive = Annotated[float, msgspec.Meta(gt=0)]
-Count = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
-AnswerKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
+Moment = Annotated[datetime, Meta(tz=True)]
+
+Share = Annotated[float, Meta(gt=0, le=1)]
+Positive = Annotated[float, Meta(gt=0)]
+Count = Annotated[int, Meta(ge=1, le=100_000)]
+Tally = Annotated[int, Meta(ge=0)]
+AnswerKey = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 """A baseline question's code, e.g. ``car_km_per_week``; the key of its answer."""
+Baseline = Annotated[
+    dict[AnswerKey, float],
+    Meta(description='An answer to every question of the campaign, by question code, e.g. `{"car_km_per_week": 120}`'),
+]
+TITLE = Meta(description="The title per language; `sl` and `en` are required")
+DESCRIPTION = Meta(description="The description per language; `sl` and `en` are required")
 
 
 class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -31,8 +42,12 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class Counted(_File, kw_only=True):
     """Which actions a rule counts: listed action types, or whole categories (or both)."""
 
-    action_types: list[Code] = msgspec.field(default_factory=list)
-    categories: list[Category] = msgspec.field(default_factory=list)
+    action_types: Annotated[list[Code], Meta(description="Action types counted (each must count in the campaign)")] = (
+        msgspec.field(default_factory=list)
+    )
+    categories: Annotated[list[Category], Meta(description="Whole categories counted")] = msgspec.field(
+        default_factory=list
+    )
 
 
 # --- Challenge rules ----------------------------------------------------------
@@ -42,15 +57,19 @@ class QuantityRule(Counted, tag="quantity", tag_field="kind", kw_only=True):
     """Reach ``target`` (in the unit of the counted actions, or kg CO2e with
     ``measure = "co2e_kg"``) within one ``window``: e.g. cycle 50 km in a week."""
 
-    target: Positive
-    measure: Literal["quantity", "co2e_kg"] = "quantity"
-    window: Literal["day", "week", "campaign"] = "campaign"
+    target: Annotated[Positive, Meta(description="The amount to reach within one window")]
+    measure: Annotated[
+        Literal["quantity", "co2e_kg"], Meta(description="Add up quantities (one unit) or kg CO2e avoided")
+    ] = "quantity"
+    window: Annotated[
+        Literal["day", "week", "campaign"], Meta(description="Reach it within one local day, ISO week or the campaign")
+    ] = "campaign"
 
 
 class DistinctDaysRule(Counted, tag="distinct_days", tag_field="kind", kw_only=True):
     """Log a counted action on at least ``days`` distinct local days of the campaign."""
 
-    days: Count
+    days: Annotated[Count, Meta(description="How many distinct local days")]
 
 
 MemberRule = QuantityRule | DistinctDaysRule
@@ -59,64 +78,80 @@ MemberRule = QuantityRule | DistinctDaysRule
 class TeamParticipationRule(_File, tag="team_participation", tag_field="kind", kw_only=True):
     """A team meets it when at least ``share`` of its members meet ``member_rule``."""
 
-    share: Share
-    member_rule: MemberRule
+    share: Annotated[Share, Meta(description="The share of members (0 to 1) that must meet the member rule")]
+    member_rule: Annotated[MemberRule, Meta(description="What each member must do")]
 
 
 class CollectiveRule(Counted, tag="collective", tag_field="kind", kw_only=True):
     """All participants together (of the campaign, or of each city) reach ``target``."""
 
-    target: Positive
-    measure: Literal["quantity", "co2e_kg"] = "co2e_kg"
-    scope: Literal["campaign", "city"] = "campaign"
+    target: Annotated[Positive, Meta(description="The amount to reach together")]
+    measure: Annotated[
+        Literal["quantity", "co2e_kg"], Meta(description="Add up quantities (one unit) or kg CO2e avoided")
+    ] = "co2e_kg"
+    scope: Annotated[
+        Literal["campaign", "city"], Meta(description="All participants together, or those of each city")
+    ] = "campaign"
 
 
 class PersonalRule(Counted, tag="personal", tag_field="kind", kw_only=True):
     """A goal of one's own: each ``window`` replace ``share`` of the answer to
     baseline ``question`` with counted actions (e.g. 20% of one's car km per week)."""
 
-    question: AnswerKey
-    share: Share
-    window: Literal["day", "week", "campaign"] = "week"
+    question: Annotated[AnswerKey, Meta(description="The code of the baseline question the goal is a share of")]
+    share: Annotated[Share, Meta(description="The share (0 to 1) of the answer to replace")]
+    window: Annotated[
+        Literal["day", "week", "campaign"], Meta(description="Within each local day, ISO week or the campaign")
+    ] = "week"
 
 
 ChallengeRule = QuantityRule | DistinctDaysRule | TeamParticipationRule | CollectiveRule | PersonalRule
 
 
 class Challenge(_File, kw_only=True):
-    code: Code
-    title: Localized
-    description: Localized
-    rule: ChallengeRule
+    """A challenge of the campaign and the rule that says when it is met."""
+
+    code: Annotated[Code, Meta(description="Unique in the campaign")]
+    title: Annotated[Localized, TITLE]
+    description: Annotated[Localized, DESCRIPTION]
+    rule: Annotated[ChallengeRule, Meta(description="When it is met; `kind` says which rule")]
 
 
 # --- Badges -------------------------------------------------------------------
 
 
 class FirstActionBadge(_File, tag="first_action", tag_field="kind", kw_only=True):
-    pass
+    """Earned with the first counted action."""
 
 
 class StreakBadge(_File, tag="streak", tag_field="kind", kw_only=True):
-    days: Count
+    """Earned with a streak of ``days`` consecutive active days."""
+
+    days: Annotated[Count, Meta(description="How many consecutive local days")]
 
 
 class ChallengeMetBadge(_File, tag="challenge_met", tag_field="kind", kw_only=True):
-    challenge: Code
+    """Earned by meeting a challenge of the campaign."""
+
+    challenge: Annotated[Code, Meta(description="The challenge's code")]
 
 
 class ActionsCountBadge(_File, tag="actions_count", tag_field="kind", kw_only=True):
-    actions: Count
+    """Earned with ``actions`` counted actions."""
+
+    actions: Annotated[Count, Meta(description="How many counted actions")]
 
 
 BadgeRule = FirstActionBadge | StreakBadge | ChallengeMetBadge | ActionsCountBadge
 
 
 class Badge(_File, kw_only=True):
-    code: Code
-    title: Localized
-    description: Localized
-    rule: BadgeRule
+    """A badge of the campaign and the rule that says when it is earned."""
+
+    code: Annotated[Code, Meta(description="Unique in the campaign")]
+    title: Annotated[Localized, TITLE]
+    description: Annotated[Localized, DESCRIPTION]
+    rule: Annotated[BadgeRule, Meta(description="When it is earned; `kind` says which rule")]
 
 
 # --- Teams, questions, nudges -----------------------------------------------
@@ -125,23 +160,28 @@ TeamKind = Literal["school", "kindergarten", "workplace", "association", "distri
 
 
 class Team(_File, kw_only=True):
-    code: Code
-    kind: TeamKind
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-    city: Code | None = None
-    """For a campaign across cities: the team's city (default: the first city)."""
-    member_quota: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
-    """At most this many members; participation shares are taken of the members enrolled."""
+    """A team residents enrol in."""
+
+    code: Annotated[Code, Meta(description="Unique in the campaign")]
+    kind: Annotated[TeamKind, Meta(description="What kind of group it is")]
+    name: Annotated[str, Meta(min_length=1, max_length=120, description="Its name, shown on leaderboards")]
+    city: Annotated[
+        Code | None, Meta(description="For a campaign across cities: the team's city (default: the first city)")
+    ] = None
+    member_quota: Annotated[
+        Annotated[int, Meta(ge=1, le=100_000)] | None,
+        Meta(description="At most this many members; participation shares are taken of the members enrolled"),
+    ] = None
 
 
 class Question(_File, kw_only=True):
     """A baseline question asked on enrolment, e.g. car km per week now."""
 
-    code: AnswerKey
-    text: Localized
-    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
-    min: float = 0
-    max: Positive
+    code: Annotated[AnswerKey, Meta(description="The key of its answer in `baseline`")]
+    text: Annotated[Localized, Meta(description="The question per language; `sl` and `en` are required")]
+    unit: Annotated[str, Meta(min_length=1, max_length=20, description="The unit of the answer, e.g. `km`")]
+    min: Annotated[float, Meta(description="The least answer accepted")] = 0
+    max: Annotated[Positive, Meta(description="The most answer accepted; greater than `min`")]
 
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -150,16 +190,23 @@ Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "satur
 class Schedule(_File, kw_only=True):
     """Local time in the city's time zone; ``weekday`` omitted = every day."""
 
-    time: Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
-    weekday: Weekday | None = None
+    time: Annotated[
+        str, Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local time as HH:MM", examples=["18:00"])
+    ]
+    weekday: Annotated[Weekday | None, Meta(description="Only on this weekday; null for every day")] = None
 
 
 class Nudge(_File, kw_only=True):
-    code: Code
-    schedule: Schedule
-    audience: Literal["all", "inactive_this_week", "inactive_today"] = "all"
-    title: Localized
-    body: Localized
+    """A message sent on a schedule to some participants."""
+
+    code: Annotated[Code, Meta(description="Unique in the campaign")]
+    schedule: Annotated[Schedule, Meta(description="When it is sent")]
+    audience: Annotated[
+        Literal["all", "inactive_this_week", "inactive_today"],
+        Meta(description="Every participant, or those without a counted action this week or today"),
+    ] = "all"
+    title: Annotated[Localized, TITLE]
+    body: Annotated[Localized, Meta(description="The text per language; `sl` and `en` are required")]
 
 
 # --- The campaign ---------------------------------------------------------------
@@ -168,9 +215,11 @@ class Nudge(_File, kw_only=True):
 class CampaignAction(_File, kw_only=True):
     """An action type that counts in the campaign, and its points."""
 
-    type: Code
-    points_per_unit: Annotated[float, msgspec.Meta(ge=0, le=10_000)]
-    max_points_per_day: Positive | None = None
+    type: Annotated[Code, Meta(description="The action type's code")]
+    points_per_unit: Annotated[float, Meta(ge=0, le=10_000, description="Points per unit of quantity")]
+    max_points_per_day: Annotated[
+        Positive | None, Meta(description="At most this many points of this type per participant and day")
+    ] = None
 
 
 Enrolment = Literal["open", "invite", "team"]
@@ -179,257 +228,483 @@ Lifecycle = Literal["draft", "scheduled", "archived"]
 
 
 class Campaign(_File, kw_only=True):
-    code: Code
-    cities: Annotated[list[Code], msgspec.Meta(min_length=1)]
-    """The first city owns the campaign; more cities compete with each other."""
-    title: Localized
-    description: Localized
-    starts_on: date
-    ends_on: date
-    """Inclusive, in the first city's time zone."""
-    status: Lifecycle = "scheduled"
-    enrolment: Enrolment = "open"
-    invite_code: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9-]{4,32}$")] | None = None
-    residents_create_teams: bool = False
-    action: Annotated[list[CampaignAction], msgspec.Meta(min_length=1)]
-    team: list[Team] = msgspec.field(default_factory=list)
-    question: list[Question] = msgspec.field(default_factory=list)
-    challenge: list[Challenge] = msgspec.field(default_factory=list)
-    badge: list[Badge] = msgspec.field(default_factory=list)
-    nudge: list[Nudge] = msgspec.field(default_factory=list)
+    """A campaign definition: the format of a campaign file, also sent by coordinators over the API."""
+
+    code: Annotated[Code, Meta(description="Unique; equals the code in the path when sent over the API")]
+    cities: Annotated[
+        list[Code],
+        Meta(min_length=1, description="The first city owns the campaign; more cities compete with each other"),
+    ]
+    title: Annotated[Localized, TITLE]
+    description: Annotated[Localized, DESCRIPTION]
+    starts_on: Annotated[date, Meta(description="The first day, in the first city's time zone")]
+    ends_on: Annotated[date, Meta(description="The last day (included), in the first city's time zone")]
+    status: Annotated[
+        Lifecycle,
+        Meta(description="`draft` (unseen), `scheduled` (active and ended follow the dates) or `archived`"),
+    ] = "scheduled"
+    enrolment: Annotated[Enrolment, Meta(description="`open` to all residents, by `invite` code, or by `team`")] = (
+        "open"
+    )
+    invite_code: Annotated[
+        Annotated[str, Meta(pattern=r"^[A-Z0-9-]{4,32}$")] | None,
+        Meta(description="Required when enrolment is by invite"),
+    ] = None
+    residents_create_teams: Annotated[bool, Meta(description="Residents may start teams of their own")] = False
+    action: Annotated[
+        list[CampaignAction], Meta(min_length=1, description="The action types that count, with their points")
+    ]
+    team: Annotated[list[Team], Meta(description="Teams residents enrol in")] = msgspec.field(default_factory=list)
+    question: Annotated[list[Question], Meta(description="Baseline questions asked on enrolment")] = msgspec.field(
+        default_factory=list
+    )
+    challenge: Annotated[list[Challenge], Meta(description="Challenges participants can meet")] = msgspec.field(
+        default_factory=list
+    )
+    badge: Annotated[list[Badge], Meta(description="Badges participants can earn")] = msgspec.field(
+        default_factory=list
+    )
+    nudge: Annotated[list[Nudge], Meta(description="Scheduled messages")] = msgspec.field(default_factory=list)
 
 
 # --- What residents send and see -------------------------------------------------
 
 Phase = Literal["draft", "scheduled", "active", "ended", "archived"]
+PHASE = Meta(description="scheduled, active and ended follow the clock in the first city's time zone")
 
 
 class CampaignSummary(msgspec.Struct, kw_only=True):
-    code: str
-    title: str
-    description: str
-    cities: list[str]
-    starts_on: date
-    ends_on: date
-    phase: Phase
-    """scheduled, active and ended follow the clock in the first city's time zone."""
-    enrolment: Enrolment
-    enrolled: bool
-    team: str | None
-    """Your team's code when you are enrolled in one."""
+    """A campaign open to the resident's city, in the resident's language."""
+
+    code: Annotated[str, Meta(description="The campaign's code")]
+    title: Annotated[str, Meta(description="Its title")]
+    description: Annotated[str, Meta(description="Its description")]
+    cities: Annotated[list[str], Meta(description="Its cities; the first owns it")]
+    starts_on: Annotated[date, Meta(description="The first day")]
+    ends_on: Annotated[date, Meta(description="The last day (included)")]
+    phase: Annotated[Phase, PHASE]
+    enrolment: Annotated[Enrolment, Meta(description="`open` to all, by `invite` code, or by `team`")]
+    enrolled: Annotated[bool, Meta(description="Whether you are enrolled")]
+    team: Annotated[str | None, Meta(description="Your team's code when you are enrolled in one")]
 
 
 class ActionPoints(msgspec.Struct):
-    action_type: str
-    points_per_unit: float
-    max_points_per_day: float | None
+    """An action type that counts in the campaign, and its points."""
+
+    action_type: Annotated[str, Meta(description="The action type's code")]
+    points_per_unit: Annotated[float, Meta(description="Points per unit of quantity")]
+    max_points_per_day: Annotated[float | None, Meta(description="At most this many points of it a day; null: no cap")]
 
 
 class TeamOut(msgspec.Struct):
-    code: str
-    name: str
-    kind: TeamKind
-    city: str
-    members: int
-    member_quota: int | None
+    """A team of the campaign."""
+
+    code: Annotated[str, Meta(description="What to send as `team` to enrol in it")]
+    name: Annotated[str, Meta(description="Its name")]
+    kind: Annotated[TeamKind, Meta(description="What kind of group it is")]
+    city: Annotated[str, Meta(description="Its city")]
+    members: Annotated[Tally, Meta(description="How many are enrolled")]
+    member_quota: Annotated[int | None, Meta(description="At most this many members; null: no limit")]
 
 
 class QuestionOut(msgspec.Struct):
-    code: str
-    text: str
-    unit: str
-    min: float
-    max: float
+    """A baseline question to answer when enrolling."""
+
+    code: Annotated[str, Meta(description="The key of its answer in `baseline`")]
+    text: Annotated[str, Meta(description="The question")]
+    unit: Annotated[str, Meta(description="The unit of the answer")]
+    min: Annotated[float, Meta(description="The least answer accepted")]
+    max: Annotated[float, Meta(description="The most answer accepted")]
 
 
 class RuleOut(msgspec.Struct):
-    code: str
-    title: str
-    description: str
-    kind: str
+    """A challenge or badge of the campaign."""
+
+    code: Annotated[str, Meta(description="Its code")]
+    title: Annotated[str, Meta(description="Its title")]
+    description: Annotated[str, Meta(description="Its description")]
+    kind: Annotated[str, Meta(description="The kind of its rule, e.g. `quantity` or `streak`")]
 
 
 class CampaignOut(CampaignSummary, kw_only=True):
-    actions: list[ActionPoints]
-    teams: list[TeamOut]
-    questions: list[QuestionOut]
-    """Answer these when enrolling; personal goals are derived from the answers."""
-    challenges: list[RuleOut]
-    badges: list[RuleOut]
+    """A campaign in full, in the resident's language."""
+
+    actions: Annotated[list[ActionPoints], Meta(description="The action types that count, with their points")]
+    teams: Annotated[list[TeamOut], Meta(description="Its teams")]
+    questions: Annotated[
+        list[QuestionOut],
+        Meta(description="Answer these when enrolling; personal goals are derived from the answers"),
+    ]
+    challenges: Annotated[list[RuleOut], Meta(description="Its challenges")]
+    badges: Annotated[list[RuleOut], Meta(description="Its badges")]
 
 
 class EnrolmentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    team: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    """A team's code or its invite code; required when the campaign enrols by team."""
-    invite_code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
-    """Required when the campaign enrols by invitation."""
-    baseline: dict[AnswerKey, float] = msgspec.field(default_factory=dict)
-    """Answers to the campaign's questions, e.g. ``{"car_km_per_week": 120}``."""
+    """Enrol in a campaign, or change team and answers."""
+
+    team: Annotated[
+        Annotated[str, Meta(min_length=1, max_length=64)] | None,
+        Meta(description="A team's code or its invite code; required when the campaign enrols by team"),
+    ] = None
+    invite_code: Annotated[
+        Annotated[str, Meta(min_length=1, max_length=32)] | None,
+        Meta(description="Required when the campaign enrols by invitation"),
+    ] = None
+    baseline: Baseline = msgspec.field(default_factory=dict)
 
 
 class EnrolmentOut(msgspec.Struct):
-    campaign: str
-    team: str | None
-    enrolled_at: datetime
-    baseline: dict[str, float]
+    """The resident's enrolment."""
+
+    campaign: Annotated[str, Meta(description="The campaign's code")]
+    team: Annotated[str | None, Meta(description="The team's code (or invite code) given; null for none")]
+    enrolled_at: Annotated[datetime, Meta(tz=True, description="When the resident enrolled")]
+    baseline: Annotated[dict[str, float], Meta(description="The answers to the baseline questions")]
 
 
 class ChallengeProgress(msgspec.Struct, kw_only=True, omit_defaults=True):
-    code: str
-    title: str
-    kind: str
-    met: bool
-    progress: float
-    """0 to 1."""
-    value: float
-    """Where you (or your team, or everyone) stand: a total, a number of days, or a share of members."""
-    target: float
-    unit: str
-    current_window: float | None = None
-    """For weekly or daily goals: the total of the current week or day."""
-    team_members: int | None = None
-    team_members_met: int | None = None
+    """Where the participant stands in one challenge."""
+
+    code: Annotated[str, Meta(description="The challenge's code")]
+    title: Annotated[str, Meta(description="Its title")]
+    kind: Annotated[str, Meta(description="The kind of its rule")]
+    met: Annotated[bool, Meta(description="Whether it is met")]
+    progress: Annotated[float, Meta(ge=0, le=1, description="0 to 1")]
+    value: Annotated[
+        float,
+        Meta(description="Where you (or your team, or everyone) stand: a total, a number of days, or a share"),
+    ]
+    target: Annotated[float, Meta(description="What meets it, in `unit`")]
+    unit: Annotated[str, Meta(description="The unit of `value` and `target`")]
+    current_window: Annotated[
+        float | None, Meta(description="For weekly or daily goals: the total of the current week or day")
+    ] = None
+    team_members: Annotated[int | None, Meta(description="For team rules: your team's members")] = None
+    team_members_met: Annotated[
+        int | None, Meta(description="For team rules: how many of them meet the member rule")
+    ] = None
 
 
 class BadgeProgress(msgspec.Struct):
-    code: str
-    title: str
-    kind: str
-    earned: bool
+    """A badge and whether the participant earned it."""
+
+    code: Annotated[str, Meta(description="The badge's code")]
+    title: Annotated[str, Meta(description="Its title")]
+    kind: Annotated[str, Meta(description="The kind of its rule")]
+    earned: Annotated[bool, Meta(description="Whether you earned it")]
 
 
 class CampaignScore(msgspec.Struct):
-    points: float
-    """Points of the campaign's action types, capped per type and day where the campaign says."""
-    co2e_kg: float
-    actions: int
-    active_days: int
-    current_streak_days: int
-    """Consecutive active days ending today or yesterday (your time zone)."""
-    longest_streak_days: int
-    rank: int | None
-    """Your individual rank (ties share one); none until the standings include you."""
-    ranked: int | None
-    """How many participants the standings rank."""
-    computed_at: datetime | None
-    """When the scoring jobs last ran; actions since then are not counted yet."""
+    """The participant's score in the campaign, as the scoring jobs last computed it."""
+
+    points: Annotated[
+        float,
+        Meta(description="Points of the campaign's action types, capped per type and day where the campaign says"),
+    ]
+    co2e_kg: Annotated[float, Meta(description="kg CO2e avoided by counted actions")]
+    actions: Annotated[Tally, Meta(description="How many counted actions")]
+    active_days: Annotated[Tally, Meta(description="Local days with a counted action")]
+    current_streak_days: Annotated[
+        Tally, Meta(description="Consecutive active days ending today or yesterday (your time zone)")
+    ]
+    longest_streak_days: Annotated[Tally, Meta(description="The longest run of consecutive active days")]
+    rank: Annotated[
+        int | None, Meta(description="Your individual rank (ties share one); null until the standings include you")
+    ]
+    ranked: Annotated[int | None, Meta(description="How many participants the standings rank")]
+    computed_at: Annotated[
+        Moment | None,
+        Meta(description="When the scoring jobs last ran; actions since then are not counted yet"),
+    ]
 
 
 class MyCampaignOut(msgspec.Struct):
-    campaign: CampaignSummary
-    enrolled_at: datetime
-    baseline: dict[str, float]
-    score: CampaignScore
-    challenges: list[ChallengeProgress]
-    badges: list[BadgeProgress]
+    """The participant's progress in a campaign."""
+
+    campaign: Annotated[CampaignSummary, Meta(description="The campaign")]
+    enrolled_at: Annotated[datetime, Meta(tz=True, description="When you enrolled")]
+    baseline: Annotated[dict[str, float], Meta(description="Your answers to its baseline questions")]
+    score: Annotated[CampaignScore, Meta(description="Your score")]
+    challenges: Annotated[list[ChallengeProgress], Meta(description="Every challenge and where you stand")]
+    badges: Annotated[list[BadgeProgress], Meta(description="Every badge and whether you earned it")]
 
 
 class TeamIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A team a resident starts (where the campaign allows); they join it."""
 
-    name: Annotated[str, msgspec.Meta(min_length=2, max_length=120)]
-    kind: TeamKind = "other"
-    baseline: dict[AnswerKey, float] = msgspec.field(default_factory=dict)
-    """Answers to the campaign's questions, as when enrolling."""
+    name: Annotated[str, Meta(min_length=2, max_length=120, description="The team's name, shown on leaderboards")]
+    kind: Annotated[TeamKind, Meta(description="What kind of group it is")] = "other"
+    baseline: Baseline = msgspec.field(default_factory=dict)
 
 
 # --- What coordinators see ------------------------------------------------------
 
 
 class AdminCampaignOut(msgspec.Struct):
-    code: str
-    city: str
-    phase: Phase
-    source: Literal["file", "api"]
-    """Campaigns from files are changed in the files; those made over the API, over the API."""
-    enrolled: int
-    definition: Campaign
+    """A campaign as its coordinators see it."""
+
+    code: Annotated[str, Meta(description="The campaign's code")]
+    city: Annotated[str, Meta(description="The city that owns it (its first city)")]
+    phase: Annotated[Phase, PHASE]
+    source: Annotated[
+        Literal["file", "api"],
+        Meta(description="Campaigns from files are changed in the files; those made over the API, over the API"),
+    ]
+    enrolled: Annotated[Tally, Meta(description="How many residents are enrolled")]
+    definition: Annotated[Campaign, Meta(description="Its definition, as in a campaign file")]
 
 
 class AdminTeamOut(msgspec.Struct):
-    code: str
-    name: str
-    kind: str
-    city: str
-    members: int
-    member_quota: int | None
-    invite_code: str
-    """Share it with the team's members: they enrol with it."""
+    """A team with what its coordinators need to run it."""
+
+    code: Annotated[str, Meta(description="The team's code")]
+    name: Annotated[str, Meta(description="Its name")]
+    kind: Annotated[str, Meta(description="What kind of group it is")]
+    city: Annotated[str, Meta(description="Its city")]
+    members: Annotated[Tally, Meta(description="How many are enrolled")]
+    member_quota: Annotated[int | None, Meta(description="At most this many members; null: no limit")]
+    invite_code: Annotated[str, Meta(description="Share it with the team's members: they enrol with it")]
 
 
 class DayStats(msgspec.Struct):
-    day: date
-    active_residents: int
-    actions: int
-    co2e_kg: float
+    """Participation and savings on one day."""
+
+    day: Annotated[date, Meta(description="The local day")]
+    active_residents: Annotated[Tally, Meta(description="Participants with a counted action that day")]
+    actions: Annotated[Tally, Meta(description="Counted actions that day")]
+    co2e_kg: Annotated[float, Meta(description="kg CO2e avoided that day")]
 
 
 class WeekStats(msgspec.Struct):
-    week: date
-    """The Monday of the week."""
-    active_residents: int
-    actions: int
-    co2e_kg: float
+    """Participation and savings in one ISO week."""
+
+    week: Annotated[date, Meta(description="The Monday of the week")]
+    active_residents: Annotated[Tally, Meta(description="Participants with a counted action that week")]
+    actions: Annotated[Tally, Meta(description="Counted actions that week")]
+    co2e_kg: Annotated[float, Meta(description="kg CO2e avoided that week")]
 
 
 class ActionTypeStats(msgspec.Struct):
-    action_type: str
-    actions: int
-    quantity: float
-    co2e_kg: float
+    """What one action type added to the campaign."""
+
+    action_type: Annotated[str, Meta(description="The action type's code")]
+    actions: Annotated[Tally, Meta(description="Counted actions of it")]
+    quantity: Annotated[float, Meta(description="Their total quantity")]
+    co2e_kg: Annotated[float, Meta(description="kg CO2e they avoided")]
 
 
 class RetentionCell(msgspec.Struct):
-    cohort: date
-    """The Monday of the week its members enrolled."""
-    week: date
-    size: int
-    active: int
-    """Members of the cohort with a counted action in that week."""
+    """How many of one enrolment cohort were active in one week."""
+
+    cohort: Annotated[date, Meta(description="The Monday of the week its members enrolled")]
+    week: Annotated[date, Meta(description="The Monday of the week counted")]
+    size: Annotated[Tally, Meta(description="Members of the cohort")]
+    active: Annotated[Tally, Meta(description="Members of the cohort with a counted action in that week")]
 
 
 class TeamStanding(msgspec.Struct):
-    team: str
-    name: str
-    members: int
-    active_members: int
-    participation: float
-    """active_members / members."""
-    co2e_kg: float
+    """A team's participation."""
+
+    team: Annotated[str, Meta(description="The team's code")]
+    name: Annotated[str, Meta(description="Its name")]
+    members: Annotated[Tally, Meta(description="How many are enrolled")]
+    active_members: Annotated[Tally, Meta(description="Members with a counted action")]
+    participation: Annotated[float, Meta(description="active_members / members")]
+    co2e_kg: Annotated[float, Meta(description="kg CO2e its members avoided")]
 
 
 class CampaignStats(msgspec.Struct):
-    enrolled: int
-    left: int
-    active_residents: int
-    by_day: list[DayStats]
-    by_week: list[WeekStats]
-    by_action_type: list[ActionTypeStats]
-    retention: list[RetentionCell]
-    teams: list[TeamStanding]
-    """Ranked by participation share, then kg CO2e."""
+    """A campaign's participation and savings, for its coordinators."""
+
+    enrolled: Annotated[Tally, Meta(description="Residents enrolled now")]
+    left: Annotated[Tally, Meta(description="Residents who left")]
+    active_residents: Annotated[Tally, Meta(description="Participants with at least one counted action")]
+    by_day: Annotated[list[DayStats], Meta(description="Per local day")]
+    by_week: Annotated[list[WeekStats], Meta(description="Per ISO week")]
+    by_action_type: Annotated[list[ActionTypeStats], Meta(description="Per action type")]
+    retention: Annotated[list[RetentionCell], Meta(description="Weekly activity of each enrolment cohort")]
+    teams: Annotated[list[TeamStanding], Meta(description="Ranked by participation share, then kg CO2e")]
 
 
 class Segment(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Who gets a broadcast: every participant, one team, or those inactive for some days."""
 
-    team: Code | None = None
-    inactive_days: Annotated[int, msgspec.Meta(ge=1, le=365)] | None = None
+    team: Annotated[Code | None, Meta(description="Only this team's members")] = None
+    inactive_days: Annotated[
+        Annotated[int, Meta(ge=1, le=365)] | None,
+        Meta(description="Only participants without a counted action for this many days"),
+    ] = None
 
 
 class BroadcastIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    title: Localized
-    body: Localized
-    segment: Segment = msgspec.field(default_factory=Segment)
-    send_at: datetime | None = None
-    """When to send (quiet hours still apply per resident); default now."""
-    dry_run: bool = False
-    """Count the recipients and preview the texts; send nothing."""
+    """A message to some participants of the campaign."""
+
+    title: Annotated[Localized, TITLE]
+    body: Annotated[Localized, Meta(description="The text per language; `sl` and `en` are required")]
+    segment: Annotated[Segment, Meta(description="Who gets it; every participant by default")] = msgspec.field(
+        default_factory=Segment
+    )
+    send_at: Annotated[
+        Moment | None, Meta(description="When to send (quiet hours still apply per resident); default now")
+    ] = None
+    dry_run: Annotated[bool, Meta(description="Count the recipients and preview the texts; send nothing")] = False
 
 
 class BroadcastOut(msgspec.Struct):
-    recipients: int
-    preview: dict[str, dict[str, str]]
-    """The title and body each language will see, e.g. ``{"sl": {"title": ..., "body": ...}}``."""
-    scheduled_for: datetime
-    dry_run: bool
+    """What a broadcast reaches."""
+
+    recipients: Annotated[Tally, Meta(description="How many participants get it")]
+    preview: Annotated[
+        dict[str, dict[str, str]],
+        Meta(description='The title and body each language will see, e.g. `{"sl": {"title": …, "body": …}}`'),
+    ]
+    scheduled_for: Annotated[datetime, Meta(tz=True, description="When it is sent")]
+    dry_run: Annotated[bool, Meta(description="Nothing was sent: a preview")]
+
+
+# --- Examples in the API document --------------------------------------------------
+
+_TEXT = {"sl": "Kolesarimo v službo in šolo", "en": "Cycle to work and school"}
+_CAMPAIGN = example(
+    Campaign(
+        code="mobility-contest-2027",
+        cities=["kranj"],
+        title={"sl": "Mobilnostni izziv 2027", "en": "Mobility contest 2027"},
+        description=_TEXT,
+        starts_on=date(2027, 3, 1),
+        ends_on=date(2027, 5, 31),
+        enrolment="team",
+        action=[CampaignAction(type="cycle-instead-of-car", points_per_unit=10, max_points_per_day=500)],
+        team=[Team(code="os-orehek", kind="school", name="OŠ Orehek", member_quota=600)],
+        question=[
+            Question(
+                code="car_km_per_week", text={"sl": "Km z avtom na teden", "en": "Car km per week"}, unit="km", max=2000
+            )
+        ],
+        challenge=[
+            Challenge(
+                code="week-50",
+                title={"sl": "50 km v tednu", "en": "50 km in a week"},
+                description=_TEXT,
+                rule=QuantityRule(action_types=["cycle-instead-of-car"], target=50, window="week"),
+            )
+        ],
+        badge=[
+            Badge(
+                code="streak-7",
+                title={"sl": "7 dni zapored", "en": "7 days in a row"},
+                description=_TEXT,
+                rule=StreakBadge(days=7),
+            )
+        ],
+        nudge=[
+            Nudge(
+                code="friday",
+                schedule=Schedule(time="15:00", weekday="friday"),
+                audience="inactive_this_week",
+                title={"sl": "Še je čas", "en": "There is still time"},
+                body={"sl": "Zabeležite vožnjo s kolesom.", "en": "Log a bike ride."},
+            )
+        ],
+    )
+)
+_SUMMARY = example(
+    CampaignSummary(
+        code="mobility-contest-2027",
+        title="Mobilnostni izziv 2027",
+        description=_TEXT["sl"],
+        cities=["kranj"],
+        starts_on=date(2027, 3, 1),
+        ends_on=date(2027, 5, 31),
+        phase="active",
+        enrolment="team",
+        enrolled=True,
+        team="os-orehek",
+    )
+)
+example(
+    CampaignOut(
+        **msgspec.structs.asdict(_SUMMARY),
+        actions=[ActionPoints("cycle-instead-of-car", 10, 500)],
+        teams=[TeamOut("os-orehek", "OŠ Orehek", "school", "kranj", 412, 600)],
+        questions=[QuestionOut("car_km_per_week", "Km z avtom na teden", "km", 0, 2000)],
+        challenges=[RuleOut("week-50", "50 km v tednu", _TEXT["sl"], "quantity")],
+        badges=[RuleOut("streak-7", "7 dni zapored", _TEXT["sl"], "streak")],
+    )
+)
+example(EnrolmentIn(team="os-orehek", baseline={"car_km_per_week": 120}))
+example(
+    EnrolmentOut(
+        campaign="mobility-contest-2027",
+        team="os-orehek",
+        enrolled_at=datetime(2027, 3, 2, 7, 5, tzinfo=UTC),
+        baseline={"car_km_per_week": 120},
+    )
+)
+example(TeamIn(name="Kolesarji Planina", kind="association", baseline={"car_km_per_week": 80}))
+example(
+    MyCampaignOut(
+        campaign=_SUMMARY,
+        enrolled_at=datetime(2027, 3, 2, 7, 5, tzinfo=UTC),
+        baseline={"car_km_per_week": 120},
+        score=CampaignScore(
+            points=1250,
+            co2e_kg=21.5,
+            actions=14,
+            active_days=9,
+            current_streak_days=3,
+            longest_streak_days=5,
+            rank=37,
+            ranked=412,
+            computed_at=datetime(2027, 3, 20, 7, 15, 5, tzinfo=UTC),
+        ),
+        challenges=[
+            ChallengeProgress(
+                code="week-50",
+                title="50 km v tednu",
+                kind="quantity",
+                met=False,
+                progress=0.62,
+                value=31,
+                target=50,
+                unit="km",
+                current_window=31,
+            )
+        ],
+        badges=[BadgeProgress("streak-7", "7 dni zapored", "streak", False)],
+    )
+)
+example(
+    AdminCampaignOut(
+        code="mobility-contest-2027", city="kranj", phase="active", source="api", enrolled=412, definition=_CAMPAIGN
+    )
+)
+example(AdminTeamOut("os-orehek", "OŠ Orehek", "school", "kranj", 412, 600, "OREHEK-7Q2K"))
+example(
+    CampaignStats(
+        enrolled=412,
+        left=9,
+        active_residents=305,
+        by_day=[DayStats(date(2027, 3, 19), 121, 160, 48.2)],
+        by_week=[WeekStats(date(2027, 3, 15), 240, 702, 212.9)],
+        by_action_type=[ActionTypeStats("cycle-instead-of-car", 2210, 12840.5, 2208.6)],
+        retention=[RetentionCell(date(2027, 3, 1), date(2027, 3, 15), 380, 231)],
+        teams=[TeamStanding("os-orehek", "OŠ Orehek", 412, 305, 0.74, 2208.6)],
+    )
+)
+example(
+    BroadcastIn(
+        title={"sl": "Še en teden", "en": "One more week"},
+        body={"sl": "Izziv se končuje, zabeležite vožnje.", "en": "The contest is ending: log your rides."},
+        segment=Segment(inactive_days=7),
+        dry_run=True,
+    )
+)
+example(
+    BroadcastOut(
+        recipients=57,
+        preview={"sl": {"title": "Še en teden", "body": "Izziv se končuje, zabeležite vožnje."}},
+        scheduled_for=datetime(2027, 5, 24, 15, 0, tzinfo=UTC),
+        dry_run=True,
+    )
+)

@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter
+from litestar.params import HeaderParameter, PathParameter
 
 from upscale_api.auth import PUBLIC
 from upscale_api.catalogue.service import City
@@ -16,7 +16,14 @@ from upscale_api.context import Context
 from upscale_api.errors import Problem
 from upscale_api.i18n import negotiate, pick
 
-AcceptLanguage = Annotated[str | None, HeaderParameter(name="Accept-Language", required=False)]
+AcceptLanguage = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Accept-Language",
+        required=False,
+        description="Preferred languages, e.g. `sl, en;q=0.8`; texts fall back to English",
+    ),
+]
 
 
 def _city_out(city: City, language: str) -> CityOut:
@@ -36,7 +43,12 @@ class CatalogueController(Controller):
     tags = ["catalogue"]
     guards = [PUBLIC]
 
-    @get("/", summary="Cities served, with their districts")
+    @get(
+        "/",
+        operation_id="listCities",
+        summary="Cities served, with their districts",
+        response_description="Every city, its districts and climate target; `Content-Language` says the language",
+    )
     async def list_cities(
         self, ctx: NamedDependency[Context], accept_language: AcceptLanguage
     ) -> Response[list[CityOut]]:
@@ -45,9 +57,17 @@ class CatalogueController(Controller):
         cities = [_city_out(city, language) for city in snapshot.cities.values()]
         return Response(cities, headers={"Content-Language": language, "Cache-Control": "public, max-age=60"})
 
-    @get("/{city:str}/action-types", summary="The actions a resident of the city can log, with factors and sources")
+    @get(
+        "/{city:str}/action-types",
+        operation_id="listActionTypes",
+        summary="The actions a resident of the city can log, with factors and sources",
+        response_description="The city's action types; `Content-Language` says the language",
+    )
     async def list_action_types(
-        self, city: FromPath[str], ctx: NamedDependency[Context], accept_language: AcceptLanguage
+        self,
+        city: Annotated[str, PathParameter(description="The city's code")],
+        ctx: NamedDependency[Context],
+        accept_language: AcceptLanguage,
     ) -> Response[list[ActionTypeOut]]:
         snapshot = await ctx.catalogue.current()
         found = snapshot.cities.get(city)

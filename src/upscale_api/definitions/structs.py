@@ -18,7 +18,8 @@ import msgspec
 if TYPE_CHECKING:
     from upscale_api.campaigns.structs import Campaign
 
-Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+CODE_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+Code = Annotated[str, msgspec.Meta(pattern=CODE_PATTERN, max_length=64)]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 Localized = dict[Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")], Text]
 """A text per language, e.g. ``{sl = "Kolo", en = "Bicycle"}``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
@@ -13,7 +15,9 @@ from upscale_api.errors import Problem
 
 
 class Health(msgspec.Struct):
-    status: str
+    """The answer of a health check."""
+
+    status: Annotated[Literal["ok", "ready"], msgspec.Meta(description="`ok` (live) or `ready`")]
 
 
 class HealthController(Controller):
@@ -23,11 +27,16 @@ class HealthController(Controller):
     opt = {"rate_limit": "off"}  # probes must not depend on the limits' store
     include_in_schema = True
 
-    @get("/live", summary="The process answers")
+    @get("/live", operation_id="checkLive", summary="The process answers", response_description="The process is up")
     async def live(self) -> Health:
         return Health("ok")
 
-    @get("/ready", summary="The database answers and its schema is current")
+    @get(
+        "/ready",
+        operation_id="checkReady",
+        summary="The database answers and its schema is current",
+        response_description="Ready to serve",
+    )
     async def ready(self, ctx: NamedDependency[Context]) -> Health:
         try:
             async with ctx.pool.acquire(timeout=2) as conn:

@@ -8,6 +8,7 @@ from litestar.params import JSONBody
 
 from upscale_api.auth import SIGNED_IN
 from upscale_api.context import Context
+from upscale_api.openapi import NOT_REGISTERED, also, problem
 from upscale_api.residents import service
 from upscale_api.residents.structs import ResidentIn, ResidentOut
 
@@ -17,11 +18,24 @@ class ResidentController(Controller):
     tags = ["residents"]
     guards = [SIGNED_IN]
 
-    @put("/", summary="Register or update the signed-in resident", status_code=200)
+    @put(
+        "/",
+        operation_id="registerResident",
+        summary="Register (201) or update (200) the signed-in resident",
+        status_code=200,
+        response_description="Updated: the profile",
+        responses=also(201, ResidentOut, "Registered: the new profile"),
+    )
     async def register(self, data: JSONBody[ResidentIn], ctx: NamedDependency[Context]) -> Response[ResidentOut]:
         profile, created = await service.register(ctx.pool, await ctx.catalogue.current(), ctx.uid, data)
         return Response(profile, status_code=201 if created else 200)
 
-    @get("/", summary="The signed-in resident's profile (404 until registered)")
+    @get(
+        "/",
+        operation_id="getProfile",
+        summary="The signed-in resident's profile (404 until registered)",
+        response_description="Your profile",
+        responses={404: problem(NOT_REGISTERED)},
+    )
     async def profile(self, ctx: NamedDependency[Context]) -> ResidentOut:
         return await service.profile(ctx.pool, ctx.uid)
