@@ -24,7 +24,7 @@ inserts), with its elapsed time printed:
     the weight; Ljubljana, Kranj and Velenje rank 1, 3 and 7) and over each
     city's districts (skewed; 10% without a district).
 ``campaigns``
-    ``--campaigns`` campaigns stored through ``upscale_api.campaigns.service.apply_campaigns``
+    ``--campaigns`` campaigns stored through ``upscale_api.campaigns.store.apply_campaigns``
     (so ``campaigns.definition`` is ``msgspec.to_builtins`` of a valid
     :class:`~upscale_api.campaigns.structs.Campaign`, checked with ``check_campaign``):
     one national campaign across every city, active today, with teams started
@@ -81,8 +81,8 @@ import msgspec
 
 from procstats import admin_url, run_loop
 from upscale_api import db, migrations
-from upscale_api.campaigns.files import check_campaign
-from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.campaigns.checks import check_campaign
+from upscale_api.campaigns.store import apply_campaigns
 from upscale_api.campaigns.structs import Campaign
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions

@@ -30,7 +30,7 @@ from tests.factories import (
 )
 from upscale_api import db, migrations
 from upscale_api.app import create_app
-from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.campaigns.store import apply_campaigns
 from upscale_api.campaigns.structs import Campaign
 from upscale_api.scoring import service as scoring
 

@@ -14,9 +14,10 @@ import httpx
 import msgspec
 from litestar.testing import AsyncTestClient
 
-from upscale_api.auth import dev_token, grant_role
+from upscale_api.auth import dev_token
 from upscale_api.campaigns.structs import Campaign
 from upscale_api.db import Pool
+from upscale_api.roles.service import grant_role
 from upscale_api.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

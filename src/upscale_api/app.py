@@ -24,7 +24,7 @@ from upscale_api import db, migrations, ratelimit
 from upscale_api.actions.routes import ActionController
 from upscale_api.auth import TokenVerifier
 from upscale_api.body import StrictRequest
-from upscale_api.campaigns.routes import AdminCampaignController, CampaignController, MyCampaignController
+from upscale_api.campaigns.routes import AdminCampaignController
 from upscale_api.catalogue.routes import CatalogueController
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.context import provide_context
@@ -36,6 +36,7 @@ from upscale_api.impact.routes import ImpactController
 from upscale_api.input_guard import input_guard
 from upscale_api.notifications.routes import DeviceController, NotificationController
 from upscale_api.openapi import ContractJsonRenderPlugin
+from upscale_api.participation.routes import CampaignController, MyCampaignController
 from upscale_api.reports.routes import CityReportController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController

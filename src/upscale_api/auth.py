@@ -20,7 +20,7 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard
+from typing import Any, TypeGuard
 
 import firebase_admin
 import msgspec
@@ -29,11 +29,11 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from upscale_api.db import Pool
 from upscale_api.errors import Problem
+from upscale_api.roles.service import grants_of
+from upscale_api.roles.structs import Role
 from upscale_api.settings import Settings
 
-Role = Literal["coordinator", "researcher", "admin"]
 CLOCK_SKEW_SECONDS = 30
 _CACHE_SIZE = 50_000
 # Firebase uids are 1 to 128 characters; no control character or unpaired surrogate
@@ -219,65 +219,3 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Identi
     identity = await verifier.verify(token.strip())
     connection.state["identity"] = identity
     return identity
-
-
-# --- Roles ------------------------------------------------------------------
-
-
-class Grant(msgspec.Struct, frozen=True):
-    """A role granted to a Firebase user; ``city`` is set for coordinators only."""
-
-    role: Role
-    city: str | None
-
-
-async def grants_of(pool: Pool, uid: str) -> list[Grant]:
-    rows = await pool.fetch(
-        """
-        SELECT g.role, c.code AS city
-        FROM role_grants g LEFT JOIN cities c ON c.id = g.city_id
-        WHERE g.firebase_uid = $1
-        ORDER BY g.role, c.code
-        """,
-        uid,
-    )
-    return [Grant(role=row["role"], city=row["city"]) for row in rows]
-
-
-async def grant_role(pool: Pool, uid: str, role: Role, city: str | None, granted_by: str) -> bool:
-    """Grant ``role`` (for ``city`` when coordinator); False when it was already granted."""
-    if (role == "coordinator") != (city is not None):
-        raise ValueError("a coordinator role needs a city; other roles take none")
-    async with pool.acquire() as conn:
-        city_id = None
-        if city is not None:
-            city_id = await conn.fetchval("SELECT id FROM cities WHERE code = $1", city)
-            if city_id is None:
-                raise ValueError(f"unknown city: {city}")
-        inserted = await conn.fetchval(
-            """
-            INSERT INTO role_grants (firebase_uid, role, city_id, granted_by)
-            VALUES ($1, $2, $3, $4)
-            ON CONFLICT (firebase_uid, role, coalesce(city_id, 0)) DO NOTHING
-            RETURNING true
-            """,
-            uid,
-            role,
-            city_id,
-            granted_by,
-        )
-    return bool(inserted)
-
-
-async def revoke_role(pool: Pool, uid: str, role: Role, city: str | None) -> bool:
-    status = await pool.execute(
-        """
-        DELETE FROM role_grants g
-        WHERE g.firebase_uid = $1 AND g.role = $2
-          AND g.city_id IS NOT DISTINCT FROM (SELECT id FROM cities WHERE code = $3)
-        """,
-        uid,
-        role,
-        city,
-    )
-    return status != "DELETE 0"

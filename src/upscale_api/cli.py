@@ -295,7 +295,7 @@ async def _rescore(settings: Settings, args: argparse.Namespace) -> None:
 
 @_async
 async def _grant(settings: Settings, args: argparse.Namespace) -> None:
-    from upscale_api.auth import grant_role
+    from upscale_api.roles.service import grant_role
 
     async def work(pool: db.Pool) -> None:
         try:
@@ -310,7 +310,7 @@ async def _grant(settings: Settings, args: argparse.Namespace) -> None:
 
 @_async
 async def _revoke(settings: Settings, args: argparse.Namespace) -> None:
-    from upscale_api.auth import revoke_role
+    from upscale_api.roles.service import revoke_role
 
     async def work(pool: db.Pool) -> None:
         removed = await revoke_role(pool, args.uid, args.role, args.city)

@@ -12,9 +12,10 @@ from typing import Any
 
 from litestar import Request
 
-from upscale_api.auth import Grant, Identity
+from upscale_api.auth import Identity
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.db import Pool
+from upscale_api.roles.structs import Grant
 from upscale_api.settings import Settings
 
 

@@ -29,7 +29,7 @@ from litestar.testing import AsyncTestClient
 from tests.conftest import MakeResident
 from tests.factories import Resident, action, campaign_definition, coordinator_of
 from upscale_api import db
-from upscale_api.auth import grant_role
+from upscale_api.roles.service import grant_role
 from upscale_api.scoring.service import tick
 
 CALLERS = ("anonymous", "owner", "neighbour", "stranger", "coordinator", "other_coordinator", "researcher", "admin")

@@ -10,9 +10,10 @@ from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from tests.factories import assert_problem, settings_for_tests, token_for
-from upscale_api.auth import COORDINATOR, TokenVerifier, _unsigned_token, grant_role, grants_of, revoke_role
+from upscale_api.auth import COORDINATOR, TokenVerifier, _unsigned_token
 from upscale_api.db import Pool
 from upscale_api.errors import EXCEPTION_HANDLERS
+from upscale_api.roles.service import grant_role, grants_of, revoke_role
 
 
 async def test_grants_are_stored_once_and_can_be_revoked(pool: Pool) -> None:

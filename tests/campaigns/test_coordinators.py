@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from tests.conftest import MakeResident
 from tests.factories import TODAY, Resident, action, assert_problem, campaign_definition, local_noon
 from upscale_api import db
-from upscale_api.auth import grant_role
+from upscale_api.roles.service import grant_role
 
 
 def _body(**overrides: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.factories import TEXT, TIME_ZONES, action, campaign_definition
 from upscale_api import db
-from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.campaigns.store import apply_campaigns
 from upscale_api.db import AdvisoryLock
 from upscale_api.notifications.producers import produce_campaign_events, produce_nudges, produce_weekly_summaries
 from upscale_api.worker import run_once

@@ -53,12 +53,13 @@ from tests.factories import (
 )
 from upscale_api import db, migrations
 from upscale_api.app import create_app
-from upscale_api.auth import PUBLIC, grant_role
+from upscale_api.auth import PUBLIC
 from upscale_api.body import StrictRequest
-from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.campaigns.store import apply_campaigns
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
 from upscale_api.errors import EXCEPTION_HANDLERS
+from upscale_api.roles.service import grant_role
 
 Schema = dict[str, Any]
 KeyPath = tuple[str | int, ...]

@@ -33,9 +33,9 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.factories import settings_for_tests, token_for
 from upscale_api.app import create_app
-from upscale_api.auth import grant_role
 from upscale_api.db import Pool
 from upscale_api.openapi import complete
+from upscale_api.roles.service import grant_role
 
 # A deeper run: UPSCALE_FUZZ_EXAMPLES=200 python3 run.py test tests/plumbing/test_fuzz.py
 EXAMPLES_PER_OPERATION = int(os.environ.get("UPSCALE_FUZZ_EXAMPLES", "10"))

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from tests.factories import Resident, assert_problem
 from tests.reports.conftest import Scenario, ym
 from upscale_api import db
-from upscale_api.auth import grant_role
+from upscale_api.roles.service import grant_role
 
 CATEGORIES = ["mobility", "energy", "food", "consumption", "waste"]
 KRANJ_TARGET = {"baseline_year": 2018, "target_year": 2030, "reduction_t_co2e": 113263}

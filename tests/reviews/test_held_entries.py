@@ -19,7 +19,7 @@ from litestar.testing import AsyncTestClient
 from tests.conftest import MakeResident
 from tests.factories import Resident, assert_problem
 from upscale_api import db
-from upscale_api.auth import grant_role
+from upscale_api.roles.service import grant_role
 from upscale_api.scoring.service import tick
 
 HELD = "/v1/admin/held-entries"

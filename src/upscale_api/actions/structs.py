@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
-from upscale_api.definitions.structs import CODE_PATTERN, Category
+from upscale_api.catalogue.structs import CODE_PATTERN, Category
 from upscale_api.openapi import example
 from upscale_api.validation import FieldError
 

@@ -9,7 +9,16 @@ from msgspec import Meta
 
 from upscale_api.openapi import example
 
+# The vocabulary of the catalogue, shared by every file format and body that names its parts.
+CODE_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+Code = Annotated[str, msgspec.Meta(pattern=CODE_PATTERN, max_length=64)]
+"""A code of a city, district, action type, factor, campaign, team...: lower-case letters, digits, dashes."""
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+Localized = dict[Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")], Text]
+"""A text per language, e.g. ``{sl = "Kolo", en = "Bicycle"}``."""
 Category = Literal["mobility", "energy", "food", "consumption", "waste"]
+REQUIRED_LANGUAGES = ("sl", "en")
+"""Every text of the definition files is given in these languages (English is the fallback)."""
 
 
 class SourceOut(msgspec.Struct):

@@ -15,10 +15,11 @@ from typing import TypeVar
 import msgspec
 
 from upscale_api import validation
-from upscale_api.campaigns.files import read_campaigns
+from upscale_api.campaigns.checks import check_campaign
+from upscale_api.campaigns.structs import Campaign
+from upscale_api.catalogue.structs import REQUIRED_LANGUAGES
 from upscale_api.definitions.structs import (
     CITY_FILE,
-    REQUIRED_LANGUAGES,
     ActionType,
     ActionTypesFile,
     City,
@@ -55,11 +56,34 @@ def read_definitions(root: Path) -> Definitions:
     errors += _check_catalogue(definitions)
     for file, city in cities:
         errors += _check_city(file, city, definitions)
-    campaigns, campaign_errors = read_campaigns(root, definitions)
-    errors += campaign_errors
+    campaigns = _read_campaigns(root, definitions, errors)
     if errors:
         raise InvalidDefinitions(errors)
     return Definitions(definitions.factors, definitions.action_types, definitions.cities, campaigns)
+
+
+def campaign_files(root: Path) -> list[Path]:
+    """The campaign files: ``<city>/<campaign>.toml``, every TOML file beside a ``city.toml``."""
+    return sorted(p for p in root.glob("*/*.toml") if p.name != CITY_FILE and p.parent.name != "catalogue")
+
+
+def _read_campaigns(root: Path, definitions: Definitions, errors: list[DefinitionError]) -> list[Campaign]:
+    """Every campaign file, checked against the catalogue and the cities; problems go to ``errors``."""
+    campaigns = []
+    cities, units = {c.code for c in definitions.cities}, {t.code: t.unit for t in definitions.action_types}
+    for path in campaign_files(root):
+        relative = path.relative_to(root)
+        campaign = _read(root, relative, Campaign, errors)
+        if campaign is None:
+            continue
+        problems = check_campaign(campaign, cities, units)
+        if campaign.cities[0] != path.parent.name:
+            problems.append(("cities[0]", f"must be the folder's city {path.parent.name!r}"))
+        errors += [DefinitionError(str(relative), field, reason) for field, reason in problems]
+        campaigns.append(campaign)
+    codes = Counter(c.code for c in campaigns)
+    errors += [DefinitionError("", f"code {code}", "used by two campaign files") for code, n in codes.items() if n > 1]
+    return campaigns
 
 
 def _read(root: Path, relative: Path, type_: type[T], errors: list[DefinitionError]) -> T | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.campaigns.store import apply_campaigns
 from upscale_api.db import AdvisoryLock, Connection, Pool, lock_for_transaction, rows_affected
 from upscale_api.definitions import queries
 from upscale_api.definitions.files import FACTORS_FILE, InvalidDefinitions

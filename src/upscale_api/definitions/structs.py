@@ -15,20 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import msgspec
 
+from upscale_api.catalogue.structs import Category, Code, Localized, Text
+
 if TYPE_CHECKING:
     from upscale_api.campaigns.structs import Campaign
 
-CODE_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
-Code = Annotated[str, msgspec.Meta(pattern=CODE_PATTERN, max_length=64)]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-Localized = dict[Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")], Text]
-"""A text per language, e.g. ``{sl = "Kolo", en = "Bicycle"}``."""
-Category = Literal["mobility", "energy", "food", "consumption", "waste"]
 Unit = Literal["km", "meal", "minute", "load", "item", "kg", "kwh", "day"]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 
-REQUIRED_LANGUAGES = ("sl", "en")
 CITY_FILE = "city.toml"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from upscale_api.campaigns.service import apply_campaigns
+from upscale_api.campaigns.store import apply_campaigns
 from upscale_api.campaigns.structs import Campaign
 from upscale_api.catalogue.service import ActionType, Snapshot
 from upscale_api.db import AdvisoryLock, Connection, Pool, lock_for_transaction

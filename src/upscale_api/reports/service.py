@@ -15,14 +15,14 @@ from datetime import date, datetime
 
 import msgspec
 
-from upscale_api.auth import Grant
-from upscale_api.campaigns.admin import managed_cities
 from upscale_api.catalogue.service import City, Snapshot
 from upscale_api.catalogue.structs import Category, ClimateTargetOut
 from upscale_api.db import Pool
 from upscale_api.errors import Problem
 from upscale_api.reports import queries
 from upscale_api.reports.structs import CityImpact, MonthImpact
+from upscale_api.roles.service import managed_cities
+from upscale_api.roles.structs import Grant
 
 CATEGORIES: list[str] = list(typing.get_args(Category))
 DEFAULT_MONTHS = 12

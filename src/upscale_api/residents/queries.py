@@ -1,7 +1,7 @@
 """SQL for residents."""
 
 # The resident behind a Firebase uid, for other domains' statements keyed by resident id.
-BY_UID = "SELECT id, city_id, time_zone FROM residents WHERE firebase_uid = $1"
+BY_UID = "SELECT id, city_id, time_zone, locale FROM residents WHERE firebase_uid = $1"
 
 UPSERT = """
 INSERT INTO residents (firebase_uid, city_id, district_id, display_name, locale, time_zone)

@@ -19,7 +19,7 @@ def not_registered() -> Problem:
 
 
 async def find(conn: Connection, uid: str) -> Record | None:
-    """The resident ``uid`` (``id``, ``city_id``, ``time_zone``), or None before registration."""
+    """The resident ``uid`` (``id``, ``city_id``, ``time_zone``, ``locale``), or None before registration."""
     return await conn.fetchrow(queries.BY_UID, uid)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from upscale_api.definitions.structs import CODE_PATTERN
+from upscale_api.catalogue.structs import CODE_PATTERN
 from upscale_api.openapi import example
 
 # The service checks that codes name a city, district or language, together with the other

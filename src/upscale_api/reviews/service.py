@@ -19,13 +19,13 @@ from typing import Annotated
 
 import msgspec
 
-from upscale_api.auth import Grant
-from upscale_api.campaigns.admin import managed_cities
 from upscale_api.cursors import decode_cursor, encode_cursor
 from upscale_api.db import Connection, Pool, Record
 from upscale_api.errors import Problem
 from upscale_api.reviews import queries
 from upscale_api.reviews.structs import DayAction, DecisionIn, DecisionOut, HeldEntry, HeldEntryPage, Status
+from upscale_api.roles.service import managed_cities
+from upscale_api.roles.structs import Grant
 
 _MAX_ID = 2**63 - 1
 _STATUS = {"accept": "accepted", "reject": "rejected"}

@@ -1,18 +1,16 @@
-"""Reading and checking campaign files: ``campaigns/<city>/<campaign>.toml``.
+"""The checks every campaign definition passes, from a file or from a coordinator.
 
-Each file is decoded into :class:`~upscale_api.campaigns.structs.Campaign` and
-checked against the catalogue and the cities; every problem is reported with
-file, field and reason, and nothing is returned unless every file is valid.
+The Structs (:mod:`upscale_api.campaigns.structs`) check each field; these check
+what a type cannot express: references to the catalogue, the cities, the
+campaign's own questions, challenges and action types, dates in order, texts in
+every required language. Each problem is a (field, reason) pair.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
+from collections.abc import Mapping
 
-import msgspec
-
-from upscale_api import validation
 from upscale_api.campaigns.structs import (
     Campaign,
     ChallengeMetBadge,
@@ -22,39 +20,10 @@ from upscale_api.campaigns.structs import (
     QuantityRule,
     TeamParticipationRule,
 )
-from upscale_api.definitions.structs import CITY_FILE, REQUIRED_LANGUAGES, DefinitionError, Definitions
+from upscale_api.catalogue.structs import REQUIRED_LANGUAGES
 
 
-def campaign_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.glob("*/*.toml") if p.name != CITY_FILE and p.parent.name != "catalogue")
-
-
-def read_campaigns(root: Path, definitions: Definitions) -> tuple[list[Campaign], list[DefinitionError]]:
-    """Every campaign file under ``root``, and every problem found in them."""
-    campaigns, errors = [], []
-    for path in campaign_files(root):
-        name = str(path.relative_to(root))
-        try:
-            campaign = validation.decode(path.read_bytes(), Campaign, msgspec.toml.decode)
-        except validation.InvalidInput as exc:
-            errors += [DefinitionError(name, e.field, e.reason) for e in exc.errors]
-            continue
-        except validation.MalformedInput as exc:
-            errors.append(DefinitionError(name, "", f"not valid TOML: {exc}"))
-            continue
-        problems = check_campaign(
-            campaign, {c.code for c in definitions.cities}, {t.code: t.unit for t in definitions.action_types}
-        )
-        if campaign.cities[0] != path.parent.name:
-            problems.append(("cities[0]", f"must be the folder's city {path.parent.name!r}"))
-        errors += [DefinitionError(name, field, reason) for field, reason in problems]
-        campaigns.append(campaign)
-    codes = Counter(c.code for c in campaigns)
-    errors += [DefinitionError("", f"code {code}", "used by two campaign files") for code, n in codes.items() if n > 1]
-    return campaigns, errors
-
-
-def check_campaign(c: Campaign, cities: set[str], units: dict[str, str]) -> list[tuple[str, str]]:
+def check_campaign(c: Campaign, cities: set[str], units: Mapping[str, str]) -> list[tuple[str, str]]:
     """Problems of one campaign that its type cannot express, as (field, reason).
 
     ``cities`` are the known city codes, ``units`` the unit of each action type.
@@ -85,7 +54,7 @@ def _check_frame(c: Campaign, cities: set[str]) -> list[tuple[str, str]]:
     return problems
 
 
-def _check_codes(c: Campaign, units: dict[str, str]) -> list[tuple[str, str]]:
+def _check_codes(c: Campaign, units: Mapping[str, str]) -> list[tuple[str, str]]:
     """Action types that exist, codes used once, teams in the campaign's cities."""
     problems = [
         (f"action[{i}].type", f"no action type with code {action.type!r}")
@@ -103,7 +72,7 @@ def _check_codes(c: Campaign, units: dict[str, str]) -> list[tuple[str, str]]:
     return problems
 
 
-def _check_challenges(c: Campaign, units: dict[str, str]) -> list[tuple[str, str]]:
+def _check_challenges(c: Campaign, units: Mapping[str, str]) -> list[tuple[str, str]]:
     """Each challenge's texts, and what its rule counts and refers to."""
     problems: list[tuple[str, str]] = []
     counted_types = {a.type for a in c.action}
@@ -139,7 +108,7 @@ def _check_badges_and_questions(c: Campaign) -> list[tuple[str, str]]:
     return problems
 
 
-def _counted(where: str, rule: Counted, types: dict[str, str], counted: set[str]) -> list[tuple[str, str]]:
+def _counted(where: str, rule: Counted, types: Mapping[str, str], counted: set[str]) -> list[tuple[str, str]]:
     problems = []
     if not rule.action_types and not rule.categories:
         problems.append((where, "name the action_types or categories it counts"))

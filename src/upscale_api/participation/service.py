@@ -17,32 +17,35 @@ from typing import Any
 
 import msgspec
 
-from upscale_api.campaigns import queries
 from upscale_api.campaigns.structs import (
-    ActionPoints,
-    BadgeProgress,
     Campaign,
-    CampaignOut,
-    CampaignScore,
-    CampaignSummary,
-    ChallengeProgress,
     CollectiveRule,
     DistinctDaysRule,
-    EnrolmentIn,
-    EnrolmentOut,
-    MyCampaignOut,
     PersonalRule,
     QuantityRule,
-    QuestionOut,
-    RuleOut,
-    TeamIn,
-    TeamOut,
     TeamParticipationRule,
 )
 from upscale_api.catalogue.service import Snapshot
 from upscale_api.db import Connection, Pool, Record
 from upscale_api.errors import Problem
 from upscale_api.i18n import pick
+from upscale_api.participation import queries
+from upscale_api.participation.structs import (
+    ActionPoints,
+    BadgeProgress,
+    CampaignOut,
+    CampaignScore,
+    CampaignSummary,
+    ChallengeProgress,
+    EnrolmentIn,
+    EnrolmentOut,
+    MyCampaignOut,
+    QuestionOut,
+    RuleOut,
+    TeamIn,
+    TeamOut,
+)
+from upscale_api.residents import service as residents
 from upscale_api.residents.service import not_registered
 from upscale_api.scoring import reads as scoring_reads
 from upscale_api.scoring.leaderboard import leaderboard as scoring_leaderboard
@@ -57,7 +60,7 @@ class _Visible:
 
 
 async def _resident(conn: Connection, uid: str) -> Record:
-    resident = await conn.fetchrow(queries.RESIDENT, uid)
+    resident = await residents.find(conn, uid)
     if resident is None:
         raise not_registered()
     return resident
