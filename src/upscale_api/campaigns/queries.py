@@ -122,3 +122,157 @@ SELECT count(*) FROM audience
 ENROLLED = "SELECT count(*) FROM enrolments WHERE campaign_id = $1 AND left_at IS NULL"
 
 TEAM_EXISTS = "SELECT true FROM teams WHERE campaign_id = $1 AND code = $2"
+
+STORED_DEFINITIONS = "SELECT code, source, definition FROM campaigns WHERE code = ANY($1::text[])"
+
+UPSERT_CAMPAIGNS = """
+INSERT INTO campaigns
+    (code, city_id, title, description, starts_on, ends_on, starts_at, ends_at, status, enrolment,
+     invite_code, residents_create_teams, questions, definition, source)
+SELECT n.code, c.id, n.title, n.description, n.starts_on, n.ends_on, n.starts_at, n.ends_at, n.status,
+       n.enrolment, n.invite_code, n.residents_create_teams, n.question, n.definition, $2
+FROM jsonb_to_recordset($1::jsonb) AS n(
+    code text, city text, title jsonb, description jsonb, starts_on date, ends_on date,
+    starts_at timestamptz, ends_at timestamptz, status text, enrolment text, invite_code text,
+    residents_create_teams boolean, question jsonb, definition jsonb)
+JOIN cities c ON c.code = n.city
+ON CONFLICT (code) DO UPDATE SET
+    city_id = excluded.city_id, title = excluded.title, description = excluded.description,
+    starts_on = excluded.starts_on,
+    ends_on = excluded.ends_on, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+    status = excluded.status, enrolment = excluded.enrolment, invite_code = excluded.invite_code,
+    residents_create_teams = excluded.residents_create_teams, questions = excluded.questions,
+    definition = excluded.definition, updated_at = now()
+WHERE campaigns.definition IS DISTINCT FROM excluded.definition
+"""
+
+SYNC_CAMPAIGN_CITIES = """
+WITH wanted AS (
+    SELECT k.id AS campaign_id, c.id AS city_id
+    FROM jsonb_to_recordset($1::jsonb) AS n(code text, cities jsonb)
+    JOIN campaigns k ON k.code = n.code
+    CROSS JOIN LATERAL jsonb_array_elements_text(n.cities) AS x(city)
+    JOIN cities c ON c.code = x.city
+), removed AS (
+    DELETE FROM campaign_cities cc
+    USING campaigns k
+    WHERE k.id = cc.campaign_id AND k.code = ANY($2::text[])
+      AND (cc.campaign_id, cc.city_id) NOT IN (SELECT campaign_id, city_id FROM wanted)
+)
+INSERT INTO campaign_cities SELECT campaign_id, city_id FROM wanted ON CONFLICT DO NOTHING
+"""
+
+SYNC_CAMPAIGN_ACTION_TYPES = """
+WITH wanted AS (
+    SELECT k.id AS campaign_id, t.id AS action_type_id, a.points_per_unit, a.max_points_per_day
+    FROM jsonb_to_recordset($1::jsonb) AS n(code text, action jsonb)
+    JOIN campaigns k ON k.code = n.code
+    CROSS JOIN LATERAL jsonb_to_recordset(n.action)
+        AS a(type text, points_per_unit float8, max_points_per_day float8)
+    JOIN action_types t ON t.code = a.type
+), removed AS (
+    DELETE FROM campaign_action_types x
+    USING campaigns k
+    WHERE k.id = x.campaign_id AND k.code = ANY($2::text[])
+      AND (x.campaign_id, x.action_type_id) NOT IN (SELECT campaign_id, action_type_id FROM wanted)
+)
+INSERT INTO campaign_action_types SELECT * FROM wanted
+ON CONFLICT (campaign_id, action_type_id) DO UPDATE SET
+    points_per_unit = excluded.points_per_unit, max_points_per_day = excluded.max_points_per_day
+"""
+
+UPSERT_TEAMS = """
+INSERT INTO teams (campaign_id, city_id, code, kind, name, member_quota)
+SELECT k.id, c.id, t.code, t.kind, t.name, t.member_quota
+FROM jsonb_to_recordset($1::jsonb) AS n(code text, city text, team jsonb)
+JOIN campaigns k ON k.code = n.code
+CROSS JOIN LATERAL jsonb_to_recordset(n.team)
+    AS t(code text, kind text, name text, city text, member_quota int)
+JOIN cities c ON c.code = coalesce(t.city, n.city)
+ON CONFLICT (campaign_id, code) DO UPDATE SET
+    city_id = excluded.city_id, kind = excluded.kind, name = excluded.name,
+    member_quota = excluded.member_quota, active = true
+WHERE (teams.city_id, teams.kind, teams.name, teams.member_quota, teams.active)
+    IS DISTINCT FROM (excluded.city_id, excluded.kind, excluded.name, excluded.member_quota, true)
+"""
+
+RETIRE_TEAMS = """
+UPDATE teams t SET active = false
+FROM campaigns k
+WHERE k.id = t.campaign_id AND k.code = ANY($2::text[]) AND t.active AND t.created_by IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM jsonb_to_recordset($1::jsonb) AS n(code text, team jsonb)
+      CROSS JOIN LATERAL jsonb_to_recordset(n.team) AS x(code text)
+      WHERE n.code = k.code AND x.code = t.code)
+"""
+
+# The campaigns' challenges: stored when new or changed; those no longer defined are retired.
+UPSERT_CHALLENGES = """
+INSERT INTO challenges (campaign_id, code, title, description, rule)
+SELECT k.id, x.code, x.title, x.description, x.rule
+FROM jsonb_to_recordset($1::jsonb) AS n(code text, challenge jsonb)
+JOIN campaigns k ON k.code = n.code
+CROSS JOIN LATERAL jsonb_to_recordset(n.challenge) AS x(code text, title jsonb, description jsonb, rule jsonb)
+ON CONFLICT (campaign_id, code) DO UPDATE SET
+    title = excluded.title, description = excluded.description, rule = excluded.rule, active = true
+WHERE (challenges.title, challenges.description, challenges.rule, challenges.active)
+    IS DISTINCT FROM (excluded.title, excluded.description, excluded.rule, true)
+"""
+
+RETIRE_CHALLENGES = """
+UPDATE challenges x SET active = false
+FROM campaigns k
+WHERE k.id = x.campaign_id AND k.code = ANY($2::text[]) AND x.active
+  AND NOT EXISTS (
+      SELECT 1 FROM jsonb_to_recordset($1::jsonb) AS n(code text, challenge jsonb)
+      CROSS JOIN LATERAL jsonb_to_recordset(n.challenge) AS y(code text)
+      WHERE n.code = k.code AND y.code = x.code)
+"""
+
+# The campaigns' badges: stored when new or changed; those no longer defined are retired.
+UPSERT_BADGES = """
+INSERT INTO badges (campaign_id, code, title, description, rule)
+SELECT k.id, x.code, x.title, x.description, x.rule
+FROM jsonb_to_recordset($1::jsonb) AS n(code text, badge jsonb)
+JOIN campaigns k ON k.code = n.code
+CROSS JOIN LATERAL jsonb_to_recordset(n.badge) AS x(code text, title jsonb, description jsonb, rule jsonb)
+ON CONFLICT (campaign_id, code) DO UPDATE SET
+    title = excluded.title, description = excluded.description, rule = excluded.rule, active = true
+WHERE (badges.title, badges.description, badges.rule, badges.active)
+    IS DISTINCT FROM (excluded.title, excluded.description, excluded.rule, true)
+"""
+
+RETIRE_BADGES = """
+UPDATE badges x SET active = false
+FROM campaigns k
+WHERE k.id = x.campaign_id AND k.code = ANY($2::text[]) AND x.active
+  AND NOT EXISTS (
+      SELECT 1 FROM jsonb_to_recordset($1::jsonb) AS n(code text, badge jsonb)
+      CROSS JOIN LATERAL jsonb_to_recordset(n.badge) AS y(code text)
+      WHERE n.code = k.code AND y.code = x.code)
+"""
+
+# The campaigns' nudges: stored when new or changed; those no longer defined are retired.
+UPSERT_NUDGES = """
+INSERT INTO nudges (campaign_id, code, schedule, audience, title, body)
+SELECT k.id, x.code, x.schedule, x.audience, x.title, x.body
+FROM jsonb_to_recordset($1::jsonb) AS n(code text, nudge jsonb)
+JOIN campaigns k ON k.code = n.code
+CROSS JOIN LATERAL jsonb_to_recordset(n.nudge)
+    AS x(code text, schedule jsonb, audience text, title jsonb, body jsonb)
+ON CONFLICT (campaign_id, code) DO UPDATE SET
+    schedule = excluded.schedule, audience = excluded.audience, title = excluded.title, body = excluded.body,
+    active = true
+WHERE (nudges.schedule, nudges.audience, nudges.title, nudges.body, nudges.active)
+    IS DISTINCT FROM (excluded.schedule, excluded.audience, excluded.title, excluded.body, true)
+"""
+
+RETIRE_NUDGES = """
+UPDATE nudges x SET active = false
+FROM campaigns k
+WHERE k.id = x.campaign_id AND k.code = ANY($2::text[]) AND x.active
+  AND NOT EXISTS (
+      SELECT 1 FROM jsonb_to_recordset($1::jsonb) AS n(code text, nudge jsonb)
+      CROSS JOIN LATERAL jsonb_to_recordset(n.nudge) AS y(code text)
+      WHERE n.code = k.code AND y.code = x.code)
+"""
