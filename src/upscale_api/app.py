@@ -20,7 +20,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from upscale_api import db, migrations, ratelimit
+from upscale_api import db, migrations
 from upscale_api.actions.routes import ActionController
 from upscale_api.auth import TokenVerifier
 from upscale_api.body import StrictRequest
@@ -37,6 +37,7 @@ from upscale_api.input_guard import input_guard
 from upscale_api.notifications.routes import DeviceController, NotificationController
 from upscale_api.openapi import ContractJsonRenderPlugin
 from upscale_api.participation.routes import CampaignController, MyCampaignController
+from upscale_api.ratelimit.middleware import rate_limits
 from upscale_api.reports.routes import CityReportController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController
@@ -130,7 +131,7 @@ def create_app(settings: Settings, database_url: str | None = None, *, with_work
         lifespan=[lifespan],
         request_class=StrictRequest,
         # Outermost first: every request counts against its limits, bad values included.
-        middleware=[*ratelimit.middleware(settings), input_guard],
+        middleware=[*rate_limits(settings), input_guard],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.upscale_max_body_bytes,
         dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},

@@ -16,7 +16,7 @@ import msgspec
 
 Environment = Literal["development", "test", "production"]
 RateLimit = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{0,8}/[1-9][0-9]{0,7}$")]
-"""``QUOTA/SECONDS``: QUOTA units at once, given back at QUOTA per SECONDS (``ratelimit.py``)."""
+"""``QUOTA/SECONDS``: QUOTA units at once, given back at QUOTA per SECONDS (``ratelimit/``)."""
 
 
 class SettingsError(Exception):

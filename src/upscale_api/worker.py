@@ -18,7 +18,6 @@ from typing import Any
 import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from upscale_api import ratelimit
 from upscale_api.db import AdvisoryLock, Pool, try_lock_for_transaction
 from upscale_api.notifications import sender
 from upscale_api.notifications.fcm import messaging_app
@@ -27,6 +26,7 @@ from upscale_api.notifications.producers import (
     produce_nudges,
     produce_weekly_summaries,
 )
+from upscale_api.ratelimit.store import forget_expired
 from upscale_api.scoring import service as scoring
 from upscale_api.settings import Settings
 
@@ -180,4 +180,4 @@ class Worker:
 
     async def forget_rate_limits(self) -> None:
         """Delete rate-limit rows whose quota is whole again; harmless in every replica at once."""
-        await ratelimit.forget_expired(self.pool)
+        await forget_expired(self.pool)

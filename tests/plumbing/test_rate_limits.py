@@ -25,8 +25,9 @@ import uvicorn
 
 from tests.conftest import MakeCampaign, MakeResident, NewDatabase
 from tests.factories import CAMPAIGNS, EMULATOR_HOST, action, assert_problem, settings_for_tests, token_for
-from upscale_api import db, migrations, ratelimit
+from upscale_api import db, migrations
 from upscale_api.app import create_app
+from upscale_api.ratelimit.store import forget_expired
 from upscale_api.settings import SettingsError
 
 GENEROUS = "1000/60"
@@ -319,7 +320,7 @@ async def test_the_worker_forgets_keys_whose_quota_is_whole_again(new_database: 
             "('resident:future', (extract(epoch FROM now()) * 1000000)::bigint + 60000000)"
         )
 
-        assert await ratelimit.forget_expired(pool) == 1
+        assert await forget_expired(pool) == 1
         assert [r["key"] for r in await pool.fetch("SELECT key FROM rate_limits")] == ["resident:future"]
     finally:
         await pool.close()
