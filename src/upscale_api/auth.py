@@ -32,7 +32,7 @@ from litestar.handlers.base import BaseRouteHandler
 from upscale_api.errors import Problem
 from upscale_api.roles.service import grants_of
 from upscale_api.roles.structs import Role
-from upscale_api.settings import Settings
+from upscale_api.settings import Settings, SettingsError
 
 CLOCK_SKEW_SECONDS = 30
 _CACHE_SIZE = 50_000
@@ -47,6 +47,30 @@ class Identity(msgspec.Struct, frozen=True):
     uid: str
     sign_in_provider: str
     expires_at: float
+
+
+def check_google_credentials(settings: Settings) -> None:
+    """Raise :class:`SettingsError` naming ``GOOGLE_APPLICATION_CREDENTIALS`` unless
+    Application Default Credentials load (a key file, gcloud's, or a metadata server).
+
+    Without them the service would start and report ready, then answer 500 to every
+    signed-in request. In Auth-emulator mode nothing is needed. Google's own
+    ``NO_GCE_CHECK=true`` skips asking for a metadata server where there is none.
+    """
+    if settings.auth_emulated:
+        return
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        google.auth.default()
+    except DefaultCredentialsError as exc:
+        reason = str(exc).split(". ")[0].rstrip(".")
+        raise SettingsError(
+            f"GOOGLE_APPLICATION_CREDENTIALS: no usable Google credentials to verify Firebase ID tokens "
+            f"({reason}); set it to a service account key file, or run where Application Default "
+            "Credentials exist"
+        ) from None
 
 
 class TokenVerifier:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 import logging
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
@@ -171,6 +173,16 @@ async def create_pool(url: str, settings: Settings) -> Pool:
         loop=None,
     )
     return pool
+
+
+@asynccontextmanager
+async def open_pool(settings: Settings) -> AsyncIterator[Pool]:
+    """A pool on the database ``settings`` lead to (the embedded one without ``DATABASE_URL``), closed after."""
+    pool = await create_pool(await resolve_database_url(settings), settings)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 def rows_affected(status: str) -> int:

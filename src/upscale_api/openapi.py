@@ -117,6 +117,8 @@ def complete(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": _media(schema_of[body], body)},
             }
+        if _access(handler).signed_in:
+            operation["security"] = [{"firebase": []}]
         _complete_responses(path, handler, operation, schema_of)
     done["components"]["schemas"] = dict(sorted(components.items()))
     _check_refs(done)

@@ -18,7 +18,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.factories import CAMPAIGNS, settings_for_tests
-from upscale_api.app import StartupError, create_app
+from upscale_api.app import create_app
+from upscale_api.core import StartupError
 from upscale_api.settings import SettingsError, load_settings
 
 PRODUCTION = {

@@ -1,5 +1,7 @@
 """SQL for coordinators: their campaigns, teams, statistics and broadcasts; storing campaign definitions."""
 
+CAMPAIGN_ID = "SELECT id FROM campaigns WHERE code = $1"
+
 ADMIN_LIST = """
 SELECT k.code, c.code AS city, k.definition, p.phase, k.source,
        (SELECT count(*) FROM enrolments e WHERE e.campaign_id = k.id AND e.left_at IS NULL) AS enrolled

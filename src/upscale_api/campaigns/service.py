@@ -42,6 +42,12 @@ def _require(grants: list[Grant], *cities: str) -> None:
             raise Problem(403, "forbidden", f"campaign: you do not coordinate {city}")
 
 
+async def campaign_id(pool: Pool, code: str) -> int | None:
+    """The id of the campaign ``code``, None when there is none (for operators' commands)."""
+    found: int | None = await pool.fetchval(queries.CAMPAIGN_ID, code)
+    return found
+
+
 async def list_campaigns(pool: Pool, grants: list[Grant]) -> list[AdminCampaignOut]:
     rows = await pool.fetch(queries.ADMIN_LIST, managed_cities(grants))
     return [_out(r, r["enrolled"]) for r in rows]
