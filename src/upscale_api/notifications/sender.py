@@ -10,8 +10,10 @@ end of the next quiet period; otherwise one delivery row per active device is
 created. Rows are locked with ``FOR UPDATE SKIP LOCKED``.
 
 :func:`send_batch` claims up to 500 deliveries (``SKIP LOCKED``), commits the
-claim (status ``sending``), sends them with ``messaging.send_each_async``, and
-records every outcome and attempt in one transaction. The one unavoidable
+claim (status ``sending``), sends them through a :class:`transport.BatchSender`
+(firebase-admin encodes each message and maps each answer; see
+``notifications/transport.py``), and records every outcome and attempt in one
+transaction. The one unavoidable
 window: a sender killed after FCM accepted a batch and before recording it
 leaves that batch ``sending``; those rows are never sent again (at most once)
 and :func:`fail_stale` marks them failed after a timeout. The window is one
@@ -31,11 +33,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import firebase_admin
 from firebase_admin import exceptions as firebase_exceptions
 from firebase_admin import messaging
 
 from upscale_api.db import Pool
 from upscale_api.notifications import queries
+from upscale_api.notifications.transport import BatchSender, batch_sender
 
 BATCH = 500
 MAX_ATTEMPTS = 5
@@ -64,14 +68,19 @@ async def plan_due(pool: Pool, now: datetime, limit: int = 5_000, *, push: bool 
         await conn.execute(queries.SETTLE_WITHOUT_DEVICES)
 
 
-async def send_batch(pool: Pool, app: Any, now: datetime, batch: int = BATCH) -> int:
-    """Claim, send and record one batch; returns how many deliveries it handled."""
+async def send_batch(pool: Pool, app: BatchSender | Any, now: datetime, batch: int = BATCH) -> int:
+    """Claim, send and record one batch; returns how many deliveries it handled.
+
+    ``app`` is a :class:`~upscale_api.notifications.transport.BatchSender`, or a firebase-admin App,
+    sent to through ``batch_sender(app)`` (pyreqwest, or the stock client if the SDK fails its check).
+    """
+    send = batch_sender(app) if isinstance(app, firebase_admin.App) else app
     async with pool.acquire() as conn, conn.transaction():
         claimed = await conn.fetch(queries.CLAIM, now, batch)
     if not claimed:
         return 0
     messages = [_message(row) for row in claimed]
-    response = await messaging.send_each_async(messages, app=app)
+    response = await send.send_each(messages)
     results = [_result(row, r, now) for row, r in zip(claimed, response.responses, strict=True)]
     async with pool.acquire() as conn, conn.transaction():
         await conn.fetchval(
