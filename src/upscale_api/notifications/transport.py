@@ -59,6 +59,7 @@ __all__ = [
     "BatchSender",
     "DirectSender",
     "FcmClient",
+    "IncompatibleSdk",
     "SdkSender",
     "batch_sender",
     "check_sdk",
