@@ -1,7 +1,9 @@
 """The one small documented place that builds firebase-admin Apps for Cloud Messaging.
 
-Everything that sends push notifications gets its App from :func:`messaging_app` and passes it to
-``firebase_admin.messaging.send_each_async(messages, app=...)``. Two things live here and nowhere else:
+Everything that sends push notifications gets its App from :func:`messaging_app` and sends through
+``notifications.transport.batch_sender(app)``, which posts with pyreqwest to the endpoint and with the
+credential of the App's messaging service (or through ``firebase_admin.messaging.send_each_async(messages,
+app=...)``, the stock client). Two things live here and nowhere else:
 
 **Endpoint override (tests and development).** firebase-admin 7.7 has no public option or environment
 variable for the FCM endpoint. ``messaging._MessagingService.__init__`` formats the class constant
@@ -26,8 +28,9 @@ Production (no endpoint) uses Application Default Credentials unless a credentia
 the messaging service to the SDK, created lazily on the first send.
 
 Apps are cached per ``(project_id, endpoint)`` under a unique name. The option ``httpTimeout`` bounds
-every request (the SDK's default is 120 s). The SDK's async client keeps an ``httpx.AsyncClient`` with a
-connection pool bound to the event loop that first uses it, so use an App from one event loop.
+every request (the SDK's default is 120 s), in both clients. The SDK's async client keeps an
+``httpx.AsyncClient`` with a connection pool bound to the event loop that first uses it, so use an App
+from one event loop.
 Against a plain ``http://`` endpoint that client speaks HTTP/1.1 over at most 100 connections, and the
 wait for a pooled connection counts against ``httpTimeout``: a first batch of 500 on a new App can take
 seconds, so give test Apps a generous timeout. Do not ``firebase_admin.delete_app`` a messaging App
