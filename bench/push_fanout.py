@@ -1,6 +1,6 @@
 """Push fan-out benchmark: the notification sender through each candidate HTTP client to the fake FCM server.
 
-    .venv/bin/python bench/push_fanout.py [--notifications 20000] [--processes 2] [--senders 1] [--batch 500]
+    .venv/bin/python bench/push_fanout.py [--notifications 20000] [--processes 2] [--senders 2] [--batch 500]
                                           [--clients direct,sdk,sdk+aiohttp,sdk+pyreqwest,sdk+pyqwest]
                                           [--protocols http1,http2] [--ceiling-messages 30000]
                                           [--httpx-messages 3000] [--connections 100] [--skip-ceiling]
@@ -31,7 +31,8 @@ ASGI app (the same checks, answers and records) behind a small h2c front
     sender processes, like as many worker replicas: each with its own asyncpg pool
     and firebase-admin App, sends one unmeasured warm-up batch (extra messages, so
     the connections are open), waits for the common start, and runs ``--senders``
-    tasks that loop ``send_batch(pool, sender, now, batch)`` until it returns 0.
+    tasks that loop ``send_batch(pool, sender, now, batch)`` until it returns 0
+    (as the worker's ``sender.drain``, two by default).
     The replicas share the work through ``FOR UPDATE SKIP LOCKED``. End to end:
     database claim, send, record. The clients (``notifications/transport.py``):
 
@@ -770,7 +771,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--notifications", type=int, default=20_000, help="messages each sender row drains")
     parser.add_argument("--processes", type=int, default=2, help="sender processes (worker replicas)")
-    parser.add_argument("--senders", type=int, default=1, help="concurrent send_batch loops in each sender process")
+    parser.add_argument(
+        "--senders", type=int, default=sender.LOOPS, help="concurrent send_batch loops per sender process, as drain()"
+    )
     parser.add_argument("--batch", type=int, default=sender.BATCH, help="send_batch size (at most 500)")
     parser.add_argument(
         "--clients", type=_names(CLIENTS), default=list(CLIENTS), help=f"sender rows, of {','.join(CLIENTS)}"

@@ -172,8 +172,7 @@ class Worker:
         now = datetime.now(UTC)
         await sender.plan_due(self.pool, now, push=self.messaging is not None)
         if self.messaging is not None:
-            while await sender.send_batch(self.pool, self.messaging, now):
-                pass
+            await sender.drain(self.pool, self.messaging, now)
 
     async def settle_stale(self) -> None:
         await run_once(

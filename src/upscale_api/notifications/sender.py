@@ -28,6 +28,7 @@ jitter, honouring ``Retry-After``, up to :data:`MAX_ATTEMPTS`; then failed.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from upscale_api.notifications import queries
 from upscale_api.notifications.transport import BatchSender, batch_sender
 
 BATCH = 500
+LOOPS = 2  # batches in progress at once per sender process: one is claimed or recorded while another is sent
 MAX_ATTEMPTS = 5
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 3600.0
@@ -95,6 +97,22 @@ async def send_batch(pool: Pool, app: BatchSender | Any, now: datetime, batch: i
         )
         await conn.execute(queries.SETTLE, sorted({r.notification_id for r in results}))
     return len(results)
+
+
+async def drain(pool: Pool, app: BatchSender | Any, now: datetime, loops: int = LOOPS, batch: int = BATCH) -> int:
+    """Send batches until none is left, ``loops`` at once; returns how many deliveries were handled.
+
+    With one loop the HTTP client waits while a batch is claimed and recorded; with two, one batch's
+    database work overlaps another's sending (both share the sender's 100 requests in flight).
+    """
+
+    async def loop() -> int:
+        handled = 0
+        while sent := await send_batch(pool, app, now, batch):
+            handled += sent
+        return handled
+
+    return sum(await asyncio.gather(*(loop() for _ in range(loops))))
 
 
 async def fail_stale(pool: Pool, now: datetime) -> int:
