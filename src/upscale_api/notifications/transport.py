@@ -27,8 +27,8 @@ it speaks HTTP/1.1 unless told ``prior_knowledge=True``. At most 100 requests ar
 sender, as with the SDK's httpx pool.
 
 **The private parts** named above are firebase-admin 7.7's. They are touched only in this module;
-:func:`check_sdk` (the installed version) and :func:`check_service` (each name, and a dry run of
-the encoding and the error mapping) run when a sender is made for an App, at worker start-up. If
+:func:`check_sdk` (the installed version, the private modules) and :func:`check_service` (each
+name, and a trial of the encoding and the error mapping) run when a sender is made for an App, at worker start-up. If
 either fails, :func:`batch_sender` logs a warning and returns :class:`SdkSender`, the stock
 ``send_each_async``: slower, never wrong. ``UPSCALE_FCM_CLIENT=httpx`` chooses the stock client
 outright.
@@ -48,8 +48,7 @@ from typing import Any, Literal, Protocol
 import firebase_admin
 import google.auth.transport.requests
 import httpx
-from firebase_admin import _http_client, exceptions, messaging
-from firebase_admin._retry import HttpxRetry, HttpxRetryTransport
+from firebase_admin import exceptions, messaging
 from pyreqwest import exceptions as pyreqwest_errors
 from pyreqwest.client import Client, ClientBuilder
 from pyreqwest.http import HeaderMap
@@ -66,6 +65,14 @@ __all__ = [
     "check_service",
     "use_httpx_transport",
 ]
+
+try:  # private modules: another release may have moved them, and then check_sdk fails
+    from firebase_admin import _http_client
+    from firebase_admin._retry import HttpxRetry, HttpxRetryTransport
+
+    _MISSING_MODULES: str | None = None
+except ImportError as missing:
+    _MISSING_MODULES = repr(missing)
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +117,7 @@ def batch_sender(app: firebase_admin.App, client: FcmClient = "pyreqwest") -> Ba
         try:
             check_sdk()
             made = DirectSender(app)
+            log.info("FCM: sending through pyreqwest (firebase-admin %s checked)", firebase_admin.__version__)
         except IncompatibleSdk as exc:
             log.warning("FCM: sending through firebase-admin's own httpx client (slower): %s", exc)
     _senders[key] = (app, made)
@@ -117,7 +125,8 @@ def batch_sender(app: firebase_admin.App, client: FcmClient = "pyreqwest") -> Ba
 
 
 def check_sdk(version: str | None = None) -> None:
-    """Raise :class:`IncompatibleSdk` unless firebase-admin ``version`` (the installed one) is :data:`SUPPORTED_SDK`."""
+    """Raise :class:`IncompatibleSdk` unless firebase-admin ``version`` (the installed one) is
+    :data:`SUPPORTED_SDK` and has the private modules and functions :class:`DirectSender` uses."""
     installed = version if version is not None else str(firebase_admin.__version__)
     if installed.split(".")[:2] != SUPPORTED_SDK.split("."):
         raise IncompatibleSdk(
@@ -125,6 +134,12 @@ def check_sdk(version: str | None = None) -> None:
             f"{SUPPORTED_SDK}.x (re-check upscale_api.notifications.transport against its source, "
             "then update SUPPORTED_SDK)"
         )
+    if _MISSING_MODULES is not None:
+        raise IncompatibleSdk(f"firebase-admin's private modules moved: {_MISSING_MODULES}")
+    if not callable(getattr(messaging, "_get_messaging_service", None)):
+        raise IncompatibleSdk("firebase-admin's messaging._get_messaging_service is gone")
+    if not isinstance(getattr(_http_client, "METRICS_HEADERS", None), dict):
+        raise IncompatibleSdk("firebase-admin's _http_client.METRICS_HEADERS is gone")
 
 
 def check_service(service: Any) -> None:
@@ -132,9 +147,11 @@ def check_service(service: Any) -> None:
     :class:`DirectSender` uses, and encodes a message and maps FCM errors as expected."""
     names = ("_fcm_url", "_fcm_headers", "_credential", "_async_client", "_message_data", "_handle_fcm_httpx_error")
     missing = [name for name in names if not hasattr(service, name)]
-    retry = getattr(getattr(service, "_async_client", None), "_retry_config", None)
-    if missing or not isinstance(retry, HttpxRetry):
-        raise IncompatibleSdk(f"firebase-admin's messaging service lacks {missing or ['_async_client._retry_config']}")
+    client = getattr(service, "_async_client", None)
+    if missing or not isinstance(getattr(client, "_retry_config", None), HttpxRetry) or not hasattr(client, "timeout"):
+        raise IncompatibleSdk(
+            f"firebase-admin's messaging service lacks {missing or ['_async_client._retry_config or timeout']}"
+        )
     if not isinstance(service._fcm_url, str) or not isinstance(service._fcm_headers, dict):
         raise IncompatibleSdk("firebase-admin's _fcm_url or _fcm_headers changed type")
     try:
