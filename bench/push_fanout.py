@@ -272,32 +272,37 @@ class H2cServer(asyncio.Protocol):
             self.transport.write(self.h2.data_to_send())
 
 
-def make_sender(app: Any, client: str, h2c: bool) -> BatchSender:
-    """The ``client`` row's sender for ``app``; ``h2c``: HTTP/2 with prior knowledge to the ``http://`` fake."""
+def make_sender(app: Any, client: str, h2c: bool) -> tuple[BatchSender, Callable[[], Awaitable[None]]]:
+    """The ``client`` row's sender for ``app``, and what closes its connections; ``h2c``: HTTP/2 with prior
+    knowledge to the ``http://`` fake."""
     if client == "direct":
-        return DirectSender(app, prior_knowledge=h2c)
+        direct = DirectSender(app, prior_knowledge=h2c)
+        return direct, direct.aclose
+    transport: httpx.AsyncBaseTransport | None = None
     if client == "sdk" and h2c:
         # The SDK asks httpx for HTTP/2, which it gets from Google over TLS (ALPN); over http://
         # httpx speaks HTTP/2 only when told about prior knowledge, which the SDK has no option for.
-        use_httpx_transport(app, httpx.AsyncHTTPTransport(retries=0, http1=False, http2=True))
+        transport = httpx.AsyncHTTPTransport(retries=0, http1=False, http2=True)
     elif client == "sdk+aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        use_httpx_transport(app, AiohttpTransport(limits=limits))
+        transport = AiohttpTransport(limits=httpx.Limits(max_connections=100, max_keepalive_connections=100))
     elif client == "sdk+pyreqwest":
         from pyreqwest.client import ClientBuilder
         from pyreqwest.compatibility.httpx import HttpxTransport
 
         builder = ClientBuilder().max_connections(100).pool_max_idle_per_host(100).follow_redirects(False)
-        use_httpx_transport(app, HttpxTransport((builder.http2_prior_knowledge() if h2c else builder).build()))
+        transport = HttpxTransport((builder.http2_prior_knowledge() if h2c else builder).build())
     elif client == "sdk+pyqwest":
         import pyqwest
         from pyqwest.httpx import AsyncPyqwestTransport
 
         version = pyqwest.HTTPVersion.HTTP2 if h2c else pyqwest.HTTPVersion.HTTP1
-        use_httpx_transport(app, AsyncPyqwestTransport(pyqwest.HTTPTransport(http_version=version)))
-    return SdkSender(app)
+        transport = AsyncPyqwestTransport(pyqwest.HTTPTransport(http_version=version))
+    if transport is None:
+        return SdkSender(app), SdkSender(app).aclose
+    use_httpx_transport(app, transport)
+    return SdkSender(app), transport.aclose
 
 
 class FakeServer:
@@ -622,7 +627,7 @@ async def replica(
 ) -> None:
     pool = await db.create_pool(url, load_settings())
     try:
-        app = make_sender(messaging_app(PROJECT, endpoint=fake_url, timeout_seconds=60.0), client, h2c)
+        app, close = make_sender(messaging_app(PROJECT, endpoint=fake_url, timeout_seconds=60.0), client, h2c)
         warm = await sender.send_batch(pool, app, now, batch=batch)
         print(json.dumps({"ready": warm}), flush=True)
         await asyncio.to_thread(sys.stdin.readline)
@@ -654,6 +659,7 @@ async def replica(
             "rss_early": rss_early,
             "rss_end": rss_bytes(os.getpid()),
         }
+        await close()
         print(json.dumps(result), flush=True)
         await asyncio.to_thread(sys.stdin.read)
     finally:
