@@ -26,7 +26,8 @@ Over ``https://`` (Google's FCM) the client offers HTTP/2 and HTTP/1.1 by ALPN; 
 it speaks HTTP/1.1 unless told ``prior_knowledge=True``. At most 100 requests are in flight per
 sender, as with the SDK's httpx pool.
 
-**The private parts** named above are firebase-admin 7.7's. They are touched only in this module;
+**The private parts** named above are firebase-admin 7.7's, and so is the endpoint override of
+:func:`point_messaging_at` (used by ``notifications.fcm``). They are touched only in this module;
 :func:`check_sdk` (the installed version, the private modules) and :func:`check_service` (each
 name, and a trial of the encoding and the error mapping) run when a sender is made for an App, at worker start-up. If
 either fails, :func:`batch_sender` logs a warning and returns :class:`SdkSender`, the stock
@@ -63,6 +64,7 @@ __all__ = [
     "batch_sender",
     "check_sdk",
     "check_service",
+    "point_messaging_at",
     "use_httpx_transport",
 ]
 
@@ -82,6 +84,7 @@ SUPPORTED_SDK = "7.7"
 
 MAX_IN_FLIGHT = 100  # like the SDK's httpx pool (100 connections)
 _AUTH_REFRESHES = 2  # GoogleAuthCredentialFlow._max_refresh_attempts
+_MESSAGING_SERVICE = "_messaging"  # the key messaging._get_messaging_service uses in the App's service registry
 _senders: dict[tuple[str, FcmClient], tuple[firebase_admin.App, BatchSender]] = {}
 
 
@@ -298,6 +301,27 @@ class DirectSender:
     def _httpx_response(self, status: int, headers: HeaderMap, content: bytes) -> httpx.Response:
         request = httpx.Request("POST", self._url)
         return httpx.Response(status, headers=list(headers.items()), content=content, request=request)
+
+
+def point_messaging_at(app: firebase_admin.App, url: str) -> None:
+    """Create the App's messaging service, built as the SDK builds it, posting to ``url``.
+
+    Through the App's own service registry (``App._get_service``, which ``messaging._get_messaging_service``
+    uses), so every later call with ``app=`` finds it; ``url`` replaces the instance's ``_fcm_url``. Raises
+    ``RuntimeError`` if the SDK no longer keeps its endpoint there, rather than send to Google.
+    """
+
+    def service_for(app: firebase_admin.App) -> Any:
+        service = messaging._MessagingService(app)
+        if not isinstance(getattr(service, "_fcm_url", None), str):
+            raise RuntimeError(
+                "firebase-admin's messaging service no longer keeps its endpoint in _fcm_url; "
+                "update upscale_api.notifications.transport before overriding the FCM endpoint"
+            )
+        service._fcm_url = url
+        return service
+
+    app._get_service(_MESSAGING_SERVICE, service_for)
 
 
 def use_httpx_transport(app: firebase_admin.App, transport: httpx.AsyncBaseTransport) -> None:
