@@ -1,12 +1,11 @@
 """Sending a batch of FCM messages at the HTTP client's pace, firebase-admin still in charge.
 
-**Why.** ``messaging.send_each_async`` spends about 2.5 to 3 ms of CPU per message in its httpx
-client (request building, the auth flow, cookies, httpcore's pool bookkeeping, anyio, h11), and
-still about 0.7 to 0.9 ms with a faster transport under httpx; the sender's own work is 0.06 ms. A
-sender process therefore drained 400 to 700 messages a second. :class:`DirectSender` posts each
-message with pyreqwest (a Rust HTTP client, 0.1 ms of CPU per request) and leaves everything that
-defines the FCM contract to firebase-admin, through the messaging service the SDK built for the
-App:
+**Why.** ``messaging.send_each_async`` spends 3 to 4 ms of CPU per message in its httpx client
+(request building, the auth flow, cookies, httpcore's pool bookkeeping, anyio, h11), and still 0.76
+to 1.4 ms with a faster transport under httpx; a sender process drained 300 to 700 messages a
+second. :class:`DirectSender` posts each message with pyreqwest (a Rust HTTP client, 0.08 to 0.1 ms
+of CPU per request) and leaves everything that defines the FCM contract to firebase-admin, through
+the messaging service the SDK built for the App:
 
 - **message encoding**: ``_MessagingService._message_data`` (the SDK's ``MessageEncoder``), JSON
   written as httpx writes ``json=``, so the bytes on the wire are the SDK's;
@@ -27,12 +26,12 @@ it speaks HTTP/1.1 unless told ``prior_knowledge=True``. At most 100 requests ar
 sender, as with the SDK's httpx pool.
 
 **The private parts** named above are firebase-admin 7.7's, and so is the endpoint override of
-:func:`point_messaging_at` (used by ``notifications.fcm``). They are touched only in this module;
+:func:`point_messaging_at` (used by ``notifications.fcm``). They are touched only in this module.
 :func:`check_sdk` (the installed version, the private modules) and :func:`check_service` (each
-name, and a trial of the encoding and the error mapping) run when a sender is made for an App, at worker start-up. If
-either fails, :func:`batch_sender` logs a warning and returns :class:`SdkSender`, the stock
-``send_each_async``: slower, never wrong. ``UPSCALE_FCM_CLIENT=httpx`` chooses the stock client
-outright.
+name, and a trial of the encoding and the error mapping) run when a sender is made for an App, at
+worker start-up. If either fails, :func:`batch_sender` logs a warning and returns
+:class:`SdkSender`, the stock ``send_each_async``: slower, never wrong. ``UPSCALE_FCM_CLIENT=httpx``
+chooses the stock client outright.
 
 :func:`use_httpx_transport` (the stock client with another transport under its httpx client) is
 for the push benchmark's comparison rows.
