@@ -1,43 +1,55 @@
-"""Push fan-out benchmark: the notification sender through firebase-admin to the fake FCM server.
+"""Push fan-out benchmark: the notification sender through each candidate HTTP client to the fake FCM server.
 
-    .venv/bin/python bench/push_fanout.py [--notifications 100000] [--processes 2] [--senders 1] [--batch 500]
-                                          [--ceiling-messages 30000] [--httpx-messages 3000]
-                                          [--connections 100] [--skip-ceiling] [--http2]
+    .venv/bin/python bench/push_fanout.py [--notifications 20000] [--processes 2] [--senders 2] [--batch 500]
+                                          [--clients direct,sdk,sdk+aiohttp,sdk+pyreqwest,sdk+pyqwest]
+                                          [--protocols http1,http2] [--ceiling-messages 30000]
+                                          [--httpx-messages 3000] [--connections 100] [--skip-ceiling]
 
 One run, one fresh database ``upscale_bench_<random>`` (on the server of
 ``DATABASE_URL`` when set, otherwise on the embedded PostgreSQL in ``.upscale/``),
-migrated, dropped at the end. The fake FCM server (``tests.fakes.fcm.FakeFCM``,
-uvicorn) runs in a process of its own on 127.0.0.1, so it does not share this
-process's GIL; a fresh one for each row. Rows of the table:
+migrated, dropped at the end. The fake FCM server (``tests.fakes.fcm.FakeFCM``)
+runs in a process of its own on 127.0.0.1, so it does not share the clients'
+GIL; a fresh one for each row. Over HTTP/1.1 it is uvicorn; over HTTP/2 the same
+ASGI app (the same checks, answers and records) behind a small h2c front
+(``H2cServer``, prior knowledge, no TLS). Rows of the table:
 
 ``ceiling (raw HTTP/1.1)``
     ``--connections`` asyncio tasks, each with one keep-alive connection (a few
     lines of asyncio HTTP/1.1, as in ``bench/action_logging.py``), posting valid
     FCM v1 bodies to the fake, ``--ceiling-messages`` in all. What the fake takes
-    on this machine; the 100% of "% of ceiling".
+    on this machine; the 100% of "% of ceiling", and the client CPU per message
+    the targets compare with.
 ``bare httpx.AsyncClient``
-    The same with one ``httpx.AsyncClient`` (pool of ``--connections``): the HTTP
-    client the SDK uses, without the SDK.
-``sender (firebase-admin)``
-    ``--notifications`` residents, each with one device, each with one message due
-    now (quiet hours off, daily cap 20), ``plan_due`` once. Then ``--processes``
+    The same through one ``httpx.AsyncClient`` (pool of ``--connections``), the
+    client under firebase-admin, ``--httpx-messages`` in all.
+``bare pyreqwest`` (HTTP/1.1 and HTTP/2)
+    The same through one pyreqwest client, at most ``--connections`` in flight:
+    the floor of the client the sender uses.
+``sender: <client>`` (for each of ``--clients`` and ``--protocols``)
+    ``--notifications`` residents, each with one device and one message due now
+    (quiet hours off, daily cap 20), ``plan_due`` once. Then ``--processes``
     sender processes, like as many worker replicas: each with its own asyncpg pool
     and firebase-admin App, sends one unmeasured warm-up batch (extra messages, so
-    the SDK's connection pool is open), waits for the common start, and runs
-    ``--senders`` tasks that loop ``send_batch(pool, app, now, batch)`` until it
-    returns 0. The replicas share the work through ``FOR UPDATE SKIP LOCKED``. End
-    to end: database claim, ``messaging.send_each_async``, record.
+    the connections are open), waits for the common start, and runs ``--senders``
+    tasks that loop ``send_batch(pool, sender, now, batch)`` until it returns 0
+    (as the worker's ``sender.drain``, two by default).
+    The replicas share the work through ``FOR UPDATE SKIP LOCKED``. End to end:
+    database claim, send, record. The clients (``notifications/transport.py``):
 
-    With ``--http2`` the sender row speaks HTTP/2 without TLS (prior knowledge):
-    the fake's ASGI app, with the same checks and answers, behind a small h2c
-    front (``H2cServer``), and the SDK's transport swapped (``speak_h2c``). Real
-    FCM speaks HTTP/2 over TLS, which the SDK asks for; over ``http://`` it gets
-    HTTP/1.1 unless told about prior knowledge, which it has no option for.
+    - ``direct``: what the worker uses, ``DirectSender``: pyreqwest posts, firebase-admin
+      encodes, authorises, retries and maps errors;
+    - ``sdk``: firebase-admin's ``send_each_async`` as shipped (httpx over httpcore; over
+      HTTP/2 httpcore's HTTP/2 on one connection, told about prior knowledge);
+    - ``sdk+aiohttp``, ``sdk+pyreqwest``, ``sdk+pyqwest``: ``send_each_async`` with the
+      httpx-aiohttp, pyreqwest or pyqwest transport under its httpx client
+      (``use_httpx_transport``); aiohttp speaks HTTP/1.1 only.
 
 A second table gives the CPU each party used per message (the client: this
-process for the ceiling rows, the sender processes for the sender row; the fake
+process for the ceiling rows, the sender processes for the sender rows; the fake
 server; PostgreSQL, only the backends of this run's database and the server's
-own processes, since the server may be shared). Any failed send makes the exit status 1; a missed target does not.
+own processes, since the server may be shared), and the messages one core of the
+client sends a second at that cost. Any failed send makes the exit status 1; a
+missed target does not.
 """
 
 from __future__ import annotations
@@ -55,7 +67,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -80,12 +92,27 @@ from procstats import (  # noqa: E402 (the bench folder is on sys.path when run 
 from upscale_api import db, migrations  # noqa: E402
 from upscale_api.notifications import sender  # noqa: E402
 from upscale_api.notifications.fcm import OFFLINE_TOKEN, messaging_app  # noqa: E402
+from upscale_api.notifications.transport import (  # noqa: E402
+    BatchSender,
+    DirectSender,
+    SdkSender,
+    use_httpx_transport,
+)
 from upscale_api.settings import load_settings  # noqa: E402
 
 PROJECT = "demo-upscale-bench"
-TARGET_RATE = 5_000.0
-TARGET_SHARE = 0.50
+TARGET_RATE = 3_000.0  # msg/s from the sender processes
+TARGET_CPU_RATIO = 5.0  # or: sender CPU per message at most this many times the raw client's
 FLAT_RSS_SLACK_MB = 20.0  # end RSS at most this much above the RSS after the first 10%
+CLIENTS = {
+    "direct": "direct pyreqwest (the worker's)",
+    "sdk": "firebase-admin as shipped (httpx)",
+    "sdk+aiohttp": "firebase-admin + httpx-aiohttp transport",
+    "sdk+pyreqwest": "firebase-admin + pyreqwest httpx transport",
+    "sdk+pyqwest": "firebase-admin + pyqwest httpx transport",
+}
+HTTP1_ONLY = {"sdk+aiohttp"}
+PROTOCOLS = {"http1": "HTTP/1.1", "http2": "HTTP/2"}
 T = TypeVar("T")
 
 
@@ -245,20 +272,37 @@ class H2cServer(asyncio.Protocol):
             self.transport.write(self.h2.data_to_send())
 
 
-def speak_h2c(app: Any) -> None:
-    """Make the App's firebase-admin async client speak HTTP/2 to a plain ``http://`` endpoint.
+def make_sender(app: Any, client: str, h2c: bool) -> tuple[BatchSender, Callable[[], Awaitable[None]]]:
+    """The ``client`` row's sender for ``app``, and what closes its connections; ``h2c``: HTTP/2 with prior
+    knowledge to the ``http://`` fake."""
+    if client == "direct":
+        direct = DirectSender(app, prior_knowledge=h2c)
+        return direct, direct.aclose
+    transport: httpx.AsyncBaseTransport | None = None
+    if client == "sdk" and h2c:
+        # The SDK asks httpx for HTTP/2, which it gets from Google over TLS (ALPN); over http://
+        # httpx speaks HTTP/2 only when told about prior knowledge, which the SDK has no option for.
+        transport = httpx.AsyncHTTPTransport(retries=0, http1=False, http2=True)
+    elif client == "sdk+aiohttp":
+        from httpx_aiohttp import AiohttpTransport
 
-    The SDK asks httpx for HTTP/2 (``http2=True``), which it gets from real FCM over TLS (ALPN), but
-    over ``http://`` httpx only speaks HTTP/2 with prior knowledge (``http1=False``), which the SDK has
-    no option for. So the transport inside each of its retry transports is replaced (firebase-admin 7.7
-    internals: ``HttpxAsyncClient._mounts``, ``HttpxRetryTransport._wrapped_transport``); retries and
-    authentication stay the SDK's. With ``http1=False`` a server that does not speak HTTP/2 fails every send.
-    """
-    from firebase_admin import messaging
+        transport = AiohttpTransport(limits=httpx.Limits(max_connections=100, max_keepalive_connections=100))
+    elif client == "sdk+pyreqwest":
+        from pyreqwest.client import ClientBuilder
+        from pyreqwest.compatibility.httpx import HttpxTransport
 
-    client = messaging._get_messaging_service(app)._async_client
-    for transport in client._mounts.values():
-        transport._wrapped_transport = httpx.AsyncHTTPTransport(retries=0, http1=False, http2=True)
+        builder = ClientBuilder().max_connections(100).pool_max_idle_per_host(100).follow_redirects(False)
+        transport = HttpxTransport((builder.http2_prior_knowledge() if h2c else builder).build())
+    elif client == "sdk+pyqwest":
+        import pyqwest
+        from pyqwest.httpx import AsyncPyqwestTransport
+
+        version = pyqwest.HTTPVersion.HTTP2 if h2c else pyqwest.HTTPVersion.HTTP1
+        transport = AsyncPyqwestTransport(pyqwest.HTTPTransport(http_version=version))
+    if transport is None:
+        return SdkSender(app), SdkSender(app).aclose
+    use_httpx_transport(app, transport)
+    return SdkSender(app), transport.aclose
 
 
 class FakeServer:
@@ -309,6 +353,16 @@ class Row:
     @property
     def rate(self) -> float:
         return self.messages / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """The client's CPU milliseconds per message."""
+        return self.cpu.get("client", 0.0) * 1000 / max(self.messages, 1)
+
+    @property
+    def per_core(self) -> float:
+        """Messages one fully used core of the client sends a second at this cost."""
+        return 1000 / self.cpu_ms if self.cpu_ms else 0.0
 
     def batch_ms(self, q: float) -> float:
         if not self.batch_times:
@@ -366,40 +420,70 @@ class RawConnection:
                 await self.writer.wait_closed()
 
 
-async def ceiling(what: str, client: str, total: int, connections: int, postgres: Postgres) -> Row:
-    fake = FakeServer()
+Post = Callable[[int], Awaitable[int]]
+
+
+async def bare_clients(
+    client: str, url: str, bodies: list[bytes], connections: int, h2c: bool
+) -> tuple[list[Post], Any]:
+    """``connections`` posting functions of one ``client`` (each posts ``bodies[i]``, returns the status), and
+    the coroutine function that closes them. The connections are open when it returns."""
+    path = f"/v1/projects/{PROJECT}/messages:send"
+    headers = {"authorization": f"Bearer {OFFLINE_TOKEN}", "content-type": "application/json"}
+    if client == "raw":
+        raws = [RawConnection(url) for _ in range(connections)]
+
+        def post_raw(conn: RawConnection) -> Post:
+            async def post(i: int) -> int:
+                return await conn.post(path, bodies[i])
+
+            return post
+
+        posts = [post_raw(conn) for conn in raws]
+
+        async def close_raw() -> None:
+            for conn in raws:
+                await conn.aclose()
+
+        close: Any = close_raw
+    elif client == "httpx":
+        hx = httpx.AsyncClient(
+            base_url=url,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            timeout=httpx.Timeout(60.0),
+            headers=headers,
+        )
+
+        async def post_httpx(i: int) -> int:
+            return (await hx.post(path, content=bodies[i])).status_code
+
+        posts, close = [post_httpx] * connections, hx.aclose
+    else:
+        from pyreqwest.client import ClientBuilder
+
+        builder = ClientBuilder().default_headers(headers).max_connections(connections)
+        builder = builder.pool_max_idle_per_host(connections).timeout(timedelta(seconds=60))
+        client_ = (builder.http2_prior_knowledge() if h2c else builder).build()
+
+        async def post_pyreqwest(i: int) -> int:
+            response = await client_.post(url + path).body_bytes(bodies[i]).build().send()
+            await response.bytes()
+            return response.status
+
+        posts, close = [post_pyreqwest] * connections, client_.close
+    await asyncio.gather(*(post(0) for post in posts))  # open the connections before the clock starts
+    return posts, close
+
+
+async def ceiling(what: str, client: str, total: int, connections: int, postgres: Postgres, h2c: bool = False) -> Row:
+    fake = FakeServer(h2c=h2c)
     try:
-        path = f"/v1/projects/{PROJECT}/messages:send"
         bodies = [fcm_body(i) for i in range(total)]
         failures = 0
         next_index = 0
-        if client == "raw":
-            raws = [RawConnection(fake.url) for _ in range(connections)]
-            for conn in raws:  # open the connections before the clock starts
-                await conn.post(path, bodies[0])
+        posts, close = await bare_clients(client, fake.url, bodies, connections, h2c)
 
-            def post_raw(conn: RawConnection) -> Callable[[int], Awaitable[int]]:
-                async def post(i: int) -> int:
-                    return await conn.post(path, bodies[i])
-
-                return post
-
-            workers = [post_raw(conn) for conn in raws]
-        else:
-            hx = httpx.AsyncClient(
-                base_url=fake.url,
-                limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-                timeout=httpx.Timeout(60.0),
-                headers={"authorization": f"Bearer {OFFLINE_TOKEN}", "content-type": "application/json"},
-            )
-            await asyncio.gather(*(hx.post(path, content=bodies[0]) for _ in range(connections)))
-
-            async def post_httpx(i: int) -> int:
-                return (await hx.post(path, content=bodies[i])).status_code
-
-            workers = [post_httpx] * connections
-
-        async def worker(post: Callable[[int], Awaitable[int]]) -> None:
+        async def worker(post: Post) -> None:
             nonlocal next_index, failures
             while next_index < total:
                 i = next_index
@@ -409,14 +493,10 @@ async def ceiling(what: str, client: str, total: int, connections: int, postgres
 
         before = cpu_snapshot([os.getpid()], fake.pid, postgres)
         t0 = time.perf_counter()
-        await asyncio.gather(*(worker(w) for w in workers))
+        await asyncio.gather(*(worker(post) for post in posts))
         seconds = time.perf_counter() - t0
         after = cpu_snapshot([os.getpid()], fake.pid, postgres)
-        if client == "raw":
-            for conn in raws:
-                await conn.aclose()
-        else:
-            await hx.aclose()
+        await close()
         row = Row(what, total, seconds, failures, fake_rss=rss_bytes(fake.pid))
         row.cpu = cpu_seconds(before, after)
         row.peak_rss = rss_bytes(os.getpid())
@@ -428,6 +508,8 @@ async def ceiling(what: str, client: str, total: int, connections: int, postgres
 # --- The sender row ----------------------------------------------------------------
 
 SETUP = [
+    "TRUNCATE cities, residents, devices, notification_settings, notifications, notification_deliveries, "
+    "notification_attempts RESTART IDENTITY CASCADE",
     "INSERT INTO cities (code, country, name, time_zone, languages) "
     "VALUES ('kranj', 'SI', '{\"en\": \"Kranj\"}', 'Europe/Ljubljana', '{sl,en}')",
     "INSERT INTO residents (firebase_uid, city_id, locale, time_zone) "
@@ -442,7 +524,8 @@ SETUP = [
 ]
 
 
-async def sender_row(url: str, args: argparse.Namespace, postgres: Postgres) -> Row:
+async def sender_row(url: str, args: argparse.Namespace, postgres: Postgres, client: str, protocol: str) -> Row:
+    h2c = protocol == "http2"
     total = args.notifications + args.processes * args.batch  # plus one warm-up batch per process
     t_setup = time.perf_counter()
     async with contextlib.AsyncExitStack() as stack:
@@ -461,11 +544,11 @@ async def sender_row(url: str, args: argparse.Namespace, postgres: Postgres) -> 
             f"  setup: {total:,} notifications planned into {planned:,} deliveries "
             f"in {time.perf_counter() - t_setup:.1f} s"
         )
-        fake = FakeServer(h2c=args.http2)
+        fake = FakeServer(h2c=h2c)
         stack.callback(fake.stop)
         share = args.notifications // args.processes
-        settings = [url, fake.url, now.isoformat(), str(args.batch), str(args.senders), str(share)]
-        settings.append("h2c" if args.http2 else "http/1.1")
+        settings = [url, fake.url, now.isoformat(), str(args.batch), str(args.senders), str(share), client]
+        settings.append("h2c" if h2c else "http/1.1")
         replicas = [start_replica(settings) for _ in range(args.processes)]
         for process in replicas:
             stack.callback(stop_replica, process)
@@ -490,10 +573,8 @@ async def sender_row(url: str, args: argparse.Namespace, postgres: Postgres) -> 
         status_rows = await pool.fetch("SELECT status, count(*) AS n FROM notification_deliveries GROUP BY status")
         counts: dict[str, int] = {r["status"]: r["n"] for r in status_rows}
         sent = counts.pop("sent", 0)
-        processes = f"{args.processes} process{'es' if args.processes > 1 else ''}"
-        loops = f"{args.senders} loop{'s' if args.senders > 1 else ''}"
         row = Row(
-            f"sender (firebase-admin{', HTTP/2' if args.http2 else ''}), {processes} x {loops}",
+            f"sender: {CLIENTS[client]}, {PROTOCOLS[protocol]}",
             sum(r["done"] for r in results),
             seconds,
             sum(counts.values()),
@@ -536,16 +617,17 @@ def serve_sender(argv: list[str]) -> None:
     """``_sender`` mode: one sender replica. Warm up, print ``{"ready": n}``, wait for a line on stdin,
     drain, print the results as one JSON line, then wait for stdin to close before closing its database
     connections and exiting, so that its CPU and its PostgreSQL backends' can still be read."""
-    url, fake_url, now, batch, loops, share, protocol = argv
-    run_loop(replica(url, fake_url, datetime.fromisoformat(now), int(batch), int(loops), int(share), protocol == "h2c"))
+    url, fake_url, now, batch, loops, share, client, protocol = argv
+    when = datetime.fromisoformat(now)
+    run_loop(replica(url, fake_url, when, int(batch), int(loops), int(share), client, protocol == "h2c"))
 
 
-async def replica(url: str, fake_url: str, now: datetime, batch: int, loops: int, share: int, h2c: bool) -> None:
+async def replica(
+    url: str, fake_url: str, now: datetime, batch: int, loops: int, share: int, client: str, h2c: bool
+) -> None:
     pool = await db.create_pool(url, load_settings())
     try:
-        app = messaging_app(PROJECT, endpoint=fake_url, timeout_seconds=60.0)
-        if h2c:
-            speak_h2c(app)
+        app, close = make_sender(messaging_app(PROJECT, endpoint=fake_url, timeout_seconds=60.0), client, h2c)
         warm = await sender.send_batch(pool, app, now, batch=batch)
         print(json.dumps({"ready": warm}), flush=True)
         await asyncio.to_thread(sys.stdin.readline)
@@ -577,6 +659,7 @@ async def replica(url: str, fake_url: str, now: datetime, batch: int, loops: int
             "rss_early": rss_early,
             "rss_end": rss_bytes(os.getpid()),
         }
+        await close()
         print(json.dumps(result), flush=True)
         await asyncio.to_thread(sys.stdin.read)
     finally:
@@ -612,33 +695,26 @@ async def run(args: argparse.Namespace) -> int:
             f"load average {os.getloadavg()[0]:.2f}; {args.connections} connections for the ceiling rows"
         )
         if not args.skip_ceiling:
-            rows.append(
-                await ceiling(
-                    "ceiling (raw HTTP/1.1)",
-                    "raw",
-                    args.ceiling_messages,
-                    args.connections,
-                    postgres,
-                )
-            )
-            log(f"  {rows[-1].what}: {rows[-1].rate:,.0f} msg/s")
-            rows.append(
-                await ceiling(
-                    "bare httpx.AsyncClient",
-                    "httpx",
-                    args.httpx_messages,
-                    args.connections,
-                    postgres,
-                )
-            )
-            log(f"  {rows[-1].what}: {rows[-1].rate:,.0f} msg/s")
-        rows.append(await sender_row(url, args, postgres))
-        log(f"  {rows[-1].what}: {rows[-1].rate:,.0f} msg/s")
+            bare = [("ceiling (raw HTTP/1.1)", "raw", args.ceiling_messages, False)]
+            bare.append(("bare httpx.AsyncClient, HTTP/1.1", "httpx", args.httpx_messages, False))
+            bare += [
+                (f"bare pyreqwest, {PROTOCOLS[p]}", "pyreqwest", args.ceiling_messages, p == "http2")
+                for p in args.protocols
+            ]
+            for what, client, messages, h2c in bare:
+                rows.append(await ceiling(what, client, messages, args.connections, postgres, h2c))
+                log(f"  {rows[-1].what}: {rows[-1].rate:,.0f} msg/s")
+        for protocol in args.protocols:
+            for client in args.clients:
+                if protocol == "http2" and client in HTTP1_ONLY:
+                    continue
+                rows.append(await sender_row(url, args, postgres, client, protocol))
+                log(f"  {rows[-1].what}: {rows[-1].rate:,.0f} msg/s (load average {os.getloadavg()[0]:.2f})")
     finally:
         await db.drop_database(server_url, name)
         log(f"database {name} dropped")
 
-    print_tables(rows)
+    print_tables(rows, args)
     failures = sum(r.failures for r in rows)
     if failures:
         log(f"{failures} message(s) failed")
@@ -646,8 +722,8 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_tables(rows: list[Row]) -> None:
-    top = rows[0].rate if rows and rows[0].what.startswith("ceiling") else 0.0
+def print_tables(rows: list[Row], args: argparse.Namespace) -> None:
+    top = rows[0] if rows and rows[0].what.startswith("ceiling") else None
     mb = 2**20
     print()
     print(
@@ -655,7 +731,7 @@ def print_tables(rows: list[Row]) -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        share = f"{r.rate / top:.0%}" if top else "n/a"
+        share = f"{r.rate / top.rate:.0%}" if top else "n/a"
         p50 = f"{r.batch_ms(0.5):.0f}" if r.batch_times else "-"
         p99 = f"{r.batch_ms(0.99):.0f}" if r.batch_times else "-"
         print(
@@ -664,56 +740,72 @@ def print_tables(rows: list[Row]) -> None:
         )
     print()
     print(
-        "| what | seconds | client ms/msg (cores) | fake FCM ms/msg (cores) "
+        "| what | seconds | client ms/msg (cores) | msg/s per client core | fake FCM ms/msg (cores) "
         "| PostgreSQL ms/msg (cores) | other (cores) |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         cells = []
         for name in ("client", "fake FCM", "PostgreSQL"):
             used = r.cpu.get(name, 0.0)
             cells.append(f"{used * 1000 / max(r.messages, 1):.3f} ({used / r.seconds:.2f})")
+        cells.insert(1, f"{r.per_core:,.0f}")
         cells.append(f"({r.cpu.get('other', 0.0) / r.seconds:.2f})")
         print(f"| {r.what} | {r.seconds:.1f} | " + " | ".join(cells) + " |")
     print()
-    sdk = rows[-1]
-    rate_ok = sdk.rate >= TARGET_RATE
-    share_ok = bool(top) and sdk.rate >= TARGET_SHARE * top
-    flat = bool(sdk.rss_drain) and all(end - early <= FLAT_RSS_SLACK_MB * mb for early, end in sdk.rss_drain)
-    drain = ", ".join(f"{early / mb:.0f} -> {end / mb:.0f} MB" for early, end in sdk.rss_drain)
-    print(
-        f"RSS of each sender process while draining (after the first 10% of its share -> at the end): {drain}; "
-        f"peak {sdk.peak_rss / mb:.0f} MB."
-    )
-    share = f"{sdk.rate / top:.0%} of {top:,.0f}" if top else "no ceiling measured"
-    print(
-        f"Targets: >= {TARGET_RATE:,.0f} msg/s: {'met' if rate_ok else 'NOT met'} ({sdk.rate:,.0f}); "
-        f">= {TARGET_SHARE:.0%} of the ceiling: {'met' if share_ok else 'NOT met'} ({share}); "
-        f"memory flat (end <= 10% mark + {FLAT_RSS_SLACK_MB:.0f} MB): {'met' if flat else 'NOT met'}."
-    )
+    for r in rows:
+        if r.rss_drain:
+            drain = ", ".join(f"{early / mb:.0f} -> {end / mb:.0f} MB" for early, end in r.rss_drain)
+            print(f"RSS of each sender process, after 10% of its share -> at the end: {r.what}: {drain}.")
+    floor = top.cpu_ms if top else 0.0
+    for r in rows:
+        if not r.what.startswith(f"sender: {CLIENTS['direct']}"):
+            continue
+        rate_ok = r.rate >= TARGET_RATE
+        cpu_ok = bool(floor) and r.cpu_ms <= TARGET_CPU_RATIO * floor
+        flat = bool(r.rss_drain) and all(end - early <= FLAT_RSS_SLACK_MB * mb for early, end in r.rss_drain)
+        ratio = f"{r.cpu_ms / floor:.1f}x" if floor else "no raw row"
+        print(
+            f"Targets, {r.what}, {args.processes} process(es): >= {TARGET_RATE:,.0f} msg/s: "
+            f"{'met' if rate_ok else 'NOT met'} ({r.rate:,.0f}); client CPU per message <= {TARGET_CPU_RATIO:.0f}x "
+            f"the raw row's: {'met' if cpu_ok else 'NOT met'} ({r.cpu_ms:.3f} ms, {ratio}); memory flat over "
+            f"{r.messages:,} messages (end <= 10% mark + {FLAT_RSS_SLACK_MB:.0f} MB): {'met' if flat else 'NOT met'}."
+        )
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--notifications", type=int, default=100_000, help="messages the sender drains")
+    parser.add_argument("--notifications", type=int, default=20_000, help="messages each sender row drains")
     parser.add_argument("--processes", type=int, default=2, help="sender processes (worker replicas)")
-    parser.add_argument("--senders", type=int, default=1, help="concurrent send_batch loops in each sender process")
-    parser.add_argument("--batch", type=int, default=sender.BATCH, help="send_batch size (at most 500)")
-    parser.add_argument("--ceiling-messages", type=int, default=30_000, help="messages per ceiling row")
-    parser.add_argument("--httpx-messages", type=int, default=3_000, help="messages of the bare httpx row (slow)")
-    parser.add_argument("--connections", type=int, default=100, help="connections of the ceiling rows")
-    parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument(
-        "--http2",
-        action="store_true",
-        help="sender row over HTTP/2 without TLS: the fake behind a small h2c front, the SDK's transport patched",
+        "--senders", type=int, default=sender.LOOPS, help="concurrent send_batch loops per sender process, as drain()"
     )
+    parser.add_argument("--batch", type=int, default=sender.BATCH, help="send_batch size (at most 500)")
+    parser.add_argument(
+        "--clients", type=_names(CLIENTS), default=list(CLIENTS), help=f"sender rows, of {','.join(CLIENTS)}"
+    )
+    parser.add_argument("--protocols", type=_names(PROTOCOLS), default=list(PROTOCOLS), help="http1, http2 or both")
+    parser.add_argument("--ceiling-messages", type=int, default=30_000, help="messages per bare-client row")
+    parser.add_argument("--httpx-messages", type=int, default=3_000, help="messages of the bare httpx row (slow)")
+    parser.add_argument("--connections", type=int, default=100, help="connections of the bare-client rows")
+    parser.add_argument("--skip-ceiling", action="store_true", help="no bare-client rows")
     args = parser.parse_args(argv)
     if not 1 <= args.batch <= 500:
         parser.error("--batch must be between 1 and 500 (send_each_async's limit)")
     if args.processes < 1 or args.senders < 1:
         parser.error("--processes and --senders must be at least 1")
     return args
+
+
+def _names(known: dict[str, str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"{unknown or text!r}: choose from {', '.join(known)}")
+        return names
+
+    return parse
 
 
 def main() -> None:

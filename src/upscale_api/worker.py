@@ -26,6 +26,7 @@ from upscale_api.notifications.producers import (
     produce_nudges,
     produce_weekly_summaries,
 )
+from upscale_api.notifications.transport import batch_sender
 from upscale_api.ratelimit.store import forget_expired
 from upscale_api.scoring import service as scoring
 from upscale_api.settings import Settings
@@ -56,7 +57,10 @@ class Worker:
         self.scoring_parts = settings.upscale_scoring_parts
         self.ticked = False
         self.messaging = (
-            messaging_app(settings.firebase_project_id, endpoint=settings.upscale_fcm_endpoint)
+            batch_sender(
+                messaging_app(settings.firebase_project_id, endpoint=settings.upscale_fcm_endpoint),
+                settings.upscale_fcm_client,
+            )
             if settings.upscale_push == "fcm"
             else None
         )
@@ -170,8 +174,7 @@ class Worker:
         now = datetime.now(UTC)
         await sender.plan_due(self.pool, now, push=self.messaging is not None)
         if self.messaging is not None:
-            while await sender.send_batch(self.pool, self.messaging, now):
-                pass
+            await sender.drain(self.pool, self.messaging, now)
 
     async def settle_stale(self) -> None:
         await run_once(

@@ -1,7 +1,9 @@
 """The one small documented place that builds firebase-admin Apps for Cloud Messaging.
 
-Everything that sends push notifications gets its App from :func:`messaging_app` and passes it to
-``firebase_admin.messaging.send_each_async(messages, app=...)``. Two things live here and nowhere else:
+Everything that sends push notifications gets its App from :func:`messaging_app` and sends through
+``notifications.transport.batch_sender(app)``, which posts with pyreqwest to the endpoint and with the
+credential of the App's messaging service (or through ``firebase_admin.messaging.send_each_async(messages,
+app=...)``, the stock client). Two things live here and nowhere else:
 
 **Endpoint override (tests and development).** firebase-admin 7.7 has no public option or environment
 variable for the FCM endpoint. ``messaging._MessagingService.__init__`` formats the class constant
@@ -13,7 +15,9 @@ created first would win), we create the App's messaging service ourselves, throu
 service registry the SDK uses (``App._get_service("_messaging", ...)``, which is what
 ``messaging._get_messaging_service`` calls), and set ``_fcm_url`` on that one instance before it is
 registered. Later SDK calls with ``app=`` find the registered service and use its URL, sync and async
-alike. If a future SDK renames ``_fcm_url`` we raise instead of silently sending to Google.
+alike, and so does the direct sender. If a future SDK renames ``_fcm_url`` we raise instead of silently
+sending to Google. That code (``transport.point_messaging_at``) lives with the direct sender's, the one
+module that touches firebase-admin's private parts.
 
 **Offline credentials.** With an endpoint and no explicit credential, the App uses a fixed-token
 ``google.oauth2.credentials.Credentials``: requests carry ``Authorization: Bearer <token>`` and nothing
@@ -26,8 +30,9 @@ Production (no endpoint) uses Application Default Credentials unless a credentia
 the messaging service to the SDK, created lazily on the first send.
 
 Apps are cached per ``(project_id, endpoint)`` under a unique name. The option ``httpTimeout`` bounds
-every request (the SDK's default is 120 s). The SDK's async client keeps an ``httpx.AsyncClient`` with a
-connection pool bound to the event loop that first uses it, so use an App from one event loop.
+every request (the SDK's default is 120 s), in both clients. The SDK's async client keeps an
+``httpx.AsyncClient`` with a connection pool bound to the event loop that first uses it, so use an App
+from one event loop.
 Against a plain ``http://`` endpoint that client speaks HTTP/1.1 over at most 100 connections, and the
 wait for a pooled connection counts against ``httpTimeout``: a first batch of 500 on a new App can take
 seconds, so give test Apps a generous timeout. Do not ``firebase_admin.delete_app`` a messaging App
@@ -45,7 +50,8 @@ from typing import Any
 import firebase_admin
 import firebase_admin.credentials
 import google.oauth2.credentials
-from firebase_admin import messaging
+
+from upscale_api.notifications import transport
 
 __all__ = ["OFFLINE_TOKEN", "messaging_app"]
 
@@ -53,7 +59,6 @@ OFFLINE_TOKEN = "upscale-offline-fcm-token"  # noqa: S105  - sent only to a loca
 """The bearer token sent to an overridden endpoint when no credential is given."""
 
 _FCM_PATH = "/v1/projects/{0}/messages:send"
-_MESSAGING_SERVICE = "_messaging"  # the key messaging._get_messaging_service uses in the App's service registry
 _lock = threading.Lock()
 _apps: dict[tuple[str, str | None], firebase_admin.App] = {}
 
@@ -106,23 +111,11 @@ def _create_app(project_id: str, base: str | None, timeout_seconds: float, crede
     if base is not None:
         url = base + _FCM_PATH.format(project_id)
         try:
-            app._get_service(_MESSAGING_SERVICE, lambda a: _service_for(a, url))
+            transport.point_messaging_at(app, url)
         except BaseException:
             firebase_admin.delete_app(app)
             raise
     return app
-
-
-def _service_for(app: firebase_admin.App, url: str) -> Any:
-    """The App's messaging service, posting to ``url``: built like the SDK does, then redirected."""
-    service = messaging._MessagingService(app)
-    if not isinstance(getattr(service, "_fcm_url", None), str):
-        raise RuntimeError(
-            "firebase-admin's messaging service no longer keeps its endpoint in _fcm_url; "
-            "update upscale_api.notifications.fcm before overriding the FCM endpoint"
-        )
-    service._fcm_url = url
-    return service
 
 
 def _offline_credential() -> Any:

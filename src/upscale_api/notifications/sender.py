@@ -10,8 +10,10 @@ end of the next quiet period; otherwise one delivery row per active device is
 created. Rows are locked with ``FOR UPDATE SKIP LOCKED``.
 
 :func:`send_batch` claims up to 500 deliveries (``SKIP LOCKED``), commits the
-claim (status ``sending``), sends them with ``messaging.send_each_async``, and
-records every outcome and attempt in one transaction. The one unavoidable
+claim (status ``sending``), sends them through a :class:`transport.BatchSender`
+(firebase-admin encodes each message and maps each answer; see
+``notifications/transport.py``), and records every outcome and attempt in one
+transaction. The one unavoidable
 window: a sender killed after FCM accepted a batch and before recording it
 leaves that batch ``sending``; those rows are never sent again (at most once)
 and :func:`fail_stale` marks them failed after a timeout. The window is one
@@ -26,18 +28,22 @@ jitter, honouring ``Retry-After``, up to :data:`MAX_ATTEMPTS`; then failed.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import firebase_admin
 from firebase_admin import exceptions as firebase_exceptions
 from firebase_admin import messaging
 
 from upscale_api.db import Pool
 from upscale_api.notifications import queries
+from upscale_api.notifications.transport import BatchSender, batch_sender
 
 BATCH = 500
+LOOPS = 2  # batches in progress at once per sender process: one is claimed or recorded while another is sent
 MAX_ATTEMPTS = 5
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 3600.0
@@ -64,14 +70,19 @@ async def plan_due(pool: Pool, now: datetime, limit: int = 5_000, *, push: bool 
         await conn.execute(queries.SETTLE_WITHOUT_DEVICES)
 
 
-async def send_batch(pool: Pool, app: Any, now: datetime, batch: int = BATCH) -> int:
-    """Claim, send and record one batch; returns how many deliveries it handled."""
+async def send_batch(pool: Pool, app: BatchSender | Any, now: datetime, batch: int = BATCH) -> int:
+    """Claim, send and record one batch; returns how many deliveries it handled.
+
+    ``app`` is a :class:`~upscale_api.notifications.transport.BatchSender`, or a firebase-admin App,
+    sent to through ``batch_sender(app)`` (pyreqwest, or the stock client if the SDK fails its check).
+    """
+    send = batch_sender(app) if isinstance(app, firebase_admin.App) else app
     async with pool.acquire() as conn, conn.transaction():
         claimed = await conn.fetch(queries.CLAIM, now, batch)
     if not claimed:
         return 0
     messages = [_message(row) for row in claimed]
-    response = await messaging.send_each_async(messages, app=app)
+    response = await send.send_each(messages)
     results = [_result(row, r, now) for row, r in zip(claimed, response.responses, strict=True)]
     async with pool.acquire() as conn, conn.transaction():
         await conn.fetchval(
@@ -86,6 +97,22 @@ async def send_batch(pool: Pool, app: Any, now: datetime, batch: int = BATCH) ->
         )
         await conn.execute(queries.SETTLE, sorted({r.notification_id for r in results}))
     return len(results)
+
+
+async def drain(pool: Pool, app: BatchSender | Any, now: datetime, loops: int = LOOPS, batch: int = BATCH) -> int:
+    """Send batches until none is left, ``loops`` at once; returns how many deliveries were handled.
+
+    With one loop the HTTP client waits while a batch is claimed and recorded; with two, one batch's
+    database work overlaps another's sending (both share the sender's 100 requests in flight).
+    """
+
+    async def loop() -> int:
+        handled = 0
+        while sent := await send_batch(pool, app, now, batch):
+            handled += sent
+        return handled
+
+    return sum(await asyncio.gather(*(loop() for _ in range(loops))))
 
 
 async def fail_stale(pool: Pool, now: datetime) -> int:
