@@ -11,7 +11,9 @@ created. Rows are locked with ``FOR UPDATE SKIP LOCKED``.
 
 :func:`send_batch` claims up to 500 deliveries (``SKIP LOCKED``), commits the
 claim (status ``sending``), sends them with ``messaging.send_each_async``, and
-records every outcome and attempt in one transaction. The one unavoidable
+records every outcome and attempt in one transaction. A sender told to stop
+(``stopping``) finishes the batch it is sending and claims no other; a claim it
+made but has not sent yet goes back to ``pending`` at once. The one unavoidable
 window: a sender killed after FCM accepted a batch and before recording it
 leaves that batch ``sending``; those rows are never sent again (at most once)
 and :func:`fail_stale` marks them failed after a timeout. The window is one
@@ -27,6 +29,7 @@ jitter, honouring ``Retry-After``, up to :data:`MAX_ATTEMPTS`; then failed.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +39,7 @@ from firebase_admin import messaging
 
 from upscale_api.db import Pool
 from upscale_api.notifications import queries
+from upscale_api.observability.metrics import count_fcm_outcomes
 
 BATCH = 500
 MAX_ATTEMPTS = 5
@@ -64,15 +68,22 @@ async def plan_due(pool: Pool, now: datetime, limit: int = 5_000, *, push: bool 
         await conn.execute(queries.SETTLE_WITHOUT_DEVICES)
 
 
-async def send_batch(pool: Pool, app: Any, now: datetime, batch: int = BATCH) -> int:
-    """Claim, send and record one batch; returns how many deliveries it handled."""
+async def send_batch(
+    pool: Pool, app: Any, now: datetime, batch: int = BATCH, *, stopping: Callable[[], bool] = lambda: False
+) -> int:
+    """Claim, send and record one batch; returns how many deliveries it handled. When ``stopping()``
+    has become true by the time the claim is made, the claim is released unsent and 0 returned."""
     async with pool.acquire() as conn, conn.transaction():
         claimed = await conn.fetch(queries.CLAIM, now, batch)
     if not claimed:
         return 0
+    if stopping():
+        await release(pool, claimed)
+        return 0
     messages = [_message(row) for row in claimed]
     response = await messaging.send_each_async(messages, app=app)
     results = [_result(row, r, now) for row, r in zip(claimed, response.responses, strict=True)]
+    count_fcm_outcomes(r.outcome for r in results)
     async with pool.acquire() as conn, conn.transaction():
         await conn.fetchval(
             queries.RECORD,
@@ -86,6 +97,14 @@ async def send_batch(pool: Pool, app: Any, now: datetime, batch: int = BATCH) ->
         )
         await conn.execute(queries.SETTLE, sorted({r.notification_id for r in results}))
     return len(results)
+
+
+async def release(pool: Pool, claimed: Sequence[Any]) -> None:
+    """Put claimed deliveries that were never handed to FCM back in the queue, due at once."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            queries.RELEASE, [r["notification_id"] for r in claimed], [r["installation_id"] for r in claimed]
+        )
 
 
 async def fail_stale(pool: Pool, now: datetime) -> int:
