@@ -19,6 +19,7 @@ class MetricsController(Controller):
     path = "/metrics"
     guards = [SCRAPER]
     include_in_schema = False
+    opt = {"rate_limit": "off"}  # like the probes: a scrape must not fail because users share its address
 
     @get(operation_id="readMetrics", summary="Prometheus metrics of this process (or of all, in multiprocess mode)")
     async def metrics(self) -> Response[bytes]:
