@@ -135,12 +135,12 @@ def worker() -> None:
             async with pool.acquire() as conn:
                 if await migrations.pending(conn):
                     raise click.ClickException("the database schema is behind: run `upscale migrate`")
+            metrics = _worker_metrics_server(settings)  # first: the jobs' first runs are due as Worker() is made
             jobs = Worker(pool, settings)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
-            metrics = _worker_metrics_server(settings)
             serving = asyncio.create_task(metrics.serve()) if metrics is not None else None
             jobs.start()
             await stop.wait()

@@ -142,7 +142,7 @@ class Worker:
                 JOB_RUNS.labels(name, outcome).inc()
                 JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
 
-        run.__name__ = name
+        run.__name__, run.__qualname__ = name, job.__qualname__
         return run
 
     async def score(self) -> None:

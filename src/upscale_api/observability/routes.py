@@ -8,6 +8,7 @@ checks who may read it).
 from __future__ import annotations
 
 from litestar import Controller, Litestar, Response, get
+from litestar.datastructures import State
 
 from upscale_api.auth import SCRAPER
 from upscale_api.errors import EXCEPTION_HANDLERS
@@ -31,7 +32,8 @@ def metrics_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[MetricsController],
         exception_handlers=EXCEPTION_HANDLERS,
-        state={"settings": settings},  # type: ignore[arg-type]
+        state=State({"settings": settings}),
         openapi_config=None,
+        logging_config=None,  # the worker's logging is configured already (observability.logs)
         debug=False,
     )
