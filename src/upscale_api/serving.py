@@ -5,7 +5,8 @@ request that matches a route it
 
 - takes the request id from ``X-Request-ID`` when usable (1 to 64 of
   ``A-Z a-z 0-9 . _ : -``) or makes one, binds it to the log context (so the
-  service's and SQL errors' log lines carry it), puts it on the trace span, and
+  service's and SQL errors' log lines carry it), puts it on the trace span (which
+  it names by method and route template, like the metrics), and
   returns it in the answer's ``X-Request-ID``; a 500 problem carries it too;
 - answers ``503 unavailable`` with ``Retry-After`` and ``Connection: close``
   while the process shuts down (only ``/health/live`` still answers);
@@ -84,8 +85,11 @@ class ServingMiddleware(ASGIMiddleware):
         request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        trace.get_current_span().set_attribute("upscale.request_id", request_id)
         method, route = request.method, scope["path_template"]
+        span = trace.get_current_span()
+        if span.is_recording():  # named by the route template: path values identify residents' data
+            span.update_name(f"{method} {route}")
+            span.set_attributes({"http.route": route, "upscale.request_id": request_id})
         answer = {"status": 500, "started": False}
         header = (REQUEST_ID_HEADER.encode(), request_id.encode())
 

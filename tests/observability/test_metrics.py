@@ -78,9 +78,10 @@ async def test_requests_are_counted_by_route_template_and_status(
     after = await scrape(client)
 
     counted = "upscale_http_requests_total"
-    assert value(after, counted, method="DELETE", route=route, status="404") == value(
-        before, counted, method="DELETE", route=route, status="404"
-    ) + 2
+    assert (
+        value(after, counted, method="DELETE", route=route, status="404")
+        == value(before, counted, method="DELETE", route=route, status="404") + 2
+    )
     timed = "upscale_http_request_duration_seconds_count"
     assert value(after, timed, method="DELETE", route=route) == value(before, timed, method="DELETE", route=route) + 2
     assert installation_id not in text and resident.uid not in text
@@ -117,9 +118,10 @@ async def test_rate_limit_refusals_are_counted_by_limit(database_url: str, clien
     rejections = "upscale_rate_limit_rejections_total"
     assert value(after, rejections, limit="address") == value(before, rejections, limit="address") + 1
     requests = "upscale_http_requests_total"
-    assert value(after, requests, method="GET", route="/v1/cities", status="429") == value(
-        before, requests, method="GET", route="/v1/cities", status="429"
-    ) + 1
+    assert (
+        value(after, requests, method="GET", route="/v1/cities", status="429")
+        == value(before, requests, method="GET", route="/v1/cities", status="429") + 1
+    )
 
 
 async def test_pool_connections_in_use_and_waiting_are_counted(client: AsyncTestClient[Any], database_url: str) -> None:

@@ -45,14 +45,18 @@ def _free_port() -> int:
 
 
 def _environ(database_url: str, **settings: str) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("UPSCALE_", "FIREBASE_", "PROMETHEUS_"))} | {
-        "DATABASE_URL": database_url,
-        "FIREBASE_AUTH_EMULATOR_HOST": EMULATOR_HOST,
-        "UPSCALE_CAMPAIGNS_DIR": str(CAMPAIGNS),
-        "UPSCALE_RATE_LIMIT_STORE": "off",
-        "UPSCALE_LOG_LEVEL": "INFO",
-        "UPSCALE_METRICS_TOKEN": METRICS_TOKEN,
-    } | settings
+    return (
+        {k: v for k, v in os.environ.items() if not k.startswith(("UPSCALE_", "FIREBASE_", "PROMETHEUS_"))}
+        | {
+            "DATABASE_URL": database_url,
+            "FIREBASE_AUTH_EMULATOR_HOST": EMULATOR_HOST,
+            "UPSCALE_CAMPAIGNS_DIR": str(CAMPAIGNS),
+            "UPSCALE_RATE_LIMIT_STORE": "off",
+            "UPSCALE_LOG_LEVEL": "INFO",
+            "UPSCALE_METRICS_TOKEN": METRICS_TOKEN,
+        }
+        | settings
+    )
 
 
 @dataclass
@@ -113,15 +117,18 @@ async def test_the_api_finishes_requests_in_flight_refuses_new_ones_and_logs_no_
     uid, other = f"shutdown-{uuid.uuid4().hex}", f"shutdown-{uuid.uuid4().hex}"
     token, other_token = token_for(uid), token_for(other)
     signed_in = {"Authorization": f"Bearer {token}"}
-    async with upscale("serve", environ, tmp_path / "api.log") as api, httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", timeout=30
-    ) as http:
+    async with (
+        upscale("serve", environ, tmp_path / "api.log") as api,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
+    ):
         await _ready(http)
         # A whole resident's flow, errors included, for the logs.
         registered = await http.put("/v1/me", headers=signed_in, json={"city": "kranj", "display_name": NAME})
         assert registered.status_code == 201, registered.text
         other_me = {"city": "kranj", "display_name": EMAIL}
-        assert (await http.put("/v1/me", headers={"Authorization": f"Bearer {other_token}"}, json=other_me)).status_code == 201
+        assert (
+            await http.put("/v1/me", headers={"Authorization": f"Bearer {other_token}"}, json=other_me)
+        ).status_code == 201
         assert (await http.post("/v1/me/actions", headers=signed_in, json=action())).status_code == 201
         device = {"platform": "android", "app_version": "1.4.0", "registration_token": REGISTRATION_TOKEN}
         assert (await http.put("/v1/me/devices/fid-shutdown", headers=signed_in, json=device)).status_code == 201

@@ -27,7 +27,7 @@ from prometheus_client import (
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")  # Litestar adds the charset itself
-disable_created_metrics()  # a *_created series per label set doubles the output for nothing a dashboard uses
+disable_created_metrics()  # type: ignore[no-untyped-call]  # a *_created series per label set doubles the output for nothing a dashboard uses
 
 HTTP_REQUESTS = Counter(
     "upscale_http_requests",
