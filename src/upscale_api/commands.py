@@ -145,7 +145,7 @@ def worker() -> None:
             jobs.start()
             await stop.wait()
             log.info("stopping: letting running jobs finish (up to %s s)", settings.upscale_shutdown_timeout_seconds)
-            await jobs.stop(settings.upscale_shutdown_timeout_seconds)
+            await jobs.finish(settings.upscale_shutdown_timeout_seconds)
             if metrics is not None and serving is not None:
                 metrics.should_exit = True
                 await serving

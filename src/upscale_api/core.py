@@ -190,7 +190,7 @@ class ApplicationCore(InitPluginProtocol, CLIPluginProtocol):
                     yield
             finally:
                 if worker is not None:
-                    await worker.stop(settings.upscale_shutdown_timeout_seconds)
+                    await worker.finish(settings.upscale_shutdown_timeout_seconds)
         finally:
             await pool.close()
             if self._tracing is not None:

@@ -8,7 +8,7 @@ rows are claimed with ``FOR UPDATE SKIP LOCKED``. Every job is idempotent, so a
 job killed halfway is simply run again.
 
 Every run is counted and timed by job (``/metrics``) and its log lines carry the
-job's name and the run's ``tick`` id. :meth:`Worker.stop` is the graceful stop:
+job's name and the run's ``tick`` id. :meth:`Worker.finish` is the graceful stop:
 no new runs or push batches, the runs under way finish (bounded).
 """
 
@@ -105,8 +105,14 @@ class Worker:
         self.scheduler.start()
         log.info("worker started: %s", ", ".join(j.id for j in self.scheduler.get_jobs()))
 
-    async def stop(self, grace_seconds: float) -> None:
-        """Start no job run and no push batch any more; let the runs under way finish for up to
+    def stop(self) -> None:
+        """Stop at once: runs under way are cancelled (a graceful stop is :meth:`finish`)."""
+        self.stopping = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def finish(self, grace_seconds: float) -> None:
+        """The graceful stop: start no job run and no push batch any more; let the runs under way finish for up to
         ``grace_seconds``, then cancel what is left (each job is idempotent; a batch cancelled while
         FCM has it stays ``sending``, never sent twice)."""
         self.stopping = True
