@@ -26,6 +26,9 @@ EMULATOR_HOST = "127.0.0.1:9099"
 PROJECT_ID = "demo-upscale"
 
 
+METRICS_TOKEN = "test-metrics-token-0123456789abcdef"
+
+
 def settings_for_tests(**overrides: str) -> Settings:
     environ = {
         "UPSCALE_ENV": "test",
@@ -36,6 +39,8 @@ def settings_for_tests(**overrides: str) -> Settings:
         "UPSCALE_DB_POOL_MIN": "1",
         "UPSCALE_DB_POOL_MAX": "10",
         "UPSCALE_RATE_LIMIT_STORE": "off",  # the suite makes many requests; tests of the limits turn them on
+        "UPSCALE_METRICS_TOKEN": METRICS_TOKEN,
+        "UPSCALE_LOG_LEVEL": "WARNING",  # a line per request would bury a failure's output
     }
     if os.environ.get("DATABASE_URL"):
         environ["DATABASE_URL"] = os.environ["DATABASE_URL"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import json
 import math
 import re
@@ -223,11 +224,26 @@ class Access:
             connection.state["grants"] = grants
 
 
+@dataclass(frozen=True)
+class ScraperAccess(Access):
+    """Access for a metrics scraper: ``Authorization: Bearer`` with the ``UPSCALE_METRICS_TOKEN`` setting.
+
+    No Firebase token (not even an admin's) is accepted, so a scraper's credential opens
+    nothing else and a resident's opens no metrics."""
+
+    async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        expected: str | None = connection.app.state.settings.upscale_metrics_token
+        scheme, _space, given = connection.headers.get("authorization", "").partition(" ")
+        if expected is None or scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise NotAuthorizedException("Authorization: 'Bearer <UPSCALE_METRICS_TOKEN>' is required")
+
+
 PUBLIC = Access("public", signed_in=False)
 SIGNED_IN = Access("signed-in", signed_in=True)
 COORDINATOR = Access("coordinator", signed_in=True, role="coordinator")
 RESEARCHER = Access("researcher", signed_in=True, role="researcher")
 ADMIN = Access("admin", signed_in=True, role="admin")
+SCRAPER = ScraperAccess("scraper", signed_in=False)
 
 
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:

@@ -7,14 +7,23 @@ adds them all to the ``upscale`` group.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
 
 from upscale_api import db, migrations
+from upscale_api.observability.logs import configure_logging
+from upscale_api.observability.metrics import MULTIPROCESS_DIR
 from upscale_api.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 DEV_EMULATOR_HOST = "127.0.0.1:9099"
 
@@ -23,7 +32,6 @@ DEV_EMULATOR_HOST = "127.0.0.1:9099"
 @click.option("--no-seed", is_flag=True, help="Do not write the demo data.")
 def dev(no_seed: bool) -> None:
     """Start with an embedded database and demo data: migrate, load the definitions, serve with the worker."""
-    import uvicorn
 
     from upscale_api.app import create_app
     from upscale_api.definitions.commands import read_or_fail
@@ -31,6 +39,7 @@ def dev(no_seed: bool) -> None:
     from upscale_api.demo.commands import load_and_seed
 
     os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", DEV_EMULATOR_HOST)
+    os.environ.setdefault("UPSCALE_LOG_FORMAT", "console")
     settings = load_settings()
 
     async def prepare() -> None:
@@ -50,31 +59,67 @@ def dev(no_seed: bool) -> None:
         f'  then:            curl -H "Authorization: Bearer $TOKEN" {base}/v1/me/impact\n'
         f"  data folder:     {settings.data_dir / 'pgdata'} (kept across restarts)\n"
     )
-    uvicorn.run(create_app(settings, with_worker=True), log_level="info", **_listen(settings))
+    _serve(create_app(settings, with_worker=True), settings)
 
 
 @click.command()
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Server processes.")
 def serve(workers: int) -> None:
-    """Serve the API (the schema must be current)."""
-    import uvicorn
-
+    """Serve the API (the schema must be current). SIGTERM: answer 503 for a drain, let requests finish, stop."""
     settings = load_settings()
     if workers > 1:
         if settings.upscale_rate_limit_store == "memory":
             # Counted per process, the limits would let N times as much through.
             os.environ["UPSCALE_RATE_LIMIT_STORE"] = "postgres"
             click.echo(f"rate limits: counted in PostgreSQL, shared by the {workers} workers", err=True)
-        uvicorn.run("upscale_api.asgi:app", workers=workers, log_level="info", **_listen(settings))
+        with _shared_metrics():
+            _serve("upscale_api.asgi:app", settings, workers=workers)
         return
     from upscale_api.app import create_app
 
-    uvicorn.run(create_app(settings), log_level="info", **_listen(settings))
+    if os.environ.get(MULTIPROCESS_DIR):
+        _wipe_metrics(Path(os.environ[MULTIPROCESS_DIR]))
+    _serve(create_app(settings), settings)
 
 
-def _listen(settings: Settings) -> dict[str, Any]:
-    # The app alone decides which X-Forwarded-For to believe (UPSCALE_TRUSTED_PROXIES).
-    return {"host": settings.upscale_host, "port": settings.upscale_port, "proxy_headers": False}
+def _serve(app: Any, settings: Settings, *, workers: int = 1) -> None:
+    """uvicorn with our logging (no access log of its own) and the graceful stop's timeout."""
+    import uvicorn
+
+    configure_logging(settings)
+    uvicorn.run(
+        app,
+        host=settings.upscale_host,
+        port=settings.upscale_port,
+        workers=workers,
+        # The app alone decides which X-Forwarded-For to believe (UPSCALE_TRUSTED_PROXIES).
+        proxy_headers=False,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.upscale_shutdown_timeout_seconds),
+    )
+
+
+@contextmanager
+def _shared_metrics() -> Iterator[None]:
+    """Give the server processes one directory for their metrics (prometheus_client's multiprocess
+    mode), emptied first: counts of an earlier run must not add up with these."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        _wipe_metrics(Path(os.environ[MULTIPROCESS_DIR]))
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="upscale-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR]
+
+
+def _wipe_metrics(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
 
 
 @click.command()
@@ -83,22 +128,53 @@ def worker() -> None:
     from upscale_api.worker import Worker, pool_settings
 
     settings = load_settings()
+    configure_logging(settings)
 
     async def work() -> None:
         async with db.open_pool(pool_settings(settings)) as pool:
             async with pool.acquire() as conn:
                 if await migrations.pending(conn):
                     raise click.ClickException("the database schema is behind: run `upscale migrate`")
+            metrics = _worker_metrics_server(settings)  # first: the jobs' first runs are due as Worker() is made
             jobs = Worker(pool, settings)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
+            serving = asyncio.create_task(metrics.serve()) if metrics is not None else None
             jobs.start()
             await stop.wait()
-            jobs.stop()
+            log.info("stopping: letting running jobs finish (up to %s s)", settings.upscale_shutdown_timeout_seconds)
+            await jobs.finish(settings.upscale_shutdown_timeout_seconds)
+            if metrics is not None and serving is not None:
+                metrics.should_exit = True
+                await serving
 
     asyncio.run(work())
+
+
+def _worker_metrics_server(settings: Settings) -> Any:
+    """uvicorn serving the worker's ``/metrics`` on its port, or None (no metrics token, or port 0)."""
+    if not settings.upscale_metrics_token or not settings.upscale_worker_metrics_port:
+        return None
+    import uvicorn
+
+    from upscale_api.observability.routes import metrics_app
+
+    class MetricsServer(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the worker's own handlers stop it; uvicorn's would take SIGTERM away from them
+
+    config = uvicorn.Config(
+        metrics_app(settings),
+        host=settings.upscale_host,
+        port=settings.upscale_worker_metrics_port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    return MetricsServer(config)
 
 
 @click.command()

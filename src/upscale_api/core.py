@@ -3,9 +3,11 @@
 :class:`ApplicationCore` is a Litestar plugin. As the app is built it registers
 every route, the one request dependency (the :class:`~upscale_api.context.Context`),
 the strict request body decoding, the exception handlers (RFC 9457 problems), the
-middleware (rate limits, then the path and query checks), the OpenAPI document and
-the lifespan; as the command line is built it adds every ``upscale`` command. A
-new domain, observability or the dashboard plugs in here and nowhere else.
+middleware (request id, shutdown refusal and metrics; rate limits; the path and query
+checks), observability (``/metrics`` when a token is set, structlog, tracing when an
+endpoint is set), the OpenAPI document and the lifespan; as the command line is built
+it adds every ``upscale`` command. A new domain or the dashboard plugs in here and
+nowhere else.
 
 At start-up the lifespan connects to PostgreSQL, refuses to run on an outdated
 schema, applies the definition files under ``campaigns/`` (validated; a bad file
@@ -27,6 +29,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
+from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 
 from upscale_api import commands, db, migrations
 from upscale_api.actions.routes import ActionController
@@ -45,6 +48,9 @@ from upscale_api.health.routes import HealthController
 from upscale_api.impact.routes import ImpactController
 from upscale_api.input_guard import input_guard
 from upscale_api.notifications.routes import DeviceController, NotificationController
+from upscale_api.observability.logs import logging_config
+from upscale_api.observability.routes import MetricsController
+from upscale_api.observability.tracing import flush_spans, tracing_plugin
 from upscale_api.openapi import ContractJsonRenderPlugin
 from upscale_api.participation.routes import CampaignController, MyCampaignController
 from upscale_api.ratelimit.middleware import rate_limits
@@ -54,12 +60,15 @@ from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController
 from upscale_api.roles.commands import grant_command, revoke_command
 from upscale_api.scoring.commands import rescore_command
+from upscale_api.serving import ServingMiddleware, drain_on_sigterm
 from upscale_api.settings import Settings, load_settings
 from upscale_api.worker import Worker, pool_settings
 
 if TYPE_CHECKING:
     import click
     from litestar.config.app import AppConfig
+    from litestar.plugins.opentelemetry import OpenTelemetryPlugin
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 ROUTES = [
     CatalogueController,
@@ -104,11 +113,19 @@ class ApplicationCore(InitPluginProtocol, CLIPluginProtocol):
     """
 
     def __init__(
-        self, settings: Settings | None = None, *, database_url: str | None = None, with_worker: bool = False
+        self,
+        settings: Settings | None = None,
+        *,
+        database_url: str | None = None,
+        with_worker: bool = False,
+        span_exporter: SpanExporter | None = None,
     ) -> None:
         self._settings = settings
         self.database_url = database_url
         self.with_worker = with_worker
+        self.span_exporter = span_exporter
+        """Where trace spans go instead of ``UPSCALE_OTEL_ENDPOINT`` (tests: an in-memory exporter)."""
+        self._tracing: OpenTelemetryPlugin | None = None
 
     def on_cli_init(self, cli: click.Group) -> None:
         for command in COMMANDS:
@@ -124,10 +141,20 @@ class ApplicationCore(InitPluginProtocol, CLIPluginProtocol):
         settings = self.settings
         check_google_credentials(settings)
         app_config.route_handlers.extend(ROUTES)
+        if settings.upscale_metrics_token:
+            app_config.route_handlers.append(MetricsController)
         app_config.lifespan.append(self._lifespan)
         app_config.request_class = StrictRequest
-        # Outermost first: every request counts against its limits, bad values included.
-        app_config.middleware.extend([*rate_limits(settings), input_guard])
+        # Outermost first: every answer gets its id and is counted; every request counts against
+        # its limits, bad values included.
+        app_config.middleware.extend([ServingMiddleware(), *rate_limits(settings), input_guard])
+        # Litestar runs the on_app_init of plugins added here too (it iterates the same list).
+        app_config.plugins.append(
+            StructlogPlugin(StructlogConfig(logging_config(settings), enable_middleware_logging=False))
+        )
+        self._tracing = tracing_plugin(settings, self.span_exporter)
+        if self._tracing is not None:
+            app_config.plugins.append(self._tracing)
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.dependencies["ctx"] = Provide(provide_context, sync_to_thread=False)
         app_config.openapi_config = _openapi_config()
@@ -159,12 +186,15 @@ class ApplicationCore(InitPluginProtocol, CLIPluginProtocol):
             if worker is not None:
                 worker.start()
             try:
-                yield
+                with drain_on_sigterm(settings.upscale_shutdown_drain_seconds):
+                    yield
             finally:
                 if worker is not None:
-                    worker.stop()
+                    await worker.finish(settings.upscale_shutdown_timeout_seconds)
         finally:
             await pool.close()
+            if self._tracing is not None:
+                flush_spans(self._tracing)
 
 
 def _openapi_config() -> OpenAPIConfig:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import msgspec
 
+from upscale_api.observability.metrics import DB_POOL_IN_USE, DB_POOL_WAITING
 from upscale_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,18 @@ class _BoundedPool(Pool):
 
     def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext[Record]:
         return super().acquire(timeout=ACQUIRE_TIMEOUT_SECONDS if timeout is None else timeout)
+
+    # Counted for /metrics where asyncpg takes and gives back every connection: _acquire is what
+    # both `async with pool.acquire()` and `await pool.acquire()` wait in (asyncpg has no public hook).
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109  (asyncpg's signature)
+        with DB_POOL_WAITING.track_inprogress():
+            connection = await super()._acquire(timeout)  # type: ignore[misc]
+        DB_POOL_IN_USE.inc()
+        return connection
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        DB_POOL_IN_USE.dec()
+        await super().release(connection, timeout=timeout)
 
 
 async def create_pool(url: str, settings: Settings) -> Pool:

@@ -27,6 +27,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
+from upscale_api.observability.logs import current_request_id
 from upscale_api.validation import FieldError, InvalidInput, MalformedInput
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ class ProblemDetails(msgspec.Struct, omit_defaults=True):
     instance: Annotated[str | None, msgspec.Meta(description="The path of the request")] = None
     errors: Annotated[
         list[FieldError] | None, msgspec.Meta(description="Every bad field and why (validation problems only)")
+    ] = None
+    request_id: Annotated[
+        str | None,
+        msgspec.Meta(description="The request's id, as in the X-Request-ID header (internal errors only): quote it"),
     ] = None
 
 
@@ -101,6 +106,7 @@ def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Respo
         detail=problem.detail,
         instance=request.url.path,
         errors=problem.errors,
+        request_id=current_request_id() if problem.status == HTTP_500_INTERNAL_SERVER_ERROR else None,
     )
     return Response(body, status_code=problem.status, media_type=MEDIA_TYPE, headers=problem.headers)
 
@@ -160,7 +166,8 @@ _KIND_BY_STATUS = {
 }
 
 
-def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetails]:
+def problem_for(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetails]:
+    """The problem+json answer to ``exc`` (unexpected ones are logged)."""
     if isinstance(exc, Problem):
         problem = exc
     elif isinstance(exc, InvalidInput):
@@ -188,4 +195,4 @@ def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem
     return problem_response(request, problem)
 
 
-EXCEPTION_HANDLERS: ExceptionHandlersMap = {Exception: _handle}
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {Exception: problem_for}

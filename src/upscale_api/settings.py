@@ -77,6 +77,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """A refused request is answered after this pause (at most until it would pass)."""
     upscale_trusted_proxies: str = ""
     """Comma-separated addresses or CIDRs whose X-Forwarded-For is believed."""
+    upscale_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    upscale_log_format: Literal["json", "console"] = "json"
+    """``json``: one JSON object per line (production); ``console``: readable lines (``upscale dev``)."""
+    upscale_metrics_token: Annotated[str, msgspec.Meta(min_length=32, pattern=r"^[\x21-\x7e]+$")] | None = None
+    """Set: ``/metrics`` is served to ``Authorization: Bearer <this>`` (and the worker's on its own port)."""
+    upscale_worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 9101
+    """Where ``upscale worker`` serves its ``/metrics`` (on ``UPSCALE_HOST``) when a metrics token is set; 0: not."""
+    upscale_otel_endpoint: str | None = None
+    """OTLP/HTTP traces endpoint (e.g. ``http://collector:4318/v1/traces``); unset: no tracing."""
+    upscale_shutdown_drain_seconds: Annotated[float, msgspec.Meta(ge=0, le=300)] = 5.0
+    """On SIGTERM, answer 503 this long (the load balancer stops sending) before stopping."""
+    upscale_shutdown_timeout_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 20.0
+    """Then, how long requests in flight and running worker jobs may take to finish."""
 
     def __post_init__(self) -> None:
         if self.upscale_env == "production" and self.firebase_auth_emulator_host:

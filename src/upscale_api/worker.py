@@ -6,16 +6,24 @@ takes a transaction-scoped PostgreSQL advisory lock and skips the tick when
 another replica holds it; the sender instead runs in every replica, because its
 rows are claimed with ``FOR UPDATE SKIP LOCKED``. Every job is idempotent, so a
 job killed halfway is simply run again.
+
+Every run is counted and timed by job (``/metrics``) and its log lines carry the
+job's name and the run's ``tick`` id. :meth:`Worker.finish` is the graceful stop:
+no new runs or push batches, the runs under way finish (bounded).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from upscale_api.db import AdvisoryLock, Pool, try_lock_for_transaction
@@ -26,7 +34,9 @@ from upscale_api.notifications.producers import (
     produce_nudges,
     produce_weekly_summaries,
 )
+from upscale_api.notifications.service import outbox_due
 from upscale_api.notifications.transport import batch_sender
+from upscale_api.observability.metrics import JOB_RUNS, JOB_SECONDS, OUTBOX_DUE, OUTBOX_OLDEST_DUE_AGE
 from upscale_api.ratelimit.store import forget_expired
 from upscale_api.scoring import service as scoring
 from upscale_api.settings import Settings
@@ -56,6 +66,8 @@ class Worker:
         self.grace = timedelta(days=settings.upscale_backdate_days)
         self.scoring_parts = settings.upscale_scoring_parts
         self.ticked = False
+        self.stopping = False
+        self._running: set[asyncio.Task[Any]] = set()
         self.messaging = (
             batch_sender(
                 messaging_app(settings.firebase_project_id, endpoint=settings.upscale_fcm_endpoint),
@@ -77,13 +89,14 @@ class Worker:
             (self.deliver, 2),
             (self.settle_stale, 60),
             (self.forget_rate_limits, 60),
+            (self.measure_outbox, 15),
         ]
         # Each job runs once as the worker starts, then at its interval: a restarted
         # worker does not leave the weekly history or a campaign's results for minutes.
         started = datetime.now(UTC)
         for job, seconds in jobs:
             self.scheduler.add_job(
-                job,
+                self._observed(job),
                 "interval",
                 seconds=seconds,
                 max_instances=1,
@@ -97,7 +110,50 @@ class Worker:
         log.info("worker started: %s", ", ".join(j.id for j in self.scheduler.get_jobs()))
 
     def stop(self) -> None:
-        self.scheduler.shutdown(wait=False)
+        """Stop at once: runs under way are cancelled (a graceful stop is :meth:`finish`)."""
+        self.stopping = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def finish(self, grace_seconds: float) -> None:
+        """The graceful stop: start no job run and no push batch any more; let the runs under way finish for up to
+        ``grace_seconds``, then cancel what is left (each job is idempotent; a batch cancelled while
+        FCM has it stays ``sending``, never sent twice)."""
+        self.stopping = True
+        if self.scheduler.running:
+            self.scheduler.pause()
+        if self._running:
+            _, late = await asyncio.wait(set(self._running), timeout=grace_seconds)
+            if late:
+                log.warning("stopping: cancelling %d job run(s) still going after %s s", len(late), grace_seconds)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)  # cancels what is still running
+
+    def _observed(self, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        """``job`` counted and timed for the metrics, its log lines tagged with the job and the run's tick id.
+        A failure is logged and counted here; the next run is the retry."""
+        name = job.__name__
+
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            started = time.perf_counter()
+            outcome = "ok"
+            try:
+                with structlog.contextvars.bound_contextvars(job=name, tick=uuid.uuid4().hex[:16]):
+                    try:
+                        await job()
+                    except Exception:
+                        outcome = "failed"
+                        log.exception("job failed")
+            finally:
+                self._running.discard(task)
+                JOB_RUNS.labels(name, outcome).inc()
+                JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
+
+        run.__name__, run.__qualname__ = name, job.__qualname__
+        return run
 
     async def score(self) -> None:
         """Incremental scoring; the tick takes its own advisory lock."""
@@ -174,12 +230,18 @@ class Worker:
         now = datetime.now(UTC)
         await sender.plan_due(self.pool, now, push=self.messaging is not None)
         if self.messaging is not None:
-            await sender.drain(self.pool, self.messaging, now)
+            await sender.drain(self.pool, self.messaging, now, stopping=lambda: self.stopping)
 
     async def settle_stale(self) -> None:
         await run_once(
             self.pool, AdvisoryLock.STALE_DELIVERIES, lambda: sender.fail_stale(self.pool, datetime.now(UTC))
         )
+
+    async def measure_outbox(self) -> None:
+        """Sample the outbox for the metrics: messages due and waiting, and the oldest one's wait."""
+        due, oldest_seconds = await outbox_due(self.pool, datetime.now(UTC))
+        OUTBOX_DUE.set(due)
+        OUTBOX_OLDEST_DUE_AGE.set(oldest_seconds)
 
     async def forget_rate_limits(self) -> None:
         """Delete rate-limit rows whose quota is whole again; harmless in every replica at once."""

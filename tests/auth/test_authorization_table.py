@@ -10,6 +10,11 @@ the owner), so a row that changes something cannot disturb another.
 
 An operation served but missing from the table fails the test: a new route
 states who may call it here before it can land.
+
+``GET /metrics`` (served when ``UPSCALE_METRICS_TOKEN`` is set) is the one route
+outside the API document and so outside this table: only the scraper's token
+opens it, which ``tests/observability/test_metrics.py`` checks for every kind
+of caller.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def validator(document: Document, schema: Document) -> Any:
 
 def test_every_error_is_a_problem_with_the_one_problem_schema(document: Document) -> None:
     problem = document["components"]["schemas"]["ProblemDetails"]
-    assert set(problem["properties"]) == {"type", "title", "status", "detail", "instance", "errors"}
+    assert set(problem["properties"]) == {"type", "title", "status", "detail", "instance", "errors", "request_id"}
     assert set(problem["required"]) == {"type", "title", "status", "detail"}
     for where, operation in operations(document):
         errors = {status: r for status, r in operation["responses"].items() if int(status) >= 400}

@@ -21,6 +21,7 @@ PACKAGE = ROOT / "src" / "upscale_api"
 LAYERS = [
     # plumbing every other part uses
     "settings",
+    "observability",
     "db",
     "validation",
     "errors",
@@ -33,6 +34,7 @@ LAYERS = [
     "openapi",
     "input_guard",
     "ratelimit",
+    "serving",
     # domains, each using only those above it
     "catalogue",
     "context",

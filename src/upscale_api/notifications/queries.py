@@ -210,6 +210,26 @@ WITH stale AS (
 SELECT coalesce(array_agg(DISTINCT notification_id), '{}') FROM stale
 """
 
+# Claimed rows a stopping sender never handed to FCM: back to the queue at once, the claim's attempt undone.
+RELEASE = """
+UPDATE notification_deliveries d SET status = 'pending', attempts = d.attempts - 1, claimed_at = NULL
+FROM unnest($1::bigint[], $2::text[]) AS r(notification_id, installation_id)
+WHERE d.notification_id = r.notification_id AND d.installation_id = r.installation_id AND d.status = 'sending'
+"""
+
+
+# What is due and waiting, for the metrics: notifications not yet planned and deliveries not yet sent
+# (each through its partial index on the pending rows).
+OUTBOX_DUE = """
+WITH due AS (
+    SELECT not_before AS due_at FROM notifications WHERE status = 'pending' AND not_before <= $1
+    UNION ALL
+    SELECT next_attempt_at FROM notification_deliveries WHERE status = 'pending' AND next_attempt_at <= $1
+)
+SELECT count(*) AS messages, min(due_at) AS oldest FROM due
+"""
+
+
 # --- Producers (producers.py) ---------------------------------------------------------
 
 # A nudge is due for a resident when, in the campaign city's time zone, today is

@@ -13,7 +13,9 @@ created. Rows are locked with ``FOR UPDATE SKIP LOCKED``.
 claim (status ``sending``), sends them through a :class:`transport.BatchSender`
 (firebase-admin encodes each message and maps each answer; see
 ``notifications/transport.py``), and records every outcome and attempt in one
-transaction. The one unavoidable
+transaction. A sender told to stop (``stopping``) finishes the batches it is
+sending and claims no other; a claim it made but has not sent yet goes back to
+``pending`` at once. The one unavoidable
 window: a sender killed after FCM accepted a batch and before recording it
 leaves that batch ``sending``; those rows are never sent again (at most once)
 and :func:`fail_stale` marks them failed after a timeout. The window is one
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +44,7 @@ from firebase_admin import messaging
 from upscale_api.db import Pool
 from upscale_api.notifications import queries
 from upscale_api.notifications.transport import BatchSender, batch_sender
+from upscale_api.observability.metrics import count_fcm_outcomes
 
 BATCH = 500
 LOOPS = 2  # batches in progress at once per sender process: one is claimed or recorded while another is sent
@@ -70,20 +74,33 @@ async def plan_due(pool: Pool, now: datetime, limit: int = 5_000, *, push: bool 
         await conn.execute(queries.SETTLE_WITHOUT_DEVICES)
 
 
-async def send_batch(pool: Pool, app: BatchSender | Any, now: datetime, batch: int = BATCH) -> int:
+async def send_batch(
+    pool: Pool,
+    app: BatchSender | Any,
+    now: datetime,
+    batch: int = BATCH,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+) -> int:
     """Claim, send and record one batch; returns how many deliveries it handled.
 
     ``app`` is a :class:`~upscale_api.notifications.transport.BatchSender`, or a firebase-admin App,
     sent to through ``batch_sender(app)`` (pyreqwest, or the stock client if the SDK fails its check).
+    When ``stopping()`` has become true by the time the claim is made, the claim is released unsent
+    and 0 returned.
     """
     send = batch_sender(app) if isinstance(app, firebase_admin.App) else app
     async with pool.acquire() as conn, conn.transaction():
         claimed = await conn.fetch(queries.CLAIM, now, batch)
     if not claimed:
         return 0
+    if stopping():
+        await release(pool, claimed)
+        return 0
     messages = [_message(row) for row in claimed]
     response = await send.send_each(messages)
     results = [_result(row, r, now) for row, r in zip(claimed, response.responses, strict=True)]
+    count_fcm_outcomes(r.outcome for r in results)
     async with pool.acquire() as conn, conn.transaction():
         await conn.fetchval(
             queries.RECORD,
@@ -99,8 +116,17 @@ async def send_batch(pool: Pool, app: BatchSender | Any, now: datetime, batch: i
     return len(results)
 
 
-async def drain(pool: Pool, app: BatchSender | Any, now: datetime, loops: int = LOOPS, batch: int = BATCH) -> int:
-    """Send batches until none is left, ``loops`` at once; returns how many deliveries were handled.
+async def drain(
+    pool: Pool,
+    app: BatchSender | Any,
+    now: datetime,
+    loops: int = LOOPS,
+    batch: int = BATCH,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+) -> int:
+    """Send batches until none is left or ``stopping()``, ``loops`` at once; returns how many
+    deliveries were handled.
 
     With one loop the HTTP client waits while a batch is claimed and recorded; with two, one batch's
     database work overlaps another's sending (both share the sender's 100 requests in flight).
@@ -108,11 +134,19 @@ async def drain(pool: Pool, app: BatchSender | Any, now: datetime, loops: int = 
 
     async def loop() -> int:
         handled = 0
-        while sent := await send_batch(pool, app, now, batch):
+        while not stopping() and (sent := await send_batch(pool, app, now, batch, stopping=stopping)):
             handled += sent
         return handled
 
     return sum(await asyncio.gather(*(loop() for _ in range(loops))))
+
+
+async def release(pool: Pool, claimed: Sequence[Any]) -> None:
+    """Put claimed deliveries that were never handed to FCM back in the queue, due at once."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            queries.RELEASE, [r["notification_id"] for r in claimed], [r["installation_id"] for r in claimed]
+        )
 
 
 async def fail_stale(pool: Pool, now: datetime) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 
 from upscale_api.db import Pool, Record, rows_affected
 from upscale_api.errors import Problem
@@ -151,3 +151,11 @@ def _cursor(cursor: str | None) -> int | None:
 async def mark_read(pool: Pool, uid: str, notification_id: int) -> None:
     if await pool.fetchrow(queries.MARK_READ, uid, notification_id) is None:
         raise Problem.field("id", "no such notification of yours", status=404, kind="not-found")
+
+
+async def outbox_due(pool: Pool, now: datetime) -> tuple[int, float]:
+    """How many messages are due and waiting (to be planned or sent), and how many seconds the oldest has waited."""
+    row = await pool.fetchrow(queries.OUTBOX_DUE, now)
+    assert row is not None
+    oldest: datetime | None = row["oldest"]
+    return row["messages"], max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0

@@ -18,6 +18,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from upscale_api.auth import Access, TokenVerifier, authenticate
 from upscale_api.errors import Problem
+from upscale_api.observability.metrics import RATE_LIMIT_REJECTIONS
 from upscale_api.ratelimit.store import MICROSECONDS, Check, Limit, MemoryStore, PostgresStore, Store, Verdict
 from upscale_api.settings import Settings
 
@@ -175,6 +176,7 @@ async def _refuse_if_over(verdicts: list[Verdict], policy: bytes, pause_us: int)
     if not refused:
         return
     worst = max(refused, key=lambda v: v.retry_us)
+    RATE_LIMIT_REJECTIONS.labels(worst.limit.name).inc()
     paused = min(pause_us, worst.retry_us)
     if paused > 0:
         await asyncio.sleep(paused / MICROSECONDS)
