@@ -27,6 +27,8 @@ from upscale_api.notifications.producers import (
     produce_weekly_summaries,
 )
 from upscale_api.ratelimit.store import forget_expired
+from upscale_api.research import export as research_exports
+from upscale_api.research.service import produce_survey_notices
 from upscale_api.scoring import service as scoring
 from upscale_api.settings import Settings
 
@@ -52,6 +54,7 @@ def pool_settings(settings: Settings) -> Settings:
 class Worker:
     def __init__(self, pool: Pool, settings: Settings) -> None:
         self.pool = pool
+        self.settings = settings
         self.grace = timedelta(days=settings.upscale_backdate_days)
         self.scoring_parts = settings.upscale_scoring_parts
         self.ticked = False
@@ -73,6 +76,8 @@ class Worker:
             (self.deliver, 2),
             (self.settle_stale, 60),
             (self.forget_rate_limits, 60),
+            (self.survey_notices, 300),
+            (self.research_exports, 10),
         ]
         # Each job runs once as the worker starts, then at its interval: a restarted
         # worker does not leave the weekly history or a campaign's results for minutes.
@@ -181,3 +186,14 @@ class Worker:
     async def forget_rate_limits(self) -> None:
         """Delete rate-limit rows whose quota is whole again; harmless in every replica at once."""
         await forget_expired(self.pool)
+
+    async def survey_notices(self) -> None:
+        async def work() -> None:
+            await produce_survey_notices(self.pool, datetime.now(UTC))
+
+        await run_once(self.pool, AdvisoryLock.SURVEY_NOTICES, work)
+
+    async def research_exports(self) -> None:
+        """Run queued research exports one after another; replicas take different ones (SKIP LOCKED)."""
+        while await research_exports.run_queued(self.pool, self.settings, lambda: datetime.now(UTC)):
+            pass

@@ -41,6 +41,8 @@ LAYERS = [
     "notifications",
     "scoring",
     "campaigns",
+    "research",
+    "consents",
     "participation",
     "impact",
     "reviews",
