@@ -221,9 +221,9 @@ SELECT coalesce(array_agg(DISTINCT notification_id), '{}') FROM stale
 # some arm names goes only to arms naming it; residents outside the study get what
 # the control arm gets. For a participant (assigned, research consent current) each
 # decision point is logged in nudge_decisions, sent or not, with its probability:
-# when available and in the arm, it is sent when a draw keyed by the study seed,
-# resident, nudge and day falls below the arm's nudge_probability (re-running
-# decides the same). A participant's message goes out only with its decision's
+# when available and in the arm, a nudge some arm names is sent when a draw keyed
+# by the study seed, resident, nudge and day falls below the arm's nudge_probability
+# (re-running decides the same); other nudges are sent (probability 1). A participant's message goes out only with its decision's
 # first logging, so the log and the outbox never disagree.
 NUDGES = """
 WITH due AS (
@@ -255,7 +255,7 @@ WITH due AS (
 ), judged AS (
     SELECT d.*, s.id AS study_id, arm.id AS arm_id, part.resident_id IS NOT NULL AS participant,
            (s.id IS NULL OR NOT (d.nudge = ANY (s.controlled_nudges)) OR d.nudge = ANY (arm.nudges)) AS in_arm,
-           coalesce(arm.nudge_probability, 1) AS arm_probability,
+           CASE WHEN d.nudge = ANY (s.controlled_nudges) THEN arm.nudge_probability ELSE 1 END AS arm_probability,
            ('x' || substr(md5(s.seed || ':' || d.resident_id || ':' || d.nudge_id || ':' || d.today), 1, 13))
                ::bit(52)::bigint / 4503599627370496.0 AS draw
     FROM due d

@@ -117,7 +117,7 @@ class Arm(_File):
     challenges: list[Code] = msgspec.field(default_factory=list)
     """The campaigns' challenges this arm sees, of those some arm names."""
     nudge_probability: Annotated[float, Meta(gt=0, le=1)] = 1.0
-    """At each decision point of one of its nudges, the chance it is sent (micro-randomisation)."""
+    """At each decision point of a nudge it names, the chance it is sent (micro-randomisation)."""
 
 
 class Wave(_File):
