@@ -223,8 +223,9 @@ SELECT coalesce(array_agg(DISTINCT notification_id), '{}') FROM stale
 # decision point is logged in nudge_decisions, sent or not, with its probability:
 # when available and in the arm, a nudge some arm names is sent when a draw keyed
 # by the study seed, resident, nudge and day falls below the arm's nudge_probability
-# (re-running decides the same); other nudges are sent (probability 1). A participant's message goes out only with its decision's
-# first logging, so the log and the outbox never disagree.
+# (re-running decides the same); other nudges are sent (probability 1). A
+# participant's message goes out only with its decision's first logging, so the
+# log and the outbox never disagree.
 NUDGES = """
 WITH due AS (
     SELECT n.id AS nudge_id, n.code AS nudge, k.id AS campaign_id, e.resident_id, e.city_id, r.locale,

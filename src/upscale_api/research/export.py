@@ -436,10 +436,13 @@ def _finish(result: ExportResult, job: Record, study: Study, epoch: int, now: da
             if fmt == "csv":
                 resource["encoding"] = "utf-8"
             resources.append(resource)
+    files = [{"name": r["path"], "bytes": r["bytes"], "sha256": r["hash"].removeprefix("sha256:")} for r in resources]
+    for resource in resources:
+        if resource["format"] == "parquet":
+            # frictionless reads Parquet through pyarrow and cannot count its bytes; SHA256SUMS covers it.
+            del resource["bytes"], resource["hash"]
     codebook = directory / "codebook.csv"
-    data_files = [
-        {"name": r["path"], "bytes": r["bytes"], "sha256": r["hash"].removeprefix("sha256:")} for r in resources
-    ]
+    data_files = files
     data_files.append({"name": codebook.name, "bytes": codebook.stat().st_size, "sha256": _sha256(codebook)})
     gate = result.gate
     provenance = {
