@@ -3,7 +3,7 @@
 One entry per column of each table. A study whitelists columns per table
 (``[export] columns``); a table it does not name gets the columns marked
 ``default``. The same entries write the codebook, the Table Schemas of the
-Frictionless ``datapackage.json`` and the Parquet column types, so the three
+Frictionless datapackage.json and the Parquet column types, so the three
 never disagree. The SQL that computes each column is in ``queries.py``.
 """
 

@@ -16,8 +16,8 @@ One export reads everything in one repeatable-read snapshot:
    whatever the number of rows.
 4. Aggregates over the released participants only, cells under ``min_cell``
    suppressed (with a second cell where one alone would follow from a total).
-5. The withdrawal list, the codebook, ``provenance.json``, a Frictionless
-   ``datapackage.json`` with a Table Schema per file and SHA-256 checksums.
+5. The withdrawal list, the codebook, provenance.json, a Frictionless
+   datapackage.json with a Table Schema per file and SHA-256 checksums.
 """
 
 from __future__ import annotations

@@ -343,6 +343,10 @@ def suppress(cells: list[int], total: int | None, min_cell: int) -> tuple[list[i
     return shown, total
 
 
+def _cell(count: int, min_cell: int) -> int | None:
+    return count if count >= min_cell else None
+
+
 async def study(pool: Pool, grants: list[Grant], code: str, now: datetime) -> StudyOut:
     """The study with its enrolment, consent and response rates; counts only."""
     async with pool.acquire() as conn:
@@ -353,10 +357,11 @@ async def study(pool: Pool, grants: list[Grant], code: str, now: datetime) -> St
     min_cell = definition.export.min_cell
     arms = stats["arms"]
     shown_arms, assigned = suppress([a["assigned"] for a in arms], stats["assigned"], min_cell)
-    (consenting,), enrolled = suppress([stats["consenting"]], stats["enrolled"], min_cell)
+    # A part and its whole that are not a sum of shown parts: each is left out by its own size.
+    consenting, enrolled = _cell(stats["consenting"], min_cell), _cell(stats["enrolled"], min_cell)
     waves = []
     for w in stats["waves"]:
-        (responded,), opened = suppress([w["responded"]], w["opened"], min_cell)
+        responded, opened = _cell(w["responded"], min_cell), _cell(w["opened"], min_cell)
         rate = round(responded / opened, 4) if responded is not None and opened else None
         waves.append(WaveOut(w["code"], w["instrument"], w["version"], opened, responded, rate))
     return StudyOut(
