@@ -30,14 +30,13 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import country
 import msgspec
-from procstats import PeakSampler, admin_url
 
+import country
+from procstats import PeakSampler, admin_url
 from upscale_api import db
 from upscale_api.research import export as exports
 from upscale_api.research import service as research
@@ -72,11 +71,15 @@ ON CONFLICT DO NOTHING
 
 RAW_COPY = """
 SELECT a.* FROM action_logs a
-JOIN study_assignments s ON s.resident_id = a.resident_id AND s.study_id = (SELECT id FROM studies WHERE code = '{study}')
+JOIN study_assignments s ON s.resident_id = a.resident_id
+    AND s.study_id = (SELECT id FROM studies WHERE code = '{study}')
 WHERE a.deleted_at IS NULL AND a.local_date BETWEEN '{first}'::date AND '{last}'::date
 """
 
-NATIONAL = "SELECT code, starts_on, ends_on FROM campaigns WHERE id = (SELECT campaign_id FROM enrolments GROUP BY 1 ORDER BY count(*) DESC LIMIT 1)"
+NATIONAL = """
+SELECT code, starts_on, ends_on FROM campaigns
+WHERE id = (SELECT campaign_id FROM enrolments GROUP BY 1 ORDER BY count(*) DESC LIMIT 1)
+"""
 
 
 async def prepare(pool: db.Pool) -> tuple[str, str, str]:
@@ -160,9 +163,8 @@ async def run(args: argparse.Namespace) -> int:
         )
     ratio, peak = rows[1][1] / raw_seconds, rows[1][3]
     met = ratio <= 3 and peak < 2**30
-    print(
-        f"\ntarget (export <= 3x raw COPY, peak < 1 GiB): {'met' if met else 'NOT met'} ({ratio:.2f}x, {peak / 2**20:,.0f} MiB)"
-    )
+    verdict = "met" if met else "NOT met"
+    print(f"\ntarget (export <= 3x raw COPY, peak < 1 GiB): {verdict} ({ratio:.2f}x, {peak / 2**20:,.0f} MiB)")
     return 0
 
 
@@ -174,5 +176,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    _ = uuid
     main()
