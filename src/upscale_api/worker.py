@@ -76,6 +76,9 @@ class Worker:
             (self.deliver, 2),
             (self.settle_stale, 60),
             (self.forget_rate_limits, 60),
+        ]
+        # Research jobs first run one interval after start: at start the pool is busy with the jobs above.
+        later: list[tuple[Callable[[], Awaitable[Any]], float]] = [
             (self.survey_notices, 300),
             (self.research_exports, 10),
         ]
@@ -92,6 +95,8 @@ class Worker:
                 id=job.__name__,
                 next_run_time=started,
             )
+        for job, seconds in later:
+            self.scheduler.add_job(job, "interval", seconds=seconds, max_instances=1, coalesce=True, id=job.__name__)
 
     def start(self) -> None:
         self.scheduler.start()
