@@ -15,7 +15,6 @@ from upscale_api.db import Pool
 from upscale_api.errors import EXCEPTION_HANDLERS
 from upscale_api.roles.service import grant_role, grants_of, revoke_role
 
-
 STUDY = "mobility-contest-2027-nudges"
 """The Kranj study of the definition files."""
 
