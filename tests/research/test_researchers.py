@@ -36,16 +36,20 @@ async def test_a_researcher_starts_an_export_follows_it_and_downloads_its_files(
     started = await researcher.post(f"{base}/exports", json={"note": "first look"})
     queued = (await researcher.get(f"{base}/exports/{started.json()['id']}")).json()
     settings = settings_for_tests(UPSCALE_RESEARCH_EXPORT_DIR=str(tmp_path))
-    ran = await exports.run_queued(pool, settings, lambda: datetime.now(UTC))
+    ran = []  # the worker runs every queued export, oldest first (other tests queue some too)
+    while (export_id := await exports.run_queued(pool, settings, lambda: datetime.now(UTC))) is not None:
+        ran.append(str(export_id))
     done = (await researcher.get(f"{base}/exports/{started.json()['id']}")).json()
     files = {f["name"]: f for f in done["files"]}
     download = await researcher.get(f"{base}/exports/{done['id']}/files/participants.csv")
     listed = (await researcher.get(f"{base}/exports")).json()["items"]
-    audit = await pool.fetchrow("SELECT requested_by, via, parameters FROM research_exports WHERE id = $1", ran)
+    audit = await pool.fetchrow(
+        "SELECT requested_by, via, parameters FROM research_exports WHERE id = $1", started.json()["id"]
+    )
 
     assert started.status_code == 202, started.text
     assert (queued["status"], queued["files"]) == ("queued", [])
-    assert str(ran) == started.json()["id"]
+    assert started.json()["id"] in ran
     assert (done["status"], done["k_reached"], done["progress"]["participants"]) == ("done", 4, 4)
     assert {"participants.csv", "actions.parquet", "datapackage.json", "SHA256SUMS"} <= set(files)
     assert download.status_code == 200
