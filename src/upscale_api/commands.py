@@ -57,6 +57,8 @@ def dev(no_seed: bool) -> None:
         f"  OpenAPI:         {base}/schema/openapi.json\n"
         f"  a dev token:     python3 run.py upscale token demo-resident-0001   (any uid works)\n"
         f'  then:            curl -H "Authorization: Bearer $TOKEN" {base}/v1/me/impact\n'
+        f"  a researcher:    demo-researcher-kranj, study demo-kranj-evening-reminders:\n"
+        f"                   {base}/v1/research/studies/demo-kranj-evening-reminders\n"
         f"  data folder:     {settings.data_dir / 'pgdata'} (kept across restarts)\n"
     )
     _serve(create_app(settings, with_worker=True), settings)

@@ -38,6 +38,7 @@ from upscale_api.body import StrictRequest
 from upscale_api.campaigns.routes import AdminCampaignController
 from upscale_api.catalogue.routes import CatalogueController
 from upscale_api.catalogue.service import Catalogue
+from upscale_api.consents.routes import ConsentController
 from upscale_api.context import provide_context
 from upscale_api.definitions.commands import campaigns_group
 from upscale_api.definitions.files import read_definitions
@@ -56,6 +57,8 @@ from upscale_api.participation.routes import CampaignController, MyCampaignContr
 from upscale_api.ratelimit.middleware import rate_limits
 from upscale_api.reports.commands import report_group
 from upscale_api.reports.routes import CityReportController
+from upscale_api.research.commands import research_group
+from upscale_api.research.routes import StudyController, SurveyController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController
 from upscale_api.roles.commands import grant_command, revoke_command
@@ -82,6 +85,9 @@ ROUTES = [
     DeviceController,
     NotificationController,
     CityReportController,
+    ConsentController,
+    SurveyController,
+    StudyController,
     HealthController,
 ]
 
@@ -97,6 +103,7 @@ COMMANDS = [
     grant_command,
     revoke_command,
     report_group,
+    research_group,
 ]
 
 

@@ -29,6 +29,7 @@ from litestar import Litestar, Request, Response
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.response import File
 from litestar.routes import HTTPRoute
 
 from upscale_api.errors import MEDIA_TYPE, TITLES, ProblemDetails
@@ -154,6 +155,8 @@ def _complete_responses(
             response["headers"] = documented["headers"]
         if data is not None:
             response["content"] = {"application/json": _media(schema_of[data], data)}
+        elif _is_file(handler) and status == str(handler.status_code):
+            response["content"] = {handler.media_type: _FILE_MEDIA}
         responses[status] = response
     declared = {
         status: dict(_PROBLEM_LINE.findall(spec.description))
@@ -308,4 +311,15 @@ def _return_type(handler: HTTPRouteHandler) -> Any:
     annotation = handler.parsed_fn_signature.return_type.annotation
     if typing.get_origin(annotation) is Response:
         (annotation,) = typing.get_args(annotation)
-    return None if annotation in (None, type(None)) else annotation
+    return None if annotation in (None, type(None), File) else annotation
+
+
+_FILE_MEDIA = {
+    "schema": {"type": "string", "format": "binary"},
+    "examples": {"example": {"value": "pseudonym,arm,city\n3f9c0d1e...,control,kranj\n"}},
+}
+"""A file a route streams (``litestar.response.File``): bytes, not JSON."""
+
+
+def _is_file(handler: HTTPRouteHandler) -> bool:
+    return handler.parsed_fn_signature.return_type.annotation is File

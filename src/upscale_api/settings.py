@@ -19,6 +19,10 @@ RateLimit = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{0,8}/[1-9][0-9]{0,
 """``QUOTA/SECONDS``: QUOTA units at once, given back at QUOTA per SECONDS (``ratelimit/``)."""
 
 
+DEVELOPMENT_RESEARCH_KEY = b"upscale-development-research-key-never-use-in-production"
+"""Public, so pseudonyms made with it protect nothing: refused in production."""
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -90,6 +94,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """On SIGTERM, answer 503 this long (the load balancer stops sending) before stopping."""
     upscale_shutdown_timeout_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 20.0
     """Then, how long requests in flight and running worker jobs may take to finish."""
+    upscale_research_key: str | None = None
+    """The secret that keys research pseudonyms (HMAC-SHA256); or ``UPSCALE_RESEARCH_KEY_FILE``."""
+    upscale_research_key_file: str | None = None
+    """A file holding that secret (e.g. a mounted secret); read when a pseudonym is first needed."""
+    upscale_research_key_epoch: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1
+    """Raise it with every new key: exports record it, withdrawal lists name it."""
+    upscale_research_export_dir: str | None = None
+    """Where export jobs write their files (default: ``<data dir>/exports``)."""
 
     def __post_init__(self) -> None:
         if self.upscale_env == "production" and self.firebase_auth_emulator_host:
@@ -115,6 +127,36 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     @property
     def campaigns_dir(self) -> Path:
         return Path(self.upscale_campaigns_dir)
+
+    @property
+    def research_export_dir(self) -> Path:
+        return Path(self.upscale_research_export_dir or self.data_dir / "exports")
+
+    def research_key(self) -> bytes:
+        """The pseudonym key: the variable, else the file; outside production an offline default.
+
+        Raises :class:`SettingsError` naming the variable in production without a key,
+        or when the key is too short (under 32 bytes) or its file cannot be read.
+        """
+        if self.upscale_research_key and self.upscale_research_key_file:
+            raise SettingsError("UPSCALE_RESEARCH_KEY: set it or UPSCALE_RESEARCH_KEY_FILE, not both")
+        key, name = self.upscale_research_key, "UPSCALE_RESEARCH_KEY"
+        if self.upscale_research_key_file:
+            name = "UPSCALE_RESEARCH_KEY_FILE"
+            try:
+                key = Path(self.upscale_research_key_file).read_text().strip()
+            except OSError as exc:
+                raise SettingsError(f"{name}: cannot read {self.upscale_research_key_file} ({exc.strerror})") from None
+        if key is None:
+            if self.upscale_env == "production":
+                raise SettingsError(
+                    "UPSCALE_RESEARCH_KEY: required in production (or UPSCALE_RESEARCH_KEY_FILE); "
+                    "the development key is public"
+                )
+            return DEVELOPMENT_RESEARCH_KEY
+        if len(key.encode()) < 32:
+            raise SettingsError(f"{name}: the key must be at least 32 bytes (e.g. `openssl rand -hex 32`)")
+        return key.encode()
 
     @property
     def auth_emulated(self) -> bool:

@@ -38,6 +38,8 @@ from upscale_api.notifications.service import outbox_due
 from upscale_api.notifications.transport import batch_sender
 from upscale_api.observability.metrics import JOB_RUNS, JOB_SECONDS, OUTBOX_DUE, OUTBOX_OLDEST_DUE_AGE
 from upscale_api.ratelimit.store import forget_expired
+from upscale_api.research import export as research_exports
+from upscale_api.research.service import produce_survey_notices
 from upscale_api.scoring import service as scoring
 from upscale_api.settings import Settings
 
@@ -63,6 +65,7 @@ def pool_settings(settings: Settings) -> Settings:
 class Worker:
     def __init__(self, pool: Pool, settings: Settings) -> None:
         self.pool = pool
+        self.settings = settings
         self.grace = timedelta(days=settings.upscale_backdate_days)
         self.scoring_parts = settings.upscale_scoring_parts
         self.ticked = False
@@ -91,6 +94,11 @@ class Worker:
             (self.forget_rate_limits, 60),
             (self.measure_outbox, 15),
         ]
+        # Research jobs first run one interval after start: at start the pool is busy with the jobs above.
+        later: list[tuple[Callable[[], Awaitable[Any]], float]] = [
+            (self.survey_notices, 300),
+            (self.research_exports, 10),
+        ]
         # Each job runs once as the worker starts, then at its interval: a restarted
         # worker does not leave the weekly history or a campaign's results for minutes.
         started = datetime.now(UTC)
@@ -104,6 +112,8 @@ class Worker:
                 id=job.__name__,
                 next_run_time=started,
             )
+        for job, seconds in later:
+            self.scheduler.add_job(job, "interval", seconds=seconds, max_instances=1, coalesce=True, id=job.__name__)
 
     def start(self) -> None:
         self.scheduler.start()
@@ -246,3 +256,14 @@ class Worker:
     async def forget_rate_limits(self) -> None:
         """Delete rate-limit rows whose quota is whole again; harmless in every replica at once."""
         await forget_expired(self.pool)
+
+    async def survey_notices(self) -> None:
+        async def work() -> None:
+            await produce_survey_notices(self.pool, datetime.now(UTC))
+
+        await run_once(self.pool, AdvisoryLock.SURVEY_NOTICES, work)
+
+    async def research_exports(self) -> None:
+        """Run queued research exports one after another; replicas take different ones (SKIP LOCKED)."""
+        while await research_exports.run_queued(self.pool, self.settings, lambda: datetime.now(UTC)):
+            pass

@@ -34,6 +34,9 @@ from litestar.testing import AsyncTestClient
 from tests.conftest import MakeResident
 from tests.factories import Resident, action, campaign_definition, coordinator_of
 from upscale_api import db
+from upscale_api.research import service as research
+from upscale_api.research.store import apply_studies
+from upscale_api.research.structs import Study
 from upscale_api.roles.service import grant_role
 from upscale_api.scoring.service import tick
 
@@ -65,6 +68,8 @@ class World:
     action_id: str
     installation_id: str
     notification_id: int
+    study: str
+    export_id: str
     entry_id: int | None = None
 
     @property
@@ -107,6 +112,10 @@ OWNER_ONLY = row(401, 204, 404, 404, 404, 404, 404, 404)
 """The owner's id in a ``/v1/me`` path: to anyone else it does not exist."""
 CITY_STAFF = row(401, 403, 403, 403, 200, 403, 403, 200)
 """A Kranj campaign's coordinator routes: Kranj's coordinator and admins; another city's coordinator is refused."""
+
+STUDY_STAFF = row(401, 403, 403, 403, 403, 403, 200, 200)
+"""A study's researcher routes: its researchers and admins."""
+SERVICE_CONSENT = {"purpose": "service", "version": 1, "granted": True}
 
 #   anonymous, owner, neighbour, stranger, coordinator, other coordinator, researcher, admin
 TABLE: dict[str, Row] = {
@@ -163,6 +172,28 @@ TABLE: dict[str, Row] = {
     "POST /v1/admin/held-entries/{entry_id}/decision": row(
         401, 403, 403, 403, 200, 404, 403, 200, held_entry=True, body=lambda w, who: {"decision": "accept"}
     ),
+    # Consents, demographics and surveys are the caller's own; staff never registered as residents.
+    "GET /v1/me/consents": RESIDENTS_ONLY,
+    "PUT /v1/me/consents": row(
+        401, 200, 200, 200, 404, 404, 404, 404, body=lambda w, who: {"decisions": [SERVICE_CONSENT]}
+    ),
+    "GET /v1/me/consents/history": RESIDENTS_ONLY,
+    "GET /v1/me/demographics": RESIDENTS_ONLY,
+    # Only under the demographics consent, which nobody here granted.
+    "PUT /v1/me/demographics": row(401, 409, 409, 409, 404, 404, 404, 404, body=lambda w, who: {"birth_year": 1990}),
+    "GET /v1/me/surveys": RESIDENTS_ONLY,
+    # The owner takes part in the study; for anyone else its wave is not open.
+    "PUT /v1/me/surveys/{study}/{wave}": row(
+        401, 201, 404, 404, 404, 404, 404, 404, body=lambda w, who: {"answers": {"car_days_per_week": 2}}
+    ),
+    # Research routes: the study's researchers and admins; never a resident or a coordinator.
+    "GET /v1/research/studies": STUDY_STAFF,
+    "GET /v1/research/studies/{study}": STUDY_STAFF,
+    "POST /v1/research/studies/{study}/exports": row(401, 403, 403, 403, 403, 403, 202, 202, body=lambda w, who: {}),
+    "GET /v1/research/studies/{study}/exports": STUDY_STAFF,
+    "GET /v1/research/studies/{study}/exports/{export_id}": STUDY_STAFF,
+    # The world's export is still queued: its files are not served yet.
+    "GET /v1/research/studies/{study}/exports/{export_id}/files/{name}": row(401, 403, 403, 403, 403, 403, 409, 409),
 }
 
 
@@ -177,9 +208,9 @@ async def test_every_served_operation_is_in_the_table(served_operations: list[st
     assert sorted(TABLE) == served_operations
 
 
-async def _staff(client: AsyncTestClient[Any], pool: db.Pool) -> dict[str, Resident]:
+async def _staff(client: AsyncTestClient[Any], pool: db.Pool, study: str) -> dict[str, Resident]:
     researcher = Resident(uid=f"researcher-{uuid.uuid4().hex}", client=client)
-    await grant_role(pool, researcher.uid, "researcher", None, granted_by="test")
+    await grant_role(pool, researcher.uid, "researcher", None, granted_by="test", study=study)
     admin = Resident(uid=f"admin-{uuid.uuid4().hex}", client=client)
     await grant_role(pool, admin.uid, "admin", None, granted_by="test")
     return {
@@ -192,20 +223,21 @@ async def _staff(client: AsyncTestClient[Any], pool: db.Pool) -> dict[str, Resid
 
 async def _world(client: AsyncTestClient[Any], pool: db.Pool, make_resident: MakeResident, held_entry: bool) -> World:
     owner, neighbour = await make_resident("kranj"), await make_resident("kranj")
-    callers = {
-        "anonymous": Resident(uid="", client=client),
-        "owner": owner,
-        "neighbour": neighbour,
-        "stranger": await make_resident("ljubljana"),
-        **await _staff(client, pool),
-    }
     campaign = msgspec.to_builtins(
         campaign_definition(
             cities=["kranj"], team=[], question=[], challenge=[], residents_create_teams=True, enrolment="open"
         )
     )
-    created = await callers["coordinator"].put(f"/v1/admin/campaigns/{campaign['code']}", json=campaign)
-    assert created.status_code == 201, created.text
+    study = f"study-{campaign['code']}"
+    callers = {
+        "anonymous": Resident(uid="", client=client),
+        "owner": owner,
+        "neighbour": neighbour,
+        "stranger": await make_resident("ljubljana"),
+        **await _staff(client, pool, await _study(pool, client, campaign, study)),
+    }
+    consented = await owner.put("/v1/me/consents", json={"decisions": [RESEARCH_CONSENT]})
+    assert consented.status_code == 200, consented.text
     assert (await owner.post(f"/v1/campaigns/{campaign['code']}/enrolment", json={})).status_code == 201
     logged = await owner.log()
     assert logged.status_code == 201, logged.text
@@ -214,7 +246,11 @@ async def _world(client: AsyncTestClient[Any], pool: db.Pool, make_resident: Mak
     sent = await callers["coordinator"].post(f"/v1/admin/campaigns/{campaign['code']}/broadcasts", json=MESSAGE)
     assert sent.json()["recipients"] == 1
     (message,) = (await owner.get("/v1/me/notifications")).json()["items"]
-    world = World(callers, campaign, logged.json()["id"], installation_id, message["id"])
+    async with pool.acquire() as conn:
+        study_id = await research.study_id(pool, study)
+        assert study_id is not None
+        export_id = await research.create_export(conn, study_id, "test", "api", {})
+    world = World(callers, campaign, logged.json()["id"], installation_id, message["id"], study, str(export_id))
     if held_entry:
         world.entry_id = await _held_entry_of(owner, pool)
     return world
@@ -236,6 +272,35 @@ async def _held_entry_of(owner: Resident, pool: db.Pool) -> int:
     return entry_id
 
 
+RESEARCH_CONSENT = {"purpose": "research", "version": 1, "granted": True}
+
+
+async def _study(pool: db.Pool, client: AsyncTestClient[Any], campaign: dict[str, Any], code: str) -> str:
+    """A study of the campaign (made over the API by the coordinator, stored here), with a baseline survey."""
+    coordinator = await coordinator_of("kranj", client, pool)
+    created = await coordinator.put(f"/v1/admin/campaigns/{campaign['code']}", json=campaign)
+    assert created.status_code == 201, created.text
+    study = msgspec.convert(
+        {
+            "code": code,
+            "title": {"sl": "Raziskava", "en": "Study"},
+            "description": {"sl": "Opis", "en": "About"},
+            "campaigns": [campaign["code"]],
+            "seed": "authorization-table",
+            "arm": [
+                {"code": "control", "control": True, "title": {"sl": "K", "en": "C"}},
+                {"code": "treated", "title": {"sl": "T", "en": "T"}},
+            ],
+            "wave": [{"code": "baseline", "survey": "travel-habits", "opens": "enrolment"}],
+        },
+        Study,
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        _, problems = await apply_studies(conn, [("kranj", study)], "file")
+    assert problems == []
+    return code
+
+
 def _path(template: str, world: World) -> str:
     code = "kranj" if template.startswith("/v1/admin/cities/") else world.campaign["code"]
     values = {
@@ -245,6 +310,10 @@ def _path(template: str, world: World) -> str:
         "installation_id": world.installation_id,
         "notification_id": world.notification_id,
         "entry_id": world.entry_id,
+        "study": world.study,
+        "wave": "baseline",
+        "export_id": world.export_id,
+        "name": "datapackage.json",
     }
     return template.format(**values)
 

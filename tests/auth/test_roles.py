@@ -15,17 +15,30 @@ from upscale_api.db import Pool
 from upscale_api.errors import EXCEPTION_HANDLERS
 from upscale_api.roles.service import grant_role, grants_of, revoke_role
 
+STUDY = "mobility-contest-2027-nudges"
+"""The Kranj study of the definition files."""
+
 
 async def test_grants_are_stored_once_and_can_be_revoked(pool: Pool) -> None:
     uid = f"staff-{uuid.uuid4().hex}"
 
     assert await grant_role(pool, uid, "coordinator", "kranj", granted_by="test") is True
     assert await grant_role(pool, uid, "coordinator", "kranj", granted_by="test") is False
-    assert await grant_role(pool, uid, "researcher", None, granted_by="test") is True
-    assert [(g.role, g.city) for g in await grants_of(pool, uid)] == [("coordinator", "kranj"), ("researcher", None)]
+    assert await grant_role(pool, uid, "researcher", None, granted_by="test", study=STUDY) is True
+    assert [(g.role, g.city, g.study) for g in await grants_of(pool, uid)] == [
+        ("coordinator", "kranj", None),
+        ("researcher", None, STUDY),
+    ]
 
     assert await revoke_role(pool, uid, "coordinator", "kranj") is True
-    assert [(g.role, g.city) for g in await grants_of(pool, uid)] == [("researcher", None)]
+    assert [(g.role, g.study) for g in await grants_of(pool, uid)] == [("researcher", STUDY)]
+
+
+async def test_a_researcher_needs_a_known_study(pool: Pool) -> None:
+    with pytest.raises(ValueError, match="needs a study"):
+        await grant_role(pool, "x", "researcher", None, granted_by="test")
+    with pytest.raises(ValueError, match="unknown study"):
+        await grant_role(pool, "x", "researcher", None, granted_by="test", study="no-such-study")
 
 
 async def test_a_coordinator_needs_a_known_city(pool: Pool) -> None:

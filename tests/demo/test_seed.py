@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
-from tests.factories import CAMPAIGNS
+from tests.factories import CAMPAIGNS, settings_for_tests
 from upscale_api import db
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
-from upscale_api.demo.seed import DEMO_CAMPAIGN, RESIDENTS_PER_CITY, seed_demo
+from upscale_api.demo.seed import DEMO_CAMPAIGN, DEMO_RESEARCHER, DEMO_STUDY, RESIDENTS_PER_CITY, seed_demo
+from upscale_api.research import export as exports
+from upscale_api.research import service as research
+from upscale_api.roles.service import grants_of
 
 
 @pytest.fixture
@@ -74,3 +78,28 @@ async def test_kranj_demo_residents_take_part_in_an_active_campaign(loaded_pool:
     assert row["phase"] == "active"
     assert (row["enrolled"], row["teams"]) == (RESIDENTS_PER_CITY["kranj"], 3)
     assert row["counted_actions"] > 100
+
+
+async def test_the_demo_study_has_two_arms_survey_answers_and_a_researcher_who_can_export_it(
+    loaded_pool: db.Pool, tmp_path: Path
+) -> None:
+    await seed_demo(loaded_pool, await Catalogue(loaded_pool).reload())
+
+    arms = await loaded_pool.fetch(
+        "SELECT arm.code, count(*) FROM study_assignments a JOIN study_arms arm ON arm.id = a.arm_id "
+        "JOIN studies s ON s.id = a.study_id WHERE s.code = $1 GROUP BY arm.code ORDER BY arm.code",
+        DEMO_STUDY,
+    )
+    answers = await loaded_pool.fetchval("SELECT count(*) FROM survey_responses")
+    grants = await grants_of(loaded_pool, DEMO_RESEARCHER)
+    study_id = await research.study_id(loaded_pool, DEMO_STUDY)
+    assert study_id is not None
+    async with loaded_pool.acquire() as conn:
+        export_id = await research.create_export(conn, study_id, "test", "cli", {})
+    result = await exports.run_export(loaded_pool, settings_for_tests(), export_id, tmp_path, now=datetime.now(UTC))
+
+    assert [a["code"] for a in arms] == ["control", "evening-reminder"] and all(a["count"] >= 20 for a in arms)
+    assert answers > 30
+    assert [(g.role, g.study) for g in grants] == [("researcher", DEMO_STUDY)]
+    assert result.gate.k_reached is not None and result.gate.k_reached >= 5
+    assert result.rows["participants"] > 40 and result.rows["actions"] > 500

@@ -43,6 +43,8 @@ LAYERS = [
     "notifications",
     "scoring",
     "campaigns",
+    "research",
+    "consents",
     "participation",
     "impact",
     "reviews",

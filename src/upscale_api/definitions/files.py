@@ -18,6 +18,7 @@ from upscale_api import validation
 from upscale_api.campaigns.checks import check_campaign
 from upscale_api.campaigns.structs import Campaign
 from upscale_api.catalogue.structs import REQUIRED_LANGUAGES
+from upscale_api.consents.structs import ConsentFile
 from upscale_api.definitions.structs import (
     CITY_FILE,
     ActionType,
@@ -27,6 +28,8 @@ from upscale_api.definitions.structs import (
     Definitions,
     FactorsFile,
 )
+from upscale_api.research.checks import check_study, check_survey
+from upscale_api.research.structs import Study, SurveyFile
 
 FACTORS_FILE = Path("catalogue/emission-factors.toml")
 ACTION_TYPES_FILE = Path("catalogue/action-types.toml")
@@ -57,14 +60,84 @@ def read_definitions(root: Path) -> Definitions:
     for file, city in cities:
         errors += _check_city(file, city, definitions)
     campaigns = _read_campaigns(root, definitions, errors)
+    consents = _read_consents(root, errors)
+    surveys = _read_surveys(root, errors)
+    studies = _read_studies(root, campaigns, surveys, errors)
     if errors:
         raise InvalidDefinitions(errors)
-    return Definitions(definitions.factors, definitions.action_types, definitions.cities, campaigns)
+    return Definitions(
+        definitions.factors, definitions.action_types, definitions.cities, campaigns, consents, surveys, studies
+    )
 
 
 def campaign_files(root: Path) -> list[Path]:
     """The campaign files: ``<city>/<campaign>.toml``, every TOML file beside a ``city.toml``."""
-    return sorted(p for p in root.glob("*/*.toml") if p.name != CITY_FILE and p.parent.name != "catalogue")
+    return sorted(p for p in root.glob("*/*.toml") if p.name != CITY_FILE and (p.parent / CITY_FILE).exists())
+
+
+def _read_consents(root: Path, errors: list[DefinitionError]) -> list[ConsentFile]:
+    """``consents/<purpose>.toml``: each file one purpose, its versions unique, texts in every language."""
+    found = []
+    for path in sorted(root.glob("consents/*.toml")):
+        relative = path.relative_to(root)
+        document = _read(root, relative, ConsentFile, errors)
+        if document is None:
+            continue
+        problems = [] if document.purpose == path.stem else [("purpose", f"must equal the file name {path.stem!r}")]
+        versions = Counter(v.version for v in document.version)
+        problems += [("version", f"version {v} is defined twice") for v, n in versions.items() if n > 1]
+        for i, version in enumerate(document.version):
+            for key in ("title", "body"):
+                missing = [lang for lang in REQUIRED_LANGUAGES if lang not in getattr(version, key)]
+                if missing:
+                    problems.append((f"version[{i}].{key}", f"missing language: {', '.join(missing)}"))
+        errors += [DefinitionError(str(relative), field, reason) for field, reason in problems]
+        found.append(document)
+    return found
+
+
+def _read_surveys(root: Path, errors: list[DefinitionError]) -> list[SurveyFile]:
+    found = []
+    for path in sorted(root.glob("surveys/*.toml")):
+        relative = path.relative_to(root)
+        survey = _read(root, relative, SurveyFile, errors)
+        if survey is None:
+            continue
+        problems = check_survey(survey)
+        if survey.code != path.stem:
+            problems.append(("code", f"must equal the file name {path.stem!r}"))
+        errors += [DefinitionError(str(relative), field, reason) for field, reason in problems]
+        found.append(survey)
+    return found
+
+
+def _read_studies(
+    root: Path, campaigns: list[Campaign], surveys: list[SurveyFile], errors: list[DefinitionError]
+) -> list[tuple[str, Study]]:
+    """``<city>/studies/<study>.toml``; a campaign is in one study at most."""
+    found = []
+    by_code, instruments = {c.code: c for c in campaigns}, {s.code: s for s in surveys}
+    for path in sorted(root.glob("*/studies/*.toml")):
+        if not (path.parent.parent / CITY_FILE).exists():
+            continue
+        relative = path.relative_to(root)
+        study = _read(root, relative, Study, errors)
+        if study is None:
+            continue
+        problems = check_study(study, by_code, instruments)
+        if study.code != path.stem:
+            problems.append(("code", f"must equal the file name {path.stem!r}"))
+        errors += [DefinitionError(str(relative), field, reason) for field, reason in problems]
+        found.append((path.parent.parent.name, study))
+    codes = Counter(s.code for _, s in found)
+    errors += [DefinitionError("", f"code {code}", "used by two study files") for code, n in codes.items() if n > 1]
+    in_studies = Counter(c for _, s in found for c in set(s.campaigns))
+    errors += [
+        DefinitionError("", f"campaign {code}", "is in two studies (a campaign is in one study at most)")
+        for code, n in in_studies.items()
+        if n > 1
+    ]
+    return found
 
 
 def _read_campaigns(root: Path, definitions: Definitions, errors: list[DefinitionError]) -> list[Campaign]:

@@ -15,10 +15,12 @@ from typing import Any
 import msgspec
 
 from upscale_api.campaigns.store import apply_campaigns
+from upscale_api.consents.service import apply_documents
 from upscale_api.db import AdvisoryLock, Connection, Pool, lock_for_transaction, rows_affected
 from upscale_api.definitions import queries
 from upscale_api.definitions.files import FACTORS_FILE, InvalidDefinitions
 from upscale_api.definitions.structs import DefinitionError, Definitions
+from upscale_api.research.store import apply_studies, apply_surveys
 
 
 class ApplyResult(msgspec.Struct):
@@ -35,6 +37,9 @@ class ApplyResult(msgspec.Struct):
     challenges_changed: int = 0
     badges_changed: int = 0
     nudges_changed: int = 0
+    consent_versions_added: int = 0
+    survey_versions_changed: int = 0
+    studies_changed: int = 0
 
     def counts(self) -> dict[str, int]:
         return msgspec.structs.asdict(self)
@@ -80,9 +85,23 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
         raise InvalidDefinitions([DefinitionError(f"campaign {code}", field, why) for code, field, why in problems])
     for name, value in msgspec.structs.asdict(campaign_counts).items():
         setattr(result, name, value)
+    await _store_research(conn, definitions, result)
     if result.changed:
         await conn.execute(queries.BUMP_REVISION)
     return result
+
+
+async def _store_research(conn: Connection, definitions: Definitions, result: ApplyResult) -> None:
+    """Consent documents, survey instruments and studies (after the campaigns they name)."""
+    result.consent_versions_added, consent_problems = await apply_documents(conn, definitions.consents)
+    problems = [DefinitionError("consents", field, why) for field, why in consent_problems]
+    result.survey_versions_changed, survey_problems = await apply_surveys(conn, definitions.surveys)
+    problems += [DefinitionError(where, field, why) for where, field, why in survey_problems]
+    if not problems:
+        result.studies_changed, study_problems = await apply_studies(conn, definitions.studies, "file")
+        problems += [DefinitionError(f"study {code}", field, why) for code, field, why in study_problems]
+    if problems:
+        raise InvalidDefinitions(problems)
 
 
 async def _store_catalogue(conn: Connection, definitions: Definitions, result: ApplyResult) -> None:

@@ -4,6 +4,9 @@
 ``campaigns/catalogue/action-types.toml``      ``[[action_type]]`` entries
 ``campaigns/<city>/city.toml``                 one city (tenant) with its districts
 ``campaigns/<city>/<campaign>.toml``           a campaign (see :mod:`upscale_api.campaigns.structs`)
+``campaigns/<city>/studies/<study>.toml``      a study (see :mod:`upscale_api.research.structs`)
+``campaigns/surveys/<instrument>.toml``        a survey instrument, every version
+``campaigns/consents/<purpose>.toml``          a consent document, every version (:mod:`upscale_api.consents.structs`)
 
 Unknown keys are errors, so a typo never silently drops a value.
 """
@@ -19,6 +22,8 @@ from upscale_api.catalogue.structs import Category, Code, Localized, Text
 
 if TYPE_CHECKING:
     from upscale_api.campaigns.structs import Campaign
+    from upscale_api.consents.structs import ConsentFile
+    from upscale_api.research.structs import Study, SurveyFile
 
 Unit = Literal["km", "meal", "minute", "load", "item", "kg", "kwh", "day"]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
@@ -112,6 +117,10 @@ class Definitions:
     action_types: list[ActionType]
     cities: list[City]
     campaigns: list[Campaign] = field(default_factory=list)
+    consents: list[ConsentFile] = field(default_factory=list)
+    surveys: list[SurveyFile] = field(default_factory=list)
+    studies: list[tuple[str, Study]] = field(default_factory=list)
+    """Each study with the city of its folder."""
 
     def factor_in_force(self, code: str) -> Factor | None:
         versions = [f for f in self.factors if f.code == code]

@@ -23,6 +23,9 @@ from upscale_api.campaigns.structs import Campaign
 from upscale_api.catalogue.service import ActionType, Snapshot
 from upscale_api.db import AdvisoryLock, Connection, Pool, lock_for_transaction
 from upscale_api.demo import queries
+from upscale_api.research import service as research
+from upscale_api.research.store import apply_studies
+from upscale_api.research.structs import Study
 
 RESIDENTS_PER_CITY = {"ljubljana": 150, "kranj": 90, "velenje": 60}
 DAYS = 28
@@ -32,7 +35,6 @@ DEMO_ROLES = [
     ("demo-coordinator-kranj", "coordinator", "kranj"),
     ("demo-coordinator-ljubljana", "coordinator", "ljubljana"),
     ("demo-coordinator-velenje", "coordinator", "velenje"),
-    ("demo-researcher", "researcher", None),
     ("demo-admin", "admin", None),
 ]
 FIRST_NAMES = [
@@ -113,6 +115,7 @@ async def seed_demo(pool: Pool, snapshot: Snapshot, today: date | None = None) -
             ],
         )
         await _demo_campaign(conn, snapshot, today)
+        await _demo_study(conn, rng, today)
     return SeedResult(len(rows), len(actions))
 
 
@@ -161,6 +164,15 @@ async def _demo_campaign(conn: Connection, snapshot: Snapshot, today: date) -> N
                     "description": text,
                     "rule": {"kind": "collective", "categories": ["mobility"], "target": 1000},
                 },
+            ],
+            "nudge": [
+                {
+                    "code": "evening-reminder",
+                    "schedule": {"time": "18:00"},
+                    "audience": "inactive_today",
+                    "title": {"sl": "Še danes na pot?", "en": "A trip today?"},
+                    "body": {"sl": "Danes še niste vpisali poti.", "en": "You have not logged a trip today."},
+                }
             ],
             "badge": [
                 {
@@ -219,3 +231,56 @@ def _actions(rng: random.Random, snapshot: Snapshot, residents: list[Any], today
                     )
                 )
     return records
+
+
+DEMO_STUDY = "demo-kranj-evening-reminders"
+DEMO_RESEARCHER = "demo-researcher-kranj"
+
+
+async def _demo_study(conn: Connection, rng: random.Random, today: date) -> None:
+    """A two-arm study of the demo campaign with a baseline survey: 70% of Kranj's demo residents
+    consent (with a birth year and gender), are assigned, and most answer the survey."""
+    text = {"sl": "Predstavitvena raziskava s sintetičnimi podatki.", "en": "A demo study with synthetic data."}
+    study = msgspec.convert(
+        {
+            "code": DEMO_STUDY,
+            "title": {"sl": "Demo: večerni opomniki", "en": "Demo: evening reminders"},
+            "description": text,
+            "campaigns": [DEMO_CAMPAIGN],
+            "seed": "demo-kranj-2026",
+            "arm": [
+                {"code": "control", "control": True, "title": {"sl": "Kontrolna skupina", "en": "Control"}},
+                {
+                    "code": "evening-reminder",
+                    "title": {"sl": "Večerni opomnik", "en": "Evening reminder"},
+                    "nudges": ["evening-reminder"],
+                    "nudge_probability": 0.5,
+                },
+            ],
+            "wave": [{"code": "baseline", "survey": "travel-habits", "opens": "enrolment", "open_days": 60}],
+            "export": {"k": 5, "quasi_identifiers": ["city", "age_band"], "max_suppressed_share": 0.1},
+        },
+        Study,
+    )
+    _, problems = await apply_studies(conn, [("kranj", study)], "demo")
+    assert problems == [], problems
+    await conn.execute(queries.GRANT_STUDY_ROLE, DEMO_RESEARCHER, DEMO_STUDY)
+    kranj = [r["id"] for r in await conn.fetch(queries.KRANJ_DEMO_RESIDENTS)]
+    consenting = [r for r in kranj if rng.random() < 0.7]
+    when = datetime.combine(today - timedelta(days=DAYS - 1), time(9), UTC)
+    years = [today.year - rng.randint(20, 69) for _ in consenting]
+    genders = [rng.choice(["woman", "man", "woman", "man", "prefer-not-to-say"]) for _ in consenting]
+    await conn.execute(queries.CONSENT, consenting, years, when, genders)
+    for resident_id in consenting:
+        await research.assign(conn, resident_id, when)
+    answering = [r for r in consenting if rng.random() < 0.8]
+    answers = [
+        {
+            "car_days_per_week": rng.randint(0, 7),
+            "main_mode": rng.choice(["car", "public_transport", "bicycle", "walking"]),
+            "cycling_is_pleasant": rng.randint(1, 5),
+            "barriers": rng.sample(["distance", "weather", "safety", "time", "children"], k=rng.randint(0, 2)),
+        }
+        for _ in answering
+    ]
+    await conn.execute(queries.ANSWER_BASELINE, DEMO_STUDY, answering, answers)

@@ -236,37 +236,77 @@ SELECT count(*) AS messages, min(due_at) AS oldest FROM due
 # its weekday (or it runs daily), its time has passed less than $2 ago, and the
 # campaign is active. Audiences: everyone enrolled, or those with no live action
 # this ISO week / today (their local dates).
+#
+# Where the campaign is in a study (docs/research.md), its arms decide: a nudge
+# some arm names goes only to arms naming it; residents outside the study get what
+# the control arm gets. For a participant (assigned, research consent current) each
+# decision point is logged in nudge_decisions, sent or not, with its probability:
+# when available and in the arm, a nudge some arm names is sent when a draw keyed
+# by the study seed, resident, nudge and day falls below the arm's nudge_probability
+# (re-running decides the same); other nudges are sent (probability 1). A
+# participant's message goes out only with its decision's first logging, so the
+# log and the outbox never disagree.
 NUDGES = """
+WITH due AS (
+    SELECT n.id AS nudge_id, n.code AS nudge, k.id AS campaign_id, e.resident_id, e.city_id, r.locale,
+           n.title, n.body, k.code AS campaign, local.today, c.time_zone,
+           (local.today + (n.schedule ->> 'time')::time) AT TIME ZONE c.time_zone AS decision_point,
+           CASE n.audience
+             WHEN 'inactive_this_week' THEN NOT EXISTS (
+                 SELECT 1 FROM action_logs a WHERE a.resident_id = e.resident_id AND a.deleted_at IS NULL
+                   AND date_trunc('week', a.local_date) = date_trunc('week', local.today))
+             WHEN 'inactive_today' THEN NOT EXISTS (
+                 SELECT 1 FROM action_logs a WHERE a.resident_id = e.resident_id AND a.deleted_at IS NULL
+                   AND a.local_date = local.today)
+             ELSE true END AS available
+    FROM nudges n
+    JOIN campaigns k ON k.id = n.campaign_id
+    JOIN campaign_phases p ON p.id = k.id AND p.phase = 'active'
+    JOIN cities c ON c.id = k.city_id
+    CROSS JOIN LATERAL (SELECT ($1::timestamptz AT TIME ZONE c.time_zone) AS now) AS clock
+    CROSS JOIN LATERAL (SELECT clock.now::date AS today) AS local
+    JOIN enrolments e ON e.campaign_id = k.id AND e.left_at IS NULL
+    JOIN residents r ON r.id = e.resident_id
+    WHERE n.active
+      AND (n.schedule ->> 'weekday' IS NULL
+           OR (ARRAY['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'])
+              [extract(isodow FROM local.today)::int] = n.schedule ->> 'weekday')
+      AND clock.now::time >= (n.schedule ->> 'time')::time
+      AND clock.now - (local.today + (n.schedule ->> 'time')::time) < $2::interval
+), judged AS (
+    SELECT d.*, s.id AS study_id, arm.id AS arm_id, part.resident_id IS NOT NULL AS participant,
+           (s.id IS NULL OR NOT (d.nudge = ANY (s.controlled_nudges)) OR d.nudge = ANY (arm.nudges)) AS in_arm,
+           CASE WHEN d.nudge = ANY (s.controlled_nudges) THEN arm.nudge_probability ELSE 1 END AS arm_probability,
+           ('x' || substr(md5(s.seed || ':' || d.resident_id || ':' || d.nudge_id || ':' || d.today), 1, 13))
+               ::bit(52)::bigint / 4503599627370496.0 AS draw
+    FROM due d
+    LEFT JOIN study_campaigns sc ON sc.campaign_id = d.campaign_id
+    LEFT JOIN studies s ON s.id = sc.study_id
+    LEFT JOIN study_assignments part ON part.study_id = s.id AND part.resident_id = d.resident_id
+        AND EXISTS (SELECT 1 FROM current_consents cc WHERE cc.resident_id = d.resident_id AND cc.purpose = 'research')
+    LEFT JOIN study_arms arm ON arm.id = coalesce(part.arm_id,
+        (SELECT x.id FROM study_arms x WHERE x.study_id = s.id AND x.control))
+), logged AS (
+    INSERT INTO nudge_decisions (study_id, resident_id, city_id, arm_id, nudge_id, decision_point, local_date,
+                                 available, in_arm, probability, sent, decided_at)
+    SELECT j.study_id, j.resident_id, j.city_id, j.arm_id, j.nudge_id, j.decision_point, j.today,
+           j.available, j.in_arm, CASE WHEN j.available AND j.in_arm THEN j.arm_probability ELSE 0 END,
+           j.available AND j.in_arm AND j.draw < j.arm_probability, $1
+    FROM judged j WHERE j.participant
+    ON CONFLICT (study_id, resident_id, nudge_id, local_date) DO NOTHING
+    RETURNING resident_id, nudge_id, sent
+)
 INSERT INTO notifications
     (resident_id, city_id, kind, campaign_id, dedupe_key, title, body, data, locale, not_before, expires_at)
-SELECT e.resident_id, e.city_id, 'reminder', k.id,
-       'nudge:' || n.id || ':' || local.today,
-       coalesce(n.title ->> r.locale, n.title ->> 'en'),
-       coalesce(n.body ->> r.locale, n.body ->> 'en'),
-       jsonb_build_object('campaign', k.code, 'nudge', n.code),
-       r.locale, $1, (local.today + 1)::timestamp AT TIME ZONE c.time_zone
-FROM nudges n
-JOIN campaigns k ON k.id = n.campaign_id
-JOIN campaign_phases p ON p.id = k.id AND p.phase = 'active'
-JOIN cities c ON c.id = k.city_id
-CROSS JOIN LATERAL (SELECT ($1::timestamptz AT TIME ZONE c.time_zone) AS now) AS clock
-CROSS JOIN LATERAL (SELECT clock.now::date AS today) AS local
-JOIN enrolments e ON e.campaign_id = k.id AND e.left_at IS NULL
-JOIN residents r ON r.id = e.resident_id
-WHERE n.active
-  AND (n.schedule ->> 'weekday' IS NULL
-       OR (ARRAY['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'])
-          [extract(isodow FROM local.today)::int] = n.schedule ->> 'weekday')
-  AND clock.now::time >= (n.schedule ->> 'time')::time
-  AND clock.now - (local.today + (n.schedule ->> 'time')::time) < $2::interval
-  AND CASE n.audience
-        WHEN 'inactive_this_week' THEN NOT EXISTS (
-            SELECT 1 FROM action_logs a WHERE a.resident_id = e.resident_id AND a.deleted_at IS NULL
-              AND date_trunc('week', a.local_date) = date_trunc('week', local.today))
-        WHEN 'inactive_today' THEN NOT EXISTS (
-            SELECT 1 FROM action_logs a WHERE a.resident_id = e.resident_id AND a.deleted_at IS NULL
-              AND a.local_date = local.today)
-        ELSE true END
+SELECT j.resident_id, j.city_id, 'reminder', j.campaign_id,
+       'nudge:' || j.nudge_id || ':' || j.today,
+       coalesce(j.title ->> j.locale, j.title ->> 'en'),
+       coalesce(j.body ->> j.locale, j.body ->> 'en'),
+       jsonb_build_object('campaign', j.campaign, 'nudge', j.nudge),
+       j.locale, $1, (j.today + 1)::timestamp AT TIME ZONE j.time_zone
+FROM judged j
+LEFT JOIN logged l ON l.resident_id = j.resident_id AND l.nudge_id = j.nudge_id
+WHERE CASE WHEN j.participant THEN coalesce(l.sent, false) ELSE j.available AND j.in_arm END
 ON CONFLICT (resident_id, dedupe_key) DO NOTHING
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -45,6 +45,7 @@ from upscale_api.participation.structs import (
     TeamIn,
     TeamOut,
 )
+from upscale_api.research import service as research
 from upscale_api.residents import service as residents
 from upscale_api.residents.service import not_registered
 from upscale_api.scoring import reads as scoring_reads
@@ -108,6 +109,7 @@ async def campaign(pool: Pool, uid: str, code: str) -> CampaignOut:
         resident = await _resident(conn, uid)
         v = _find(await _visible(conn, resident), code)
         teams = await conn.fetch(queries.TEAMS, v.row["id"])
+        hidden = await research.hidden_challenges(conn, v.row["id"], resident["id"])
     language = resident["locale"]
     c = v.definition
     summary = msgspec.structs.asdict(_summary(v, language))
@@ -117,7 +119,9 @@ async def campaign(pool: Pool, uid: str, code: str) -> CampaignOut:
         teams=[TeamOut(t["code"], t["name"], t["kind"], t["city"], t["members"], t["member_quota"]) for t in teams],
         questions=[QuestionOut(q.code, pick(q.text, language), q.unit, q.min, q.max) for q in c.question],
         challenges=[
-            RuleOut(x.code, pick(x.title, language), pick(x.description, language), _kind(x.rule)) for x in c.challenge
+            RuleOut(x.code, pick(x.title, language), pick(x.description, language), _kind(x.rule))
+            for x in c.challenge
+            if x.code not in hidden
         ],
         badges=[
             RuleOut(x.code, pick(x.title, language), pick(x.description, language), _kind(x.rule)) for x in c.badge
@@ -201,6 +205,8 @@ async def _enrol(conn: Connection, resident: Record, v: _Visible, data: Enrolmen
     enrolled_at = await conn.fetchval(
         queries.ENROL, v.row["id"], resident["id"], resident["city_id"], team_id, data.baseline
     )
+    # A study of the campaign takes the resident in now, if research consent came first.
+    await research.assign(conn, resident["id"], datetime.now(UTC))
     out = EnrolmentOut(campaign=c.code, team=data.team, enrolled_at=enrolled_at, baseline=data.baseline)
     return out, created
 
@@ -239,9 +245,12 @@ async def my_campaign(pool: Pool, snapshot: Snapshot, uid: str, code: str, now: 
         score = await scoring_reads.campaign_score(conn, campaign_id, resident["id"])
         standing = await scoring_reads.challenges_by_code(conn, campaign_id, resident["id"], today)
         earned = await scoring_reads.badges_earned(conn, campaign_id, resident["id"])
+        hidden = await research.hidden_challenges(conn, campaign_id, resident["id"])
     c = v.definition
     challenges = [
-        _challenge(x.code, pick(x.title, language), x.rule, standing.get(x.code), snapshot) for x in c.challenge
+        _challenge(x.code, pick(x.title, language), x.rule, standing.get(x.code), snapshot)
+        for x in c.challenge
+        if x.code not in hidden
     ]
     badges = [BadgeProgress(b.code, pick(b.title, language), _kind(b.rule), b.code in earned) for b in c.badge]
     return MyCampaignOut(

@@ -10,7 +10,8 @@ Role = Literal["coordinator", "researcher", "admin"]
 
 
 class Grant(msgspec.Struct, frozen=True):
-    """A role granted to a Firebase user; ``city`` is set for coordinators only."""
+    """A role granted to a Firebase user; ``city`` is set for coordinators only, ``study`` for researchers."""
 
     role: Role
     city: str | None
+    study: str | None = None
