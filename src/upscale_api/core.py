@@ -52,6 +52,14 @@ from upscale_api.reports.commands import report_group
 from upscale_api.reports.routes import CityReportController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController
+from upscale_api.rewards.commands import rewards_group
+from upscale_api.rewards.keys import PartnerKeys
+from upscale_api.rewards.routes import (
+    AdminRewardController,
+    CityRewardController,
+    MyRewardController,
+    PartnerController,
+)
 from upscale_api.roles.commands import grant_command, revoke_command
 from upscale_api.scoring.commands import rescore_command
 from upscale_api.settings import Settings, load_settings
@@ -73,6 +81,10 @@ ROUTES = [
     DeviceController,
     NotificationController,
     CityReportController,
+    CityRewardController,
+    MyRewardController,
+    PartnerController,
+    AdminRewardController,
     HealthController,
 ]
 
@@ -88,6 +100,7 @@ COMMANDS = [
     grant_command,
     revoke_command,
     report_group,
+    rewards_group,
 ]
 
 
@@ -131,7 +144,9 @@ class ApplicationCore(InitPluginProtocol, CLIPluginProtocol):
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.dependencies["ctx"] = Provide(provide_context, sync_to_thread=False)
         app_config.openapi_config = _openapi_config()
-        app_config.state.update({"settings": settings, "token_verifier": TokenVerifier(settings)})
+        app_config.state.update(
+            {"settings": settings, "token_verifier": TokenVerifier(settings), "partner_keys": PartnerKeys()}
+        )
         app_config.debug = False
         return app_config
 
@@ -177,7 +192,13 @@ def _openapi_config() -> OpenAPIConfig:
         render_plugins=[SwaggerRenderPlugin(path="/"), ContractJsonRenderPlugin()],
         components=Components(
             security_schemes={
-                "firebase": SecurityScheme(type="http", scheme="bearer", bearer_format="Firebase ID token")
+                "firebase": SecurityScheme(type="http", scheme="bearer", bearer_format="Firebase ID token"),
+                "partnerKey": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="partner API key",
+                    description="A partner's API key (`/v1/partner` routes); `X-Partner-Key: <key>` works too",
+                ),
             }
         ),
     )

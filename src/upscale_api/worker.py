@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -27,6 +28,8 @@ from upscale_api.notifications.producers import (
     produce_weekly_summaries,
 )
 from upscale_api.ratelimit.store import forget_expired
+from upscale_api.rewards import service as rewards
+from upscale_api.rewards import webhooks
 from upscale_api.scoring import service as scoring
 from upscale_api.settings import Settings
 
@@ -60,6 +63,8 @@ class Worker:
             if settings.upscale_push == "fcm"
             else None
         )
+        self.settings = settings
+        self.webhooks = httpx.AsyncClient(timeout=settings.upscale_webhook_timeout_seconds, follow_redirects=False)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         jobs: list[tuple[Callable[[], Awaitable[Any]], float]] = [
             (self.score, settings.upscale_scoring_seconds),
@@ -73,6 +78,8 @@ class Worker:
             (self.deliver, 2),
             (self.settle_stale, 60),
             (self.forget_rate_limits, 60),
+            (self.deliver_rewards, 2),
+            (self.expire_redemptions, 60),
         ]
         # Each job runs once as the worker starts, then at its interval: a restarted
         # worker does not leave the weekly history or a campaign's results for minutes.
@@ -181,3 +188,22 @@ class Worker:
     async def forget_rate_limits(self) -> None:
         """Delete rate-limit rows whose quota is whole again; harmless in every replica at once."""
         await forget_expired(self.pool)
+
+    async def deliver_rewards(self) -> None:
+        """Send the due deliveries to city cards, batch after batch; every replica (rows are claimed)."""
+        secret = self.settings.webhook_secret
+        if secret is None:
+            return
+        retry = self.settings.upscale_webhook_retry_seconds
+        while await webhooks.deliver_due(self.pool, self.webhooks, secret, datetime.now(UTC), retry):
+            pass
+
+    async def expire_redemptions(self) -> None:
+        """Mark codes past their expiry expired; their items go back to the stock."""
+
+        async def work() -> None:
+            expired = await rewards.expire_codes(self.pool, datetime.now(UTC))
+            if expired:
+                log.info("rewards: %d codes expired", expired)
+
+        await run_once(self.pool, AdvisoryLock.REWARD_EXPIRY, work)

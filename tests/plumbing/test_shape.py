@@ -45,6 +45,7 @@ LAYERS = [
     "impact",
     "reviews",
     "reports",
+    "rewards",
     "definitions",
     "demo",
     "health",

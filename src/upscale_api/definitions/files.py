@@ -27,9 +27,12 @@ from upscale_api.definitions.structs import (
     Definitions,
     FactorsFile,
 )
+from upscale_api.rewards.store import check_partner
+from upscale_api.rewards.structs import PartnerDefinition
 
 FACTORS_FILE = Path("catalogue/emission-factors.toml")
 ACTION_TYPES_FILE = Path("catalogue/action-types.toml")
+REWARDS_FOLDER = "rewards"
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -57,9 +60,10 @@ def read_definitions(root: Path) -> Definitions:
     for file, city in cities:
         errors += _check_city(file, city, definitions)
     campaigns = _read_campaigns(root, definitions, errors)
+    partners = _read_partners(root, definitions, errors)
     if errors:
         raise InvalidDefinitions(errors)
-    return Definitions(definitions.factors, definitions.action_types, definitions.cities, campaigns)
+    return Definitions(definitions.factors, definitions.action_types, definitions.cities, campaigns, partners)
 
 
 def campaign_files(root: Path) -> list[Path]:
@@ -84,6 +88,37 @@ def _read_campaigns(root: Path, definitions: Definitions, errors: list[Definitio
     codes = Counter(c.code for c in campaigns)
     errors += [DefinitionError("", f"code {code}", "used by two campaign files") for code, n in codes.items() if n > 1]
     return campaigns
+
+
+def partner_files(root: Path) -> list[Path]:
+    """The partner files: ``<city>/rewards/<partner>.toml``."""
+    return sorted(root.glob(f"*/{REWARDS_FOLDER}/*.toml"))
+
+
+def _read_partners(
+    root: Path, definitions: Definitions, errors: list[DefinitionError]
+) -> list[tuple[str, PartnerDefinition]]:
+    """Every partner file, checked on its own and against the cities; problems go to ``errors``."""
+    partners = []
+    cities = {c.code for c in definitions.cities}
+    for path in partner_files(root):
+        relative = path.relative_to(root)
+        partner = _read(root, relative, PartnerDefinition, errors)
+        if partner is None:
+            continue
+        city = path.parent.parent.name
+        problems = check_partner(partner)
+        if city not in cities:
+            problems.append(("", f"the folder {city!r} is no city (it has no {CITY_FILE})"))
+        if partner.code != path.stem:
+            problems.append(("code", f"must equal the file's name {path.stem!r}"))
+        errors += [DefinitionError(str(relative), field, reason) for field, reason in problems]
+        partners.append((city, partner))
+    codes = Counter(p.code for _, p in partners)
+    rewards = Counter(r.code for _, p in partners for r in p.reward)
+    errors += [DefinitionError("", f"code {code}", "used by two partner files") for code, n in codes.items() if n > 1]
+    errors += [DefinitionError("", f"reward {code}", "defined by two partners") for code, n in rewards.items() if n > 1]
+    return partners
 
 
 def _read(root: Path, relative: Path, type_: type[T], errors: list[DefinitionError]) -> T | None:

@@ -19,6 +19,7 @@ from upscale_api.db import AdvisoryLock, Connection, Pool, lock_for_transaction,
 from upscale_api.definitions import queries
 from upscale_api.definitions.files import FACTORS_FILE, InvalidDefinitions
 from upscale_api.definitions.structs import DefinitionError, Definitions
+from upscale_api.rewards.store import apply_partners
 
 
 class ApplyResult(msgspec.Struct):
@@ -35,6 +36,9 @@ class ApplyResult(msgspec.Struct):
     challenges_changed: int = 0
     badges_changed: int = 0
     nudges_changed: int = 0
+    partners_changed: int = 0
+    rewards_changed: int = 0
+    rewards_retired: int = 0
 
     def counts(self) -> dict[str, int]:
         return msgspec.structs.asdict(self)
@@ -79,6 +83,11 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
     if problems:
         raise InvalidDefinitions([DefinitionError(f"campaign {code}", field, why) for code, field, why in problems])
     for name, value in msgspec.structs.asdict(campaign_counts).items():
+        setattr(result, name, value)
+    partner_counts, refused = await apply_partners(conn, definitions.partners, "file")
+    if refused:
+        raise InvalidDefinitions([DefinitionError(f"partner {code}", field, why) for code, field, why in refused])
+    for name, value in msgspec.structs.asdict(partner_counts).items():
         setattr(result, name, value)
     if result.changed:
         await conn.execute(queries.BUMP_REVISION)

@@ -4,6 +4,7 @@
 ``campaigns/catalogue/action-types.toml``      ``[[action_type]]`` entries
 ``campaigns/<city>/city.toml``                 one city (tenant) with its districts
 ``campaigns/<city>/<campaign>.toml``           a campaign (see :mod:`upscale_api.campaigns.structs`)
+``campaigns/<city>/rewards/<partner>.toml``    a partner and its rewards (see :mod:`upscale_api.rewards.structs`)
 
 Unknown keys are errors, so a typo never silently drops a value.
 """
@@ -19,6 +20,7 @@ from upscale_api.catalogue.structs import Category, Code, Localized, Text
 
 if TYPE_CHECKING:
     from upscale_api.campaigns.structs import Campaign
+    from upscale_api.rewards.structs import PartnerDefinition
 
 Unit = Literal["km", "meal", "minute", "load", "item", "kg", "kwh", "day"]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
@@ -112,6 +114,8 @@ class Definitions:
     action_types: list[ActionType]
     cities: list[City]
     campaigns: list[Campaign] = field(default_factory=list)
+    partners: list[tuple[str, PartnerDefinition]] = field(default_factory=list)
+    """Each partner with the code of its city (the folder it is in)."""
 
     def factor_in_force(self, code: str) -> Factor | None:
         versions = [f for f in self.factors if f.code == code]
