@@ -534,7 +534,7 @@ def _partner_view(row: Record, now: datetime) -> PartnerRedemption:
 
 
 def _code_not_found(code: str) -> Problem:
-    return Problem.field("code", f"no redemption code {code!r} of yours", status=404, kind="not-found")
+    return Problem.field("code", "no redemption of yours has this code", status=404, kind="not-found")
 
 
 async def partner_self(pool: Pool, partner_id: int, key_id: int) -> PartnerSelf:

@@ -159,7 +159,7 @@ class RewardOut(msgspec.Struct, kw_only=True):
     title: Annotated[str, Meta(description="Its name in your language")]
     description: Annotated[str, Meta(description="What you get and how, in your language")]
     cost: Annotated[int, Meta(ge=1, description="Its price in points")]
-    remaining: Annotated[int | None, Meta(ge=0, description="How many are left; null: no limit")]
+    remaining: Annotated[Annotated[int, Meta(ge=0)] | None, Meta(description="How many are left; null: no limit")]
     limit_per_resident: Annotated[int | None, Meta(description="How many one resident may redeem per period")]
     limit_period: Annotated[LimitPeriod, Meta(description="The period of the limit")]
     available_until: Annotated[date | None, Meta(description="The last local day it can be redeemed")]
