@@ -174,7 +174,7 @@ async def test_a_reward_reaches_the_card_through_a_signed_webhook_retried_until_
     assert (await balance(resident))["spent"] == 80
     audit = (await coordinator.get("/v1/admin/cities/kranj/redemptions", params={"partner": partner.code})).json()
     delivery = audit["items"][0]["delivery"]
-    assert [(a["attempt"], a["status_code"]) for a in delivery["attempts"]] == [(1, 503), (2, 200)]
+    assert [(a["attempt"], a["http_status"]) for a in delivery["attempts"]] == [(1, 503), (2, 200)]
     assert delivery["delivered_at"] is not None and delivery["next_attempt_at"] is None
 
 

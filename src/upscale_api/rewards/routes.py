@@ -178,6 +178,7 @@ class MyRewardController(Controller):
         status_code=200,
         response_description="Cancelled (also when it was cancelled before)",
         responses={
+            **NOT_REGISTERED_404,
             409: problem(
                 ("code-used", "the partner accepted the code already"),
                 ("code-expired", "the code expired (its points came back by themselves)"),
@@ -197,6 +198,7 @@ class MyRewardController(Controller):
         operation_id="getCityCard",
         summary="Your linked city card (your city's)",
         response_description="The card (its number is not kept)",
+        responses={404: problem(("not-found", "no card is linked"), NOT_REGISTERED)},
     )
     async def card(self, ctx: NamedDependency[Context]) -> CityCardOut:
         return await service.card(ctx.pool, await ctx.catalogue.current(), ctx.uid)

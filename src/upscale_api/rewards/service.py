@@ -615,7 +615,7 @@ async def _deliveries(conn: Connection, redemption_ids: list[uuid.UUID]) -> dict
             DeliveryAttempt(
                 attempt=a["attempt"],
                 attempted_at=a["attempted_at"],
-                status_code=a["status_code"],
+                http_status=a["status_code"],
                 error=a["error"],
                 duration_ms=a["duration_ms"],
             )

@@ -310,7 +310,7 @@ class DeliveryAttempt(msgspec.Struct, kw_only=True):
 
     attempt: Annotated[int, Meta(ge=1, description="1 for the first")]
     attempted_at: Annotated[Moment, Meta(description="When")]
-    status_code: Annotated[int | None, Meta(description="The receiver's HTTP status; null when it did not answer")]
+    http_status: Annotated[int | None, Meta(description="The receiver's HTTP status; null when it did not answer")]
     error: Annotated[str | None, Meta(description="Why it failed, when it did")]
     duration_ms: Annotated[float, Meta(description="How long it took")]
 
