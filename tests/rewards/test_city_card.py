@@ -197,7 +197,9 @@ async def test_the_receiver_refuses_replays_forgeries_and_old_webhooks(
 
     async with httpx.AsyncClient() as client:
         replayed = await client.post(operator.url, content=body, headers=headers)
-        forged = await client.post(operator.url, content=body.replace(b'"points":10', b'"points":9999'), headers=headers)
+        forged = await client.post(
+            operator.url, content=body.replace(b'"points":10', b'"points":9999'), headers=headers
+        )
         stale = await client.post(operator.url, content=body, headers=old)
         wrong_key = await client.post(
             operator.url,

@@ -235,9 +235,7 @@ async def test_partner_routes_are_rate_limited_per_partner(database_url: str, ma
         database_url=database_url,
     )
     async with AsyncTestClient(app=app) as limited:
-        answers: list[httpx.Response] = [
-            await limited.get("/v1/partner", headers=partner.headers) for _ in range(4)
-        ]
+        answers: list[httpx.Response] = [await limited.get("/v1/partner", headers=partner.headers) for _ in range(4)]
 
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert '"partner";q=3;w=60' in answers[0].headers["ratelimit-policy"]

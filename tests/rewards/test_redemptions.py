@@ -118,7 +118,9 @@ async def test_the_limit_per_resident_holds(make_partner: MakePartner, make_earn
     assert (offer["reason"], offer["redeemed_in_period"]) == ("limit-reached", 2)
 
 
-async def test_the_last_item_goes_to_one_resident(make_partner: MakePartner, make_earner: MakeEarner, pool: db.Pool) -> None:
+async def test_the_last_item_goes_to_one_resident(
+    make_partner: MakePartner, make_earner: MakeEarner, pool: db.Pool
+) -> None:
     partner = await make_partner(reward(cost=50, stock=1))
     first, second = await make_earner(100), await make_earner(100)
 

@@ -99,7 +99,9 @@ async def test_the_last_item_goes_to_exactly_one_of_many_racing_residents(
     partner = await make_partner(reward(cost=50, stock=1))
     residents = [await make_earner(100) for _ in range(RACERS)]
 
-    answers = await _race(two_processes, [(r, {"id": str(uuid.uuid4()), "reward": partner.rewards[0]}) for r in residents])
+    answers = await _race(
+        two_processes, [(r, {"id": str(uuid.uuid4()), "reward": partner.rewards[0]}) for r in residents]
+    )
 
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [201] + [409] * (RACERS - 1), [a.text for a in answers]
