@@ -59,7 +59,7 @@ def operator() -> Iterator[CardOperator]:
     receiver = CardOperator()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
             headers = {k.lower(): v for k, v in self.headers.items()}
             status = receiver.answer(headers, body)

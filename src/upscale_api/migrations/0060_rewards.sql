@@ -78,12 +78,16 @@ CREATE TABLE reward_wallets (
 
 -- The app chooses a redemption's id (retries are recognised). ``code`` is what
 -- the resident shows the partner; NULL for deliveries to the city card.
+-- reward_id and partner_id carry no foreign keys: checking one locks the
+-- referenced row (FOR KEY SHARE) until the commit, and every redemption of a
+-- popular reward would then turn that row's lock into a shared multixact with
+-- the stock update; rewards and partners are never deleted, only withdrawn.
 CREATE TABLE redemptions (
     id            uuid PRIMARY KEY,
     resident_id   bigint NOT NULL REFERENCES residents (id),
     city_id       integer NOT NULL REFERENCES cities (id),
-    reward_id     integer NOT NULL REFERENCES rewards (id),
-    partner_id    integer NOT NULL REFERENCES partners (id),
+    reward_id     integer NOT NULL,
+    partner_id    integer NOT NULL,
     cost          integer NOT NULL CHECK (cost > 0),
     code          text UNIQUE,
     status        text NOT NULL CHECK (status IN ('issued', 'used', 'delivered', 'cancelled', 'expired')),
