@@ -183,7 +183,7 @@ class MyRewardController(Controller):
                 ("code-used", "the partner accepted the code already"),
                 ("code-expired", "the code expired (its points came back by themselves)"),
                 ("rule-violation", "a delivery to the city card cannot be cancelled"),
-            )
+            ),
         },
     )
     async def cancel(

@@ -286,21 +286,18 @@ async def redeem(
     """
     async with pool.acquire() as conn:
         resident = await _resident(conn, uid)
-        replay = await _replay(conn, resident, data, now)
-        if replay is not None:
-            return replay, False
         reward = await conn.fetchrow(queries.REWARD, data.reward)
         if reward is None:
             raise Problem.field("reward", f"no reward {data.reward!r}")
         try:
             async with conn.transaction():
                 await conn.execute(queries.LOCK_WALLET, resident["id"], reward["city_id"])
-                # A retry that raced this one waited for the lock above and finds it stored now.
+                # A retry waits for the lock above, then finds the first one stored.
                 replay = await _replay(conn, resident, data, now)
                 if replay is not None:
                     return replay, False
                 await _check(conn, settings, resident, reward, now)
-                await _issue(conn, settings, resident, reward, data.id, now)
+                issued = await _issue(conn, settings, resident, reward, data.id, now)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name != "redemptions_pkey":
                 raise
@@ -309,7 +306,7 @@ async def redeem(
             if replay is None:
                 raise
             return replay, False
-        return await _redemption_out(conn, data.id, resident["locale"], now), True
+        return issued, True
 
 
 async def _replay(conn: Connection, resident: Record, data: RedemptionIn, now: datetime) -> RedemptionOut | None:
@@ -355,7 +352,7 @@ async def _check(conn: Connection, settings: Settings, resident: Record, reward:
 
 async def _issue(
     conn: Connection, settings: Settings, resident: Record, reward: Record, redemption_id: uuid.UUID, now: datetime
-) -> None:
+) -> RedemptionOut:
     by_card = reward["delivery"] == "city-card"
     code = None if by_card else keys.new_code()
     expires_at = None if by_card else now + timedelta(days=reward["code_valid_days"])
@@ -400,6 +397,20 @@ async def _issue(
         )
     if await conn.fetchval(queries.CLAIM_STOCK, reward["id"]) is None:
         raise Problem(409, "out-of-stock", f"reward: none of {reward['code']} is left")
+    language = resident["locale"]
+    return RedemptionOut(
+        id=redemption_id,
+        city=reward["city"],
+        reward=reward["code"],
+        title=pick(reward["title"], language),
+        partner=pick(reward["partner_name"], language),
+        cost=reward["cost"],
+        code=code,
+        status="issued",
+        created_at=now,
+        expires_at=expires_at,
+        used_at=None,
+    )
 
 
 async def _redemption_out(conn: Connection, redemption_id: uuid.UUID, language: str, now: datetime) -> RedemptionOut:
