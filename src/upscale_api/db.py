@@ -57,7 +57,6 @@ class AdvisoryLock(enum.IntEnum):
     SCORING_HISTORY = 7_401_011
     GOAL_ANNOUNCEMENTS = 7_401_012
     CAMPAIGN_CODE = 7_401_013
-    REWARD_EXPIRY = 7_401_060
 
 
 async def lock_for_transaction(conn: Connection, key: AdvisoryLock) -> None:

@@ -78,8 +78,6 @@ class Worker:
             (self.deliver, 2),
             (self.settle_stale, 60),
             (self.forget_rate_limits, 60),
-            (self.deliver_rewards, 2),
-            (self.expire_redemptions, 60),
         ]
         # Each job runs once as the worker starts, then at its interval: a restarted
         # worker does not leave the weekly history or a campaign's results for minutes.
@@ -93,6 +91,12 @@ class Worker:
                 coalesce=True,
                 id=job.__name__,
                 next_run_time=started,
+            )
+
+        # Not at start: the jobs above share the pool then; a delivery or expiry waits one interval.
+        for later, seconds in ((self.deliver_rewards, 2.0), (self.expire_redemptions, 60.0)):
+            self.scheduler.add_job(
+                later, "interval", seconds=seconds, max_instances=1, coalesce=True, id=later.__name__
             )
 
     def start(self) -> None:
@@ -199,11 +203,8 @@ class Worker:
             pass
 
     async def expire_redemptions(self) -> None:
-        """Mark codes past their expiry expired; their items go back to the stock."""
-
-        async def work() -> None:
-            expired = await rewards.expire_codes(self.pool, datetime.now(UTC))
-            if expired:
-                log.info("rewards: %d codes expired", expired)
-
-        await run_once(self.pool, AdvisoryLock.REWARD_EXPIRY, work)
+        """Mark codes past their expiry expired; their items go back to the stock. Harmless in every
+        replica at once: a code is marked (and its item given back) by one statement, once."""
+        expired = await rewards.expire_codes(self.pool, datetime.now(UTC))
+        if expired:
+            log.info("rewards: %d codes expired", expired)

@@ -139,7 +139,8 @@ WHERE r.resident_id = $1 AND r.reward_id = ANY($2::integer[]) AND """
     + _COUNTS_AT.format(now="$3")
     + """
   AND (w.limit_period = 'ever'
-       OR r.created_at >= (date_trunc(w.limit_period, $3::timestamptz AT TIME ZONE $4) AT TIME ZONE $4))
+       OR r.created_at >= (date_trunc(CASE w.limit_period WHEN 'ever' THEN 'year' ELSE w.limit_period END,
+                                      $3::timestamptz AT TIME ZONE $4) AT TIME ZONE $4))
 GROUP BY r.reward_id
 """
 )
