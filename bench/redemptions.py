@@ -229,7 +229,6 @@ async def run(args: argparse.Namespace) -> int:
         server = Server(url, 1, None)
         await server.wait_ready()
         earners = await _earners(server.base_url, settings.firebase_project_id, args.residents)
-        loggers = await _earners(server.base_url, settings.firebase_project_id, args.residents, earn=False)
         pool = await db.create_pool(url, settings)
         try:
             await tick(pool, datetime.now(UTC))
@@ -243,6 +242,8 @@ async def run(args: argparse.Namespace) -> int:
             f"1,000 points each; {args.warmup:g} s warm-up + {args.seconds:g} s measured per row"
         )
         for n in args.clients:
+            # Fresh residents per level, so that nobody reaches a daily limit (as action_logging.py).
+            loggers = await _earners(server.base_url, settings.firebase_project_id, args.residents, earn=False)
             groups = split(loggers, n)
             plans = [Plan(group, kinds) for group in groups]
             results.append(
