@@ -1,7 +1,9 @@
 """Who is calling: Firebase ID tokens, roles from the database, and route access.
 
 Every route declares who may call it with exactly one access guard from this
-module (``PUBLIC``, ``SIGNED_IN``, or a role); a test checks that none is missing.
+module (``PUBLIC``, ``SIGNED_IN``, a role, or ``PARTNER``); a test checks that none
+is missing. ``PARTNER`` routes take a partner's API key instead of a Firebase token,
+checked by the verifier the composition root puts on the app's state.
 
 Tokens are verified by firebase-admin's ``auth.verify_id_token`` in a worker
 thread (it is synchronous and may fetch Google's certificates), and verified
@@ -21,7 +23,7 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, Protocol, TypeGuard
 
 import firebase_admin
 import msgspec
@@ -212,8 +214,13 @@ class Access:
     name: str
     signed_in: bool
     role: Role | None = None
+    partner: bool = False
+    """The caller is a partner, by its API key (never a Firebase token)."""
 
     async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if self.partner:
+            await authenticate_partner(connection)
+            return
         if not self.signed_in:
             return
         identity = await authenticate(connection)
@@ -244,6 +251,7 @@ COORDINATOR = Access("coordinator", signed_in=True, role="coordinator")
 RESEARCHER = Access("researcher", signed_in=True, role="researcher")
 ADMIN = Access("admin", signed_in=True, role="admin")
 SCRAPER = ScraperAccess("scraper", signed_in=False)
+PARTNER = Access("partner", signed_in=False, partner=True)
 
 
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
@@ -259,3 +267,46 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Identi
     identity = await verifier.verify(token.strip())
     connection.state["identity"] = identity
     return identity
+
+
+# --- Partners -------------------------------------------------------------------
+
+
+class PartnerCaller(msgspec.Struct, frozen=True):
+    """A partner verified by one of its API keys."""
+
+    partner_id: int
+    partner: str
+    """The partner's code."""
+    city_id: int
+    key_id: int
+
+
+class PartnerKeyVerifier(Protocol):
+    """Finds the partner an API key belongs to (the rewards domain provides it)."""
+
+    async def verify(self, connection: ASGIConnection[Any, Any, Any, Any], key: str) -> PartnerCaller | None:
+        """The partner of ``key``, or None when no live key matches."""
+        ...
+
+
+PARTNER_KEY_HEADER = "x-partner-key"
+
+
+async def authenticate_partner(connection: ASGIConnection[Any, Any, Any, Any]) -> PartnerCaller:
+    """Verify the partner API key (``Authorization: Bearer <key>`` or ``X-Partner-Key``) once
+    per request and keep the partner on the request state."""
+    caller: PartnerCaller | None = connection.state.get("partner")
+    if caller is not None:
+        return caller
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    key = token.strip() if scheme.lower() == "bearer" else ""
+    key = key or connection.headers.get(PARTNER_KEY_HEADER, "").strip()
+    if not key:
+        raise NotAuthorizedException("Authorization: a 'Bearer <partner API key>' header is required")
+    verifier: PartnerKeyVerifier = connection.app.state.partner_keys
+    caller = await verifier.verify(connection, key)
+    if caller is None:
+        raise NotAuthorizedException("Authorization: the partner API key is unknown, revoked or expired")
+    connection.state["partner"] = caller
+    return caller

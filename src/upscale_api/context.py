@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Request
 
-from upscale_api.auth import Identity
+from upscale_api.auth import Identity, PartnerCaller
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.db import Pool
 from upscale_api.roles.structs import Grant
@@ -28,6 +28,8 @@ class Context:
     """Set on signed-in routes (their guard verified the token); None on public ones."""
     grants: list[Grant]
     """The caller's roles, read by role guards (empty elsewhere)."""
+    partner: PartnerCaller | None = None
+    """Set on partner routes (their guard verified the API key)."""
 
     @property
     def uid(self) -> str:
@@ -44,4 +46,5 @@ def provide_context(request: Request[Any, Any, Any]) -> Context:
         settings=state.settings,
         identity=request.state.get("identity"),
         grants=request.state.get("grants", []),
+        partner=request.state.get("partner"),
     )

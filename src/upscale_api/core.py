@@ -61,6 +61,14 @@ from upscale_api.research.commands import research_group
 from upscale_api.research.routes import StudyController, SurveyController
 from upscale_api.residents.routes import ResidentController
 from upscale_api.reviews.routes import HeldEntryController
+from upscale_api.rewards.commands import rewards_group
+from upscale_api.rewards.keys import PartnerKeys
+from upscale_api.rewards.routes import (
+    AdminRewardController,
+    CityRewardController,
+    MyRewardController,
+    PartnerController,
+)
 from upscale_api.roles.commands import grant_command, revoke_command
 from upscale_api.scoring.commands import rescore_command
 from upscale_api.serving import ServingMiddleware, drain_on_sigterm
@@ -88,6 +96,10 @@ ROUTES = [
     ConsentController,
     SurveyController,
     StudyController,
+    CityRewardController,
+    MyRewardController,
+    PartnerController,
+    AdminRewardController,
     HealthController,
 ]
 
@@ -104,6 +116,7 @@ COMMANDS = [
     revoke_command,
     report_group,
     research_group,
+    rewards_group,
 ]
 
 
@@ -165,7 +178,9 @@ class ApplicationCore(InitPluginProtocol, CLIPluginProtocol):
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.dependencies["ctx"] = Provide(provide_context, sync_to_thread=False)
         app_config.openapi_config = _openapi_config()
-        app_config.state.update({"settings": settings, "token_verifier": TokenVerifier(settings)})
+        app_config.state.update(
+            {"settings": settings, "token_verifier": TokenVerifier(settings), "partner_keys": PartnerKeys()}
+        )
         app_config.debug = False
         return app_config
 
@@ -214,7 +229,13 @@ def _openapi_config() -> OpenAPIConfig:
         render_plugins=[SwaggerRenderPlugin(path="/"), ContractJsonRenderPlugin()],
         components=Components(
             security_schemes={
-                "firebase": SecurityScheme(type="http", scheme="bearer", bearer_format="Firebase ID token")
+                "firebase": SecurityScheme(type="http", scheme="bearer", bearer_format="Firebase ID token"),
+                "partnerKey": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="partner API key",
+                    description="A partner's API key (`/v1/partner` routes); `X-Partner-Key: <key>` works too",
+                ),
             }
         ),
     )

@@ -10,7 +10,8 @@ handlers. :func:`complete` then makes the document say what the service does:
   (constraints inside lists and maps, a ``ge=0`` bound, unknown fields).
 - Every operation lists its errors as ``application/problem+json`` with the one
   ``ProblemDetails`` component, derived from what the route declares: its access
-  guard (401, 403), its body (400, 413, 422), its parameters (422; 404 where the
+  guard (401, 403; its security: a Firebase token or a partner's API key), its
+  body (400, 413, 422), its parameters (422; 404 where the
   path names a thing), and on every operation 429 and 503. Errors only one route
   raises are declared on the route with :func:`problem`. Litestar's default 400
   schema is not documented: the service never answers it.
@@ -118,8 +119,9 @@ def complete(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": _media(schema_of[body], body)},
             }
-        if _access(handler).signed_in:
-            operation["security"] = [{"firebase": []}]
+        access = _access(handler)
+        if access.signed_in or access.partner:
+            operation["security"] = [{"partnerKey" if access.partner else "firebase": []}]
         _complete_responses(path, handler, operation, schema_of)
     done["components"]["schemas"] = dict(sorted(components.items()))
     _check_refs(done)
@@ -181,6 +183,11 @@ def _derived_problems(handler: HTTPRouteHandler, parameters: list[dict[str, Any]
         problems[401] = {
             "unauthenticated": "the `Authorization: Bearer` header is missing, or its Firebase ID token is "
             "malformed, expired, not yet valid or for another project (answered with `WWW-Authenticate: Bearer`)"
+        }
+    if access.partner:
+        problems[401] = {
+            "unauthenticated": "the partner API key (`Authorization: Bearer` or `X-Partner-Key`) is missing, "
+            "unknown, revoked or expired (answered with `WWW-Authenticate: Bearer`)"
         }
     if access.role is not None:
         problems[403] = {"forbidden": f"signed in without the {access.role} role (or admin)"}

@@ -17,6 +17,9 @@ import msgspec
 Environment = Literal["development", "test", "production"]
 RateLimit = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{0,8}/[1-9][0-9]{0,7}$")]
 """``QUOTA/SECONDS``: QUOTA units at once, given back at QUOTA per SECONDS (``ratelimit/``)."""
+Secret = Annotated[str, msgspec.Meta(min_length=32)]
+"""A key of at least 32 characters (e.g. ``python3 -c "import secrets; print(secrets.token_urlsafe(32))"``)."""
+_DEVELOPMENT_KEY = "development-only-key-never-used-in-production"
 
 
 DEVELOPMENT_RESEARCH_KEY = b"upscale-development-research-key-never-use-in-production"
@@ -77,6 +80,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     upscale_rate_limit_batch_resident: RateLimit = "1000/3600"
     """Counted in actions: a batch of N actions uses N."""
     upscale_rate_limit_batch_address: RateLimit = "10000/3600"
+    upscale_rate_limit_partner: RateLimit = "600/60"
+    """Requests of one partner (all its API keys together) on the partner API."""
     upscale_rate_limit_pause_seconds: Annotated[float, msgspec.Meta(ge=0, le=10)] = 1.0
     """A refused request is answered after this pause (at most until it would pass)."""
     upscale_trusted_proxies: str = ""
@@ -102,6 +107,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """Raise it with every new key: exports record it, withdrawal lists name it."""
     upscale_research_export_dir: str | None = None
     """Where export jobs write their files (default: ``<data dir>/exports``)."""
+    upscale_rewards_webhook_secret: Secret | None = None
+    """Signs the webhooks sent to partners (HMAC-SHA256); unset outside production: a development key."""
+    upscale_city_card_key: Secret | None = None
+    """Keys the hash of city card numbers (HMAC-SHA256), shared with the card operator; unset outside
+    production: a development key."""
+    upscale_webhook_retry_seconds: Annotated[float, msgspec.Meta(ge=0.01, le=3600)] = 30.0
+    """The wait after a webhook's first failed attempt; it doubles with each further one, up to an hour."""
+    upscale_webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
+    """How long one webhook attempt may take before it counts as failed."""
 
     def __post_init__(self) -> None:
         if self.upscale_env == "production" and self.firebase_auth_emulator_host:
@@ -161,6 +175,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     @property
     def auth_emulated(self) -> bool:
         return bool(self.firebase_auth_emulator_host)
+
+    @property
+    def webhook_secret(self) -> bytes | None:
+        """The key webhooks are signed with; None in production when it is not set (nothing is sent)."""
+        return self._key(self.upscale_rewards_webhook_secret)
+
+    @property
+    def city_card_key(self) -> bytes | None:
+        """The key of city card numbers' hashes; None in production when it is not set (no card is linked)."""
+        return self._key(self.upscale_city_card_key)
+
+    def _key(self, value: str | None) -> bytes | None:
+        if value is None:
+            return None if self.upscale_env == "production" else _DEVELOPMENT_KEY.encode()
+        return value.encode()
 
     @property
     def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

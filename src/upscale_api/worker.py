@@ -22,9 +22,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import msgspec
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.util import undefined
 
 from upscale_api.db import AdvisoryLock, Pool, try_lock_for_transaction
 from upscale_api.notifications import sender
@@ -40,6 +42,8 @@ from upscale_api.observability.metrics import JOB_RUNS, JOB_SECONDS, OUTBOX_DUE,
 from upscale_api.ratelimit.store import forget_expired
 from upscale_api.research import export as research_exports
 from upscale_api.research.service import produce_survey_notices
+from upscale_api.rewards import service as rewards
+from upscale_api.rewards import webhooks
 from upscale_api.scoring import service as scoring
 from upscale_api.settings import Settings
 
@@ -79,6 +83,7 @@ class Worker:
             if settings.upscale_push == "fcm"
             else None
         )
+        self.webhooks = httpx.AsyncClient(timeout=settings.upscale_webhook_timeout_seconds, follow_redirects=False)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         jobs: list[tuple[Callable[[], Awaitable[Any]], float]] = [
             (self.score, settings.upscale_scoring_seconds),
@@ -94,15 +99,19 @@ class Worker:
             (self.forget_rate_limits, 60),
             (self.measure_outbox, 15),
         ]
-        # Research jobs first run one interval after start: at start the pool is busy with the jobs above.
+        # These first run one interval after start: at start the pool is busy with the jobs above.
         later: list[tuple[Callable[[], Awaitable[Any]], float]] = [
             (self.survey_notices, 300),
             (self.research_exports, 10),
+            (self.deliver_rewards, 2),
+            (self.expire_redemptions, 60),
         ]
         # Each job runs once as the worker starts, then at its interval: a restarted
         # worker does not leave the weekly history or a campaign's results for minutes.
         started = datetime.now(UTC)
-        for job, seconds in jobs:
+        first_runs = [(job, seconds, started) for job, seconds in jobs]
+        first_runs += [(job, seconds, undefined) for job, seconds in later]  # undefined: one interval on
+        for job, seconds, first_run in first_runs:
             self.scheduler.add_job(
                 self._observed(job),
                 "interval",
@@ -110,10 +119,8 @@ class Worker:
                 max_instances=1,
                 coalesce=True,
                 id=job.__name__,
-                next_run_time=started,
+                next_run_time=first_run,
             )
-        for job, seconds in later:
-            self.scheduler.add_job(job, "interval", seconds=seconds, max_instances=1, coalesce=True, id=job.__name__)
 
     def start(self) -> None:
         self.scheduler.start()
@@ -267,3 +274,19 @@ class Worker:
         """Run queued research exports one after another; replicas take different ones (SKIP LOCKED)."""
         while await research_exports.run_queued(self.pool, self.settings, lambda: datetime.now(UTC)):
             pass
+
+    async def deliver_rewards(self) -> None:
+        """Send the due deliveries to city cards, batch after batch; every replica (rows are claimed)."""
+        secret = self.settings.webhook_secret
+        if secret is None:
+            return
+        retry = self.settings.upscale_webhook_retry_seconds
+        while await webhooks.deliver_due(self.pool, self.webhooks, secret, datetime.now(UTC), retry):
+            pass
+
+    async def expire_redemptions(self) -> None:
+        """Mark codes past their expiry expired; their items go back to the stock. Harmless in every
+        replica at once: a code is marked (and its item given back) by one statement, once."""
+        expired = await rewards.expire_codes(self.pool, datetime.now(UTC))
+        if expired:
+            log.info("rewards: %d codes expired", expired)

@@ -71,6 +71,11 @@ class World:
     study: str
     export_id: str
     entry_id: int | None = None
+    partner: dict[str, Any] | None = None
+    """A Kranj partner with a reward of 10 points (rows with ``rewards``)."""
+    key_id: int | None = None
+    redemption: dict[str, Any] | None = None
+    """The owner's redemption of that reward (rows with ``rewards``)."""
 
     @property
     def owner(self) -> Resident:
@@ -78,7 +83,8 @@ class World:
 
     def secrets(self) -> list[str]:
         """What identifies the owner's data; no caller but the owner and the city's staff may see it."""
-        return [self.owner.uid, self.action_id, self.installation_id]
+        redemption = [self.redemption["id"], self.redemption["code"]] if self.redemption else []
+        return [self.owner.uid, self.action_id, self.installation_id, *redemption]
 
 
 Body = Callable[[World, str], Any]
@@ -94,18 +100,30 @@ class Row:
     query: dict[str, str] = field(default_factory=dict)
     held_entry: bool = False
     """The row needs a held day total of the owner (one scoring run)."""
+    rewards: bool = False
+    """The row needs a partner, the owner's points (one scoring run), a redemption and a city card."""
+
+
+def _redemption(world: World, who: str) -> dict[str, Any]:
+    assert world.partner is not None
+    return {"id": str(uuid.uuid4()), "reward": world.partner["reward"][0]["code"]}
+
+
+def _card(world: World, who: str) -> dict[str, str]:
+    return {"number": f"63{uuid.uuid4().int % 10**14:014d}"}
 
 
 def _own_city(world: World, who: str) -> dict[str, Any]:
     return world.campaign | ({"cities": ["ljubljana"]} if who == "other_coordinator" else {})
 
 
-def row(*statuses: int, body: Body | None = None, held_entry: bool = False, **query: str) -> Row:
+def row(*statuses: int, body: Body | None = None, held_entry: bool = False, rewards: bool = False, **query: str) -> Row:
     assert len(statuses) == len(CALLERS)
-    return Row(statuses=statuses, body=body, query=query, held_entry=held_entry)  # type: ignore[arg-type]
+    return Row(statuses=statuses, body=body, query=query, held_entry=held_entry, rewards=rewards)  # type: ignore[arg-type]
 
 
 EVERYONE_200 = row(200, 200, 200, 200, 200, 200, 200, 200)
+NO_FIREBASE_TOKEN = row(401, 401, 401, 401, 401, 401, 401, 401)
 RESIDENTS_ONLY = row(401, 200, 200, 200, 404, 404, 404, 404)
 """``/v1/me`` reads: each resident gets their own data; staff who never registered as residents get 404."""
 OWNER_ONLY = row(401, 204, 404, 404, 404, 404, 404, 404)
@@ -194,6 +212,33 @@ TABLE: dict[str, Row] = {
     "GET /v1/research/studies/{study}/exports/{export_id}": STUDY_STAFF,
     # The world's export is still queued: its files are not served yet.
     "GET /v1/research/studies/{study}/exports/{export_id}/files/{name}": row(401, 403, 403, 403, 403, 403, 409, 409),
+    # Rewards. A city's rewards are public; balances and redemptions are each resident's own.
+    "GET /v1/cities/{city}/rewards": EVERYONE_200,
+    "GET /v1/me/rewards": RESIDENTS_ONLY,
+    "GET /v1/me/points": RESIDENTS_ONLY,
+    "GET /v1/me/points/{city}": RESIDENTS_ONLY,
+    # Only the owner has points; the others' redemption is refused for want of them.
+    "POST /v1/me/redemptions": row(401, 201, 409, 409, 404, 404, 404, 404, rewards=True, body=_redemption),
+    "GET /v1/me/redemptions": row(401, 200, 200, 200, 404, 404, 404, 404, rewards=True),
+    "POST /v1/me/redemptions/{redemption_id}/cancellation": row(401, 200, 404, 404, 404, 404, 404, 404, rewards=True),
+    "GET /v1/me/city-card": row(401, 200, 404, 404, 404, 404, 404, 404, rewards=True),
+    "PUT /v1/me/city-card": row(401, 200, 201, 201, 404, 404, 404, 404, rewards=True, body=_card),
+    "DELETE /v1/me/city-card": row(401, 204, 204, 204, 404, 404, 404, 404, rewards=True),
+    # The partner API takes a partner's API key, never a Firebase token (its callers: tests/rewards/test_partners.py).
+    "GET /v1/partner": NO_FIREBASE_TOKEN,
+    "GET /v1/partner/redemptions": NO_FIREBASE_TOKEN,
+    "GET /v1/partner/redemptions/{code}": NO_FIREBASE_TOKEN,
+    "POST /v1/partner/redemptions/{code}/use": NO_FIREBASE_TOKEN,
+    "POST /v1/partner/keys": NO_FIREBASE_TOKEN,
+    "GET /v1/admin/cities/{code}/partners": row(401, 403, 403, 403, 200, 403, 403, 200, rewards=True),
+    "PUT /v1/admin/cities/{code}/partners/{partner}": row(
+        401, 403, 403, 403, 200, 403, 403, 200, rewards=True, body=lambda w, who: w.partner
+    ),
+    "POST /v1/admin/cities/{code}/partners/{partner}/keys": row(401, 403, 403, 403, 201, 403, 403, 201, rewards=True),
+    "DELETE /v1/admin/cities/{code}/partners/{partner}/keys/{key_id}": row(
+        401, 403, 403, 403, 204, 403, 403, 204, rewards=True
+    ),
+    "GET /v1/admin/cities/{code}/redemptions": row(401, 403, 403, 403, 200, 403, 403, 200, rewards=True),
 }
 
 
@@ -221,7 +266,9 @@ async def _staff(client: AsyncTestClient[Any], pool: db.Pool, study: str) -> dic
     }
 
 
-async def _world(client: AsyncTestClient[Any], pool: db.Pool, make_resident: MakeResident, held_entry: bool) -> World:
+async def _world(
+    client: AsyncTestClient[Any], pool: db.Pool, make_resident: MakeResident, held_entry: bool, rewards: bool
+) -> World:
     owner, neighbour = await make_resident("kranj"), await make_resident("kranj")
     campaign = msgspec.to_builtins(
         campaign_definition(
@@ -253,7 +300,32 @@ async def _world(client: AsyncTestClient[Any], pool: db.Pool, make_resident: Mak
     world = World(callers, campaign, logged.json()["id"], installation_id, message["id"], study, str(export_id))
     if held_entry:
         world.entry_id = await _held_entry_of(owner, pool)
+    if rewards:
+        await _rewards_of(world, pool)
     return world
+
+
+async def _rewards_of(world: World, pool: db.Pool) -> None:
+    """A Kranj partner with a reward of 10 points; the owner earns points (one scoring run), redeems
+    it and links a city card."""
+    code = f"partner-{uuid.uuid4().hex[:10]}"
+    world.partner = {
+        "code": code,
+        "kind": "shop",
+        "name": MESSAGE["title"],
+        "description": MESSAGE["body"],
+        "reward": [{"code": f"{code}-r", "title": MESSAGE["title"], "description": MESSAGE["body"], "cost": 10}],
+    }
+    coordinator = world.callers["coordinator"]
+    created = await coordinator.put(f"/v1/admin/cities/kranj/partners/{code}", json=world.partner)
+    assert created.status_code == 201, created.text
+    key = await coordinator.post(f"/v1/admin/cities/kranj/partners/{code}/keys")
+    world.key_id = key.json()["info"]["id"]
+    await tick(pool, datetime.now(UTC))
+    redeemed = await world.owner.post("/v1/me/redemptions", json=_redemption(world, "owner"))
+    assert redeemed.status_code == 201, redeemed.text
+    world.redemption = redeemed.json()
+    assert (await world.owner.put("/v1/me/city-card", json=_card(world, "owner"))).status_code == 201
 
 
 async def _held_entry_of(owner: Resident, pool: db.Pool) -> int:
@@ -314,6 +386,9 @@ def _path(template: str, world: World) -> str:
         "wave": "baseline",
         "export_id": world.export_id,
         "name": "datapackage.json",
+        "partner": world.partner["code"] if world.partner else None,
+        "key_id": world.key_id,
+        "redemption_id": world.redemption["id"] if world.redemption else None,
     }
     return template.format(**values)
 
@@ -333,7 +408,7 @@ async def test_who_may_call_what(
 ) -> None:
     rule = TABLE[operation]
     method, template = operation.split(" ")
-    world = await _world(client, pool, make_resident, rule.held_entry)
+    world = await _world(client, pool, make_resident, rule.held_entry, rule.rewards)
     path = _path(template, world)
     expected = dict(zip(CALLERS, rule.statuses, strict=True))
 

@@ -49,6 +49,7 @@ LAYERS = [
     "impact",
     "reviews",
     "reports",
+    "rewards",
     "definitions",
     "demo",
     "health",

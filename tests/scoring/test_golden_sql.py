@@ -189,6 +189,9 @@ async def test_the_scoring_jobs_send_exactly_the_committed_statements(demo: tupl
             assert await reads.campaign_score(conn, campaign_id, resident_id)
             assert await reads.challenges_by_code(conn, campaign_id, resident_id, today)
             await reads.badges_earned(conn, campaign_id, resident_id)
+            city_id = (await reads.earned_points(conn, resident_id)).popitem()[0]
+            assert await reads.earned_days(conn, resident_id, city_id, (today, 1), 10)
+            assert await reads.scored_at(conn)
         cutoff = scoring.history_cutoff(today, 0)
         assert await scoring.history_due(pool, cutoff)
         assert await scoring.advance_history(pool, cutoff, between=lambda: scoring.tick(pool, now))

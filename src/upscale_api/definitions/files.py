@@ -30,9 +30,12 @@ from upscale_api.definitions.structs import (
 )
 from upscale_api.research.checks import check_study, check_survey
 from upscale_api.research.structs import Study, SurveyFile
+from upscale_api.rewards.store import check_partner
+from upscale_api.rewards.structs import PartnerDefinition
 
 FACTORS_FILE = Path("catalogue/emission-factors.toml")
 ACTION_TYPES_FILE = Path("catalogue/action-types.toml")
+REWARDS_FOLDER = "rewards"
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -63,10 +66,18 @@ def read_definitions(root: Path) -> Definitions:
     consents = _read_consents(root, errors)
     surveys = _read_surveys(root, errors)
     studies = _read_studies(root, campaigns, surveys, errors)
+    partners = _read_partners(root, definitions, errors)
     if errors:
         raise InvalidDefinitions(errors)
     return Definitions(
-        definitions.factors, definitions.action_types, definitions.cities, campaigns, consents, surveys, studies
+        definitions.factors,
+        definitions.action_types,
+        definitions.cities,
+        campaigns,
+        consents=consents,
+        surveys=surveys,
+        studies=studies,
+        partners=partners,
     )
 
 
@@ -157,6 +168,37 @@ def _read_campaigns(root: Path, definitions: Definitions, errors: list[Definitio
     codes = Counter(c.code for c in campaigns)
     errors += [DefinitionError("", f"code {code}", "used by two campaign files") for code, n in codes.items() if n > 1]
     return campaigns
+
+
+def partner_files(root: Path) -> list[Path]:
+    """The partner files: ``<city>/rewards/<partner>.toml``."""
+    return sorted(root.glob(f"*/{REWARDS_FOLDER}/*.toml"))
+
+
+def _read_partners(
+    root: Path, definitions: Definitions, errors: list[DefinitionError]
+) -> list[tuple[str, PartnerDefinition]]:
+    """Every partner file, checked on its own and against the cities; problems go to ``errors``."""
+    partners = []
+    cities = {c.code for c in definitions.cities}
+    for path in partner_files(root):
+        relative = path.relative_to(root)
+        partner = _read(root, relative, PartnerDefinition, errors)
+        if partner is None:
+            continue
+        city = path.parent.parent.name
+        problems = check_partner(partner)
+        if city not in cities:
+            problems.append(("", f"the folder {city!r} is no city (it has no {CITY_FILE})"))
+        if partner.code != path.stem:
+            problems.append(("code", f"must equal the file's name {path.stem!r}"))
+        errors += [DefinitionError(str(relative), field, reason) for field, reason in problems]
+        partners.append((city, partner))
+    codes = Counter(p.code for _, p in partners)
+    rewards = Counter(r.code for _, p in partners for r in p.reward)
+    errors += [DefinitionError("", f"code {code}", "used by two partner files") for code, n in codes.items() if n > 1]
+    errors += [DefinitionError("", f"reward {code}", "defined by two partners") for code, n in rewards.items() if n > 1]
+    return partners
 
 
 def _read(root: Path, relative: Path, type_: type[T], errors: list[DefinitionError]) -> T | None:

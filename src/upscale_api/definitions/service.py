@@ -21,6 +21,7 @@ from upscale_api.definitions import queries
 from upscale_api.definitions.files import FACTORS_FILE, InvalidDefinitions
 from upscale_api.definitions.structs import DefinitionError, Definitions
 from upscale_api.research.store import apply_studies, apply_surveys
+from upscale_api.rewards.store import apply_partners
 
 
 class ApplyResult(msgspec.Struct):
@@ -40,6 +41,9 @@ class ApplyResult(msgspec.Struct):
     consent_versions_added: int = 0
     survey_versions_changed: int = 0
     studies_changed: int = 0
+    partners_changed: int = 0
+    rewards_changed: int = 0
+    rewards_retired: int = 0
 
     def counts(self) -> dict[str, int]:
         return msgspec.structs.asdict(self)
@@ -86,6 +90,11 @@ async def _apply(conn: Connection, definitions: Definitions) -> ApplyResult:
     for name, value in msgspec.structs.asdict(campaign_counts).items():
         setattr(result, name, value)
     await _store_research(conn, definitions, result)
+    partner_counts, refused = await apply_partners(conn, definitions.partners, "file")
+    if refused:
+        raise InvalidDefinitions([DefinitionError(f"partner {code}", field, why) for code, field, why in refused])
+    for name, value in msgspec.structs.asdict(partner_counts).items():
+        setattr(result, name, value)
     if result.changed:
         await conn.execute(queries.BUMP_REVISION)
     return result

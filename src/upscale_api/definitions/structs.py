@@ -7,6 +7,7 @@
 ``campaigns/<city>/studies/<study>.toml``      a study (see :mod:`upscale_api.research.structs`)
 ``campaigns/surveys/<instrument>.toml``        a survey instrument, every version
 ``campaigns/consents/<purpose>.toml``          a consent document, every version (:mod:`upscale_api.consents.structs`)
+``campaigns/<city>/rewards/<partner>.toml``    a partner and its rewards (see :mod:`upscale_api.rewards.structs`)
 
 Unknown keys are errors, so a typo never silently drops a value.
 """
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from upscale_api.campaigns.structs import Campaign
     from upscale_api.consents.structs import ConsentFile
     from upscale_api.research.structs import Study, SurveyFile
+    from upscale_api.rewards.structs import PartnerDefinition
 
 Unit = Literal["km", "meal", "minute", "load", "item", "kg", "kwh", "day"]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
@@ -121,6 +123,8 @@ class Definitions:
     surveys: list[SurveyFile] = field(default_factory=list)
     studies: list[tuple[str, Study]] = field(default_factory=list)
     """Each study with the city of its folder."""
+    partners: list[tuple[str, PartnerDefinition]] = field(default_factory=list)
+    """Each partner with the code of its city (the folder it is in)."""
 
     def factor_in_force(self, code: str) -> Factor | None:
         versions = [f for f in self.factors if f.code == code]

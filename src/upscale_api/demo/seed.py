@@ -26,6 +26,8 @@ from upscale_api.demo import queries
 from upscale_api.research import service as research
 from upscale_api.research.store import apply_studies
 from upscale_api.research.structs import Study
+from upscale_api.rewards.store import apply_partners
+from upscale_api.rewards.structs import PartnerDefinition
 
 RESIDENTS_PER_CITY = {"ljubljana": 150, "kranj": 90, "velenje": 60}
 DAYS = 28
@@ -116,6 +118,7 @@ async def seed_demo(pool: Pool, snapshot: Snapshot, today: date | None = None) -
         )
         await _demo_campaign(conn, snapshot, today)
         await _demo_study(conn, rng, today)
+        await _demo_rewards(conn)
     return SeedResult(len(rows), len(actions))
 
 
@@ -191,6 +194,45 @@ async def _demo_campaign(conn: Connection, snapshot: Snapshot, today: date) -> N
         queries.ENROL_KRANJ,
         DEMO_CAMPAIGN,
     )
+
+
+DEMO_PARTNER = "demo-kranj-farm-shop"
+
+
+async def _demo_rewards(conn: Connection) -> None:
+    """A Kranj partner with two rewards, so the demo residents' points buy something."""
+    partner = msgspec.convert(
+        {
+            "code": DEMO_PARTNER,
+            "kind": "food",
+            "name": {"sl": "Demo: kmetija pri Kranju", "en": "Demo: a farm shop near Kranj"},
+            "description": {"sl": "Lokalna hrana s sintetičnimi podatki.", "en": "Local food, synthetic data."},
+            "address": "Kranj",
+            "reward": [
+                {
+                    "code": "demo-kranj-vegetable-box",
+                    "title": {"sl": "Zabojček sezonske zelenjave", "en": "A box of seasonal vegetables"},
+                    "description": {"sl": "Prevzem v trgovini.", "en": "Collect it at the shop."},
+                    "cost": 500,
+                    "stock": 40,
+                    "limit_per_resident": 1,
+                    "limit_period": "month",
+                    "code_valid_days": 14,
+                },
+                {
+                    "code": "demo-kranj-apple-juice",
+                    "title": {"sl": "Jabolčni sok", "en": "A bottle of apple juice"},
+                    "description": {"sl": "Domač sok, 1 liter.", "en": "Home-made, one litre."},
+                    "cost": 150,
+                    "limit_per_resident": 1,
+                    "limit_period": "week",
+                },
+            ],
+        },
+        PartnerDefinition,
+    )
+    _, problems = await apply_partners(conn, [("kranj", partner)], "api")
+    assert problems == [], problems
 
 
 def _actions(rng: random.Random, snapshot: Snapshot, residents: list[Any], today: date) -> list[tuple[Any, ...]]:

@@ -16,7 +16,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from upscale_api.auth import Access, TokenVerifier, authenticate
+from upscale_api.auth import Access, TokenVerifier, authenticate, authenticate_partner
 from upscale_api.errors import Problem
 from upscale_api.observability.metrics import RATE_LIMIT_REJECTIONS
 from upscale_api.ratelimit.store import MICROSECONDS, Check, Limit, MemoryStore, PostgresStore, Store, Verdict
@@ -72,6 +72,7 @@ class Limits:
     invite_address: Limit
     batch_resident: Limit
     batch_address: Limit
+    partner: Limit
 
     @classmethod
     def from_settings(cls, s: Settings) -> Limits:
@@ -82,6 +83,7 @@ class Limits:
             invite_address=Limit.parse("invite-address", s.upscale_rate_limit_invite_address),
             batch_resident=Limit.parse("batch-resident", s.upscale_rate_limit_batch_resident, by_items=True),
             batch_address=Limit.parse("batch-address", s.upscale_rate_limit_batch_address, by_items=True),
+            partner=Limit.parse("partner", s.upscale_rate_limit_partner),
         )
 
 
@@ -95,8 +97,11 @@ class Route:
     """The body's list a batch is counted by."""
     by_address: tuple[Limit, ...]
     by_resident: tuple[Limit, ...]
+    """The caller's own limits: the resident's on signed-in routes, the partner's on partner routes."""
     policy: bytes
     """The RateLimit-Policy field: every limit the route can apply."""
+    partner: bool = False
+    """A partner route: the partner's API key is verified here and counted."""
 
     def checks(self, limits: tuple[Limit, ...], subject: str, cost: int) -> list[Check]:
         return [Check(f"{limit.name}:{subject}", limit, cost if limit.by_items else 1) for limit in limits]
@@ -135,6 +140,12 @@ class RateLimitMiddleware(ASGIMiddleware):
                 checks = []
             identity = await authenticate(connection)
             checks += route.checks(route.by_resident, identity.uid, cost)
+        elif route.partner:
+            # As with tokens: the address first, so a flood of made-up keys stops there unverified.
+            verdicts = await self.store.hit(connection, checks)
+            await _refuse_if_over(verdicts, route.policy, self.pause_us)
+            partner = await authenticate_partner(connection)
+            checks = route.checks(route.by_resident, str(partner.partner_id), cost)
         verdicts += await self.store.hit(connection, checks)
         await _refuse_if_over(verdicts, route.policy, self.pause_us)
         extra = [(b"ratelimit-policy", route.policy), (b"ratelimit", ", ".join(v.item() for v in verdicts).encode())]
@@ -152,9 +163,10 @@ class RateLimitMiddleware(ASGIMiddleware):
             raise ValueError(f"{handler}: unknown rate_limit {kind!r}")
         access = [g for g in handler.resolve_guards() if isinstance(g, Access)]
         signed_in = bool(access) and access[0].signed_in
+        partner = bool(access) and access[0].partner
         lim = self.limits
         by_address: tuple[Limit, ...] = (lim.address,)
-        by_resident: tuple[Limit, ...] = (lim.resident,) if signed_in else ()
+        by_resident: tuple[Limit, ...] = (lim.resident,) if signed_in else (lim.partner,) if partner else ()
         if kind == "invite":
             by_address += (lim.invite_address,)
             by_resident += (lim.invite_resident,) if signed_in else ()
@@ -163,7 +175,7 @@ class RateLimitMiddleware(ASGIMiddleware):
             by_resident += (lim.batch_resident,) if signed_in else ()
         policy = ", ".join(limit.policy_item for limit in (*by_address, *by_resident)).encode()
         items = handler.opt.get("item_errors") if kind == "batch" else None
-        route = Route(kind, signed_in, items, by_address, by_resident, policy)
+        route = Route(kind, signed_in, items, by_address, by_resident, policy, partner)
         self._routes[id(handler)] = route
         return route
 

@@ -5,7 +5,8 @@ what other domains read of scoring, instead of its SQL (leaderboards:
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 
 from upscale_api.db import Connection, Record
 from upscale_api.scoring import queries
@@ -32,3 +33,26 @@ async def challenges_by_code(conn: Connection, campaign_id: int, resident_id: in
 async def badges_earned(conn: Connection, campaign_id: int, resident_id: int) -> set[str]:
     """The codes of the campaign's badges the resident earned."""
     return {row["code"] for row in await conn.fetch(queries.MY_BADGES, campaign_id, resident_id)}
+
+
+async def earned_points(conn: Connection, resident_id: int) -> dict[int, Decimal]:
+    """The points the resident earned, by the id of the city they were earned in (each
+    campaign day counts in the city the resident logged it in). Points move with the
+    scoring jobs: a deleted action, a rejected day, leaving a campaign or a rescore lowers them."""
+    return {row["city_id"]: row["points"] for row in await conn.fetch(queries.EARNED_POINTS, resident_id)}
+
+
+async def earned_days(
+    conn: Connection, resident_id: int, city_id: int, after: tuple[date, int] | None, limit: int
+) -> list[Record]:
+    """The resident's points in the city per campaign and local day (``local_date``,
+    ``campaign_id``, ``campaign`` code, ``title`` per language, ``points``), newest
+    first, after the position ``after`` (local date, campaign id) when given."""
+    before_date, before_campaign = after if after is not None else (None, None)
+    return await conn.fetch(queries.EARNED_DAYS, resident_id, city_id, before_date, before_campaign, limit)
+
+
+async def scored_at(conn: Connection) -> datetime | None:
+    """When the scoring jobs last ran; None before their first run."""
+    ran_at: datetime | None = await conn.fetchval(queries.SCORED_AT)
+    return ran_at

@@ -135,3 +135,29 @@ LEFT JOIN windowed w ON w.id = s.id
 -- The codes of the badges resident $2 earned in campaign $1.
 SELECT b.code FROM earned_badges e JOIN badges b ON b.id = e.badge_id
 WHERE b.campaign_id = $1 AND e.resident_id = $2
+
+-- name: EARNED_POINTS
+-- The points resident $1 earned, by the city they were earned in (the city of each campaign day):
+-- what a city's rewards programme credits them with. Only campaigns they ever enrolled in have days.
+SELECT d.city_id, sum(d.points) AS points
+FROM (SELECT campaign_id FROM enrolments WHERE resident_id = $1) e
+JOIN campaign_days d ON d.campaign_id = e.campaign_id AND d.resident_id = $1
+GROUP BY d.city_id
+
+-- name: EARNED_DAYS
+-- Resident $1's points in city $2 per campaign and local day, newest first, after the position
+-- ($3 local date, $4 campaign id) when given, at most $5 rows: the earning side of a balance's history.
+SELECT d.local_date, d.campaign_id, c.code AS campaign, c.title, sum(d.points) AS points
+FROM (SELECT campaign_id FROM enrolments WHERE resident_id = $1) e
+JOIN campaign_days d ON d.campaign_id = e.campaign_id AND d.resident_id = $1
+JOIN campaigns c ON c.id = d.campaign_id
+WHERE d.city_id = $2
+  AND ($3::date IS NULL OR (d.local_date, d.campaign_id) < ($3::date, $4::integer))
+GROUP BY d.local_date, d.campaign_id, c.code, c.title
+HAVING sum(d.points) > 0
+ORDER BY d.local_date DESC, d.campaign_id DESC
+LIMIT $5
+
+-- name: SCORED_AT
+-- When the scoring jobs last ran (null before their first run).
+SELECT ran_at FROM job_watermarks WHERE job = 'scoring'

@@ -1,0 +1,1 @@
+SELECT ran_at FROM job_watermarks WHERE job = 'scoring'
