@@ -46,7 +46,10 @@ from upscale_api.impact.routes import ImpactController
 from upscale_api.input_guard import input_guard
 from upscale_api.notifications.routes import DeviceController, NotificationController
 from upscale_api.openapi import ContractJsonRenderPlugin
+from upscale_api.opendata.routes import OpenDataController
 from upscale_api.participation.routes import CampaignController, MyCampaignController
+from upscale_api.privacy.commands import privacy_group
+from upscale_api.privacy.routes import PrivacyController
 from upscale_api.ratelimit.middleware import rate_limits
 from upscale_api.reports.commands import report_group
 from upscale_api.reports.routes import CityReportController
@@ -73,6 +76,8 @@ ROUTES = [
     DeviceController,
     NotificationController,
     CityReportController,
+    PrivacyController,
+    OpenDataController,
     HealthController,
 ]
 
@@ -88,6 +93,7 @@ COMMANDS = [
     grant_command,
     revoke_command,
     report_group,
+    privacy_group,
 ]
 
 

@@ -57,6 +57,8 @@ class AdvisoryLock(enum.IntEnum):
     SCORING_HISTORY = 7_401_011
     GOAL_ANNOUNCEMENTS = 7_401_012
     CAMPAIGN_CODE = 7_401_013
+    RETENTION = 7_401_040
+    OPEN_DATA = 7_401_041
 
 
 async def lock_for_transaction(conn: Connection, key: AdvisoryLock) -> None:

@@ -26,6 +26,8 @@ from upscale_api.notifications.producers import (
     produce_nudges,
     produce_weekly_summaries,
 )
+from upscale_api.opendata.service import publish_all
+from upscale_api.privacy.retention import RetentionPolicy, apply_retention
 from upscale_api.ratelimit.store import forget_expired
 from upscale_api.scoring import service as scoring
 from upscale_api.settings import Settings
@@ -54,6 +56,7 @@ class Worker:
         self.pool = pool
         self.grace = timedelta(days=settings.upscale_backdate_days)
         self.scoring_parts = settings.upscale_scoring_parts
+        self.settings = settings
         self.ticked = False
         self.messaging = (
             messaging_app(settings.firebase_project_id, endpoint=settings.upscale_fcm_endpoint)
@@ -73,6 +76,8 @@ class Worker:
             (self.deliver, 2),
             (self.settle_stale, 60),
             (self.forget_rate_limits, 60),
+            (self.retention, 3600),
+            (self.open_data, settings.upscale_open_data_seconds),
         ]
         # Each job runs once as the worker starts, then at its interval: a restarted
         # worker does not leave the weekly history or a campaign's results for minutes.
@@ -181,3 +186,23 @@ class Worker:
     async def forget_rate_limits(self) -> None:
         """Delete rate-limit rows whose quota is whole again; harmless in every replica at once."""
         await forget_expired(self.pool)
+
+    async def retention(self) -> None:
+        """Delete and erase what the retention settings say is due (docs/privacy.md)."""
+
+        async def work() -> None:
+            report = await apply_retention(self.pool, datetime.now(UTC), RetentionPolicy.from_settings(self.settings))
+            if report:
+                log.info("retention: %s", report)
+
+        await run_once(self.pool, AdvisoryLock.RETENTION, work)
+
+    async def open_data(self) -> None:
+        """Publish each city's open aggregates again; the ETag moves only when a figure does."""
+
+        async def work() -> None:
+            changed = await publish_all(self.pool, self.settings, datetime.now(UTC))
+            if changed:
+                log.info("open data: published again for %s", ", ".join(changed))
+
+        await run_once(self.pool, AdvisoryLock.OPEN_DATA, work)

@@ -45,6 +45,8 @@ LAYERS = [
     "impact",
     "reviews",
     "reports",
+    "privacy",
+    "opendata",
     "definitions",
     "demo",
     "health",

@@ -1,0 +1,294 @@
+"""Open aggregates: publishing each city's figures (the worker) and serving them (the routes).
+
+Publishing reads the scoring jobs' results (``scoring.reads``: resident days and
+campaign days, never the action log) in one read-only snapshot per city,
+protects the small cells (``suppression.py``), renders the JSON and CSV bodies
+and stores them with the digest of the figures, which is the ETag. A run whose
+figures equal the stored ones stores nothing, so the ETag and ``modified`` move
+only when a published figure does.
+
+Serving reads the stored digest (one primary-key read), answers 304 when the
+client has it, and otherwise the body from this process's copy, read again only
+when the digest moved.
+
+Weeks are published once they are final: every day of the week is older than
+``UPSCALE_BACKDATE_DAYS``, so no late offline log can change it (a review
+decision or a rescore still can; then the ETag moves).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Literal, get_args
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from upscale_api.catalogue.structs import Category
+from upscale_api.db import Connection, Pool, Record
+from upscale_api.errors import Problem
+from upscale_api.opendata import queries
+from upscale_api.opendata.structs import ALL, CSV_COLUMNS, LICENCE, LICENCE_URL, NONE, CityStats, StatsRow
+from upscale_api.opendata.suppression import Cell, Grid, Line, protect
+from upscale_api.scoring import reads as scoring_reads
+from upscale_api.settings import Settings
+
+CATEGORIES: tuple[str, ...] = get_args(Category)
+Kind = Literal["json", "csv"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    weeks: int
+    backdate_days: int
+    threshold: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        return cls(
+            weeks=settings.upscale_open_data_weeks,
+            backdate_days=settings.upscale_backdate_days,
+            threshold=settings.upscale_open_data_min_participants,
+        )
+
+
+def final_weeks(today: date, backdate_days: int, weeks: int) -> tuple[date, date]:
+    """The first Monday and the last Sunday of the ``weeks`` latest ISO weeks that are final on
+    ``today``: a day can still get actions logged ``backdate_days`` later."""
+    last_final_day = today - timedelta(days=backdate_days + 1)
+    last_sunday = last_final_day - timedelta(days=last_final_day.isoweekday() % 7)
+    return last_sunday - timedelta(days=7 * weeks - 1), last_sunday
+
+
+def attribution(city_name: str) -> str:
+    return f"{city_name}, UP-SCALE (upscale-api open aggregates)"
+
+
+# --- Publishing ---------------------------------------------------------------------------
+
+
+async def publish_all(pool: Pool, settings: Settings, now: datetime) -> list[str]:
+    """Publish every city again; returns the codes of those whose figures changed."""
+    policy = Policy.from_settings(settings)
+    changed = []
+    for city in await pool.fetch(queries.CITIES):
+        if await publish_city(pool, city, policy, now):
+            changed.append(city["code"])
+    return changed
+
+
+async def publish_city(pool: Pool, city: Record, policy: Policy, now: datetime) -> bool:
+    """Compute and store ``city``'s publication (a row of CITIES); True when a figure changed."""
+    today = now.astimezone(ZoneInfo(city["time_zone"])).date()
+    first, last = final_weeks(today, policy.backdate_days, policy.weeks)
+    async with pool.acquire() as conn:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            districts = await conn.fetch(queries.DISTRICTS, city["id"])
+            by_district = await scoring_reads.city_weeks(conn, city["id"], first, last)
+            by_campaign = await scoring_reads.city_campaign_weeks(conn, city["id"], first, last)
+        rows = figures(districts, by_district, by_campaign, policy.threshold, through=last - timedelta(days=6))
+        digest = _digest(policy.threshold, rows)
+        if await conn.fetchval(queries.PUBLISHED_DIGEST, city["id"]) == digest:
+            await conn.execute(queries.CHECKED, city["id"], now)
+            return False
+        name = city["name"].get(city["languages"][0]) or city["code"]
+        document = CityStats(
+            city=city["code"],
+            licence=LICENCE,
+            licence_url=LICENCE_URL,
+            attribution=attribution(name),
+            min_participants=policy.threshold,
+            modified=now,
+            first_week=rows[0].week if rows else None,
+            last_week=rows[-1].week if rows else None,
+            rows=rows,
+        )
+        await conn.execute(
+            queries.STORE,
+            city["id"],
+            digest,
+            now,
+            rows[0].week_start if rows else None,
+            rows[-1].week_start if rows else None,
+            len(rows),
+            sum(r.suppressed is not None for r in rows),
+            msgspec.json.encode(document),
+            _csv(rows),
+        )
+    return True
+
+
+def figures(
+    districts: Iterable[Record], by_district: list[Record], by_campaign: list[Record], threshold: int, through: date
+) -> list[StatsRow]:
+    """The published rows, week by week from the first week with a counted action through the
+    week of Monday ``through``, small cells suppressed (see ``suppression.py``)."""
+    code_of: dict[int | None, str] = {d["id"]: d["code"] for d in districts}
+    code_of[None] = NONE
+    active = sorted(d["code"] for d in districts if d["active"])
+    city: dict[date, dict[tuple[str, str], Record]] = {}
+    for r in by_district:
+        district = ALL if r["all_districts"] else code_of[r["district_id"]]
+        category = ALL if r["all_categories"] else r["category"]
+        city.setdefault(r["week"], {})[(district, category)] = r
+    campaigns: dict[date, dict[tuple[str, str], Record]] = {}
+    for r in by_campaign:
+        campaigns.setdefault(r["week"], {})[(r["campaign"], r["category"] or ALL)] = r
+    if not city:
+        return []
+    rows: list[StatsRow] = []
+    week = min(city)
+    while week <= through:
+        in_week = city.get(week, {})
+        seen = {d for d, _ in in_week} - {ALL}
+        district_keys = [*active, *sorted(seen - set(active) - {NONE}), *([NONE] if NONE in seen else [])]
+        counted = campaigns.get(week, {})
+        grid = _grid(district_keys, in_week, counted)
+        protect(grid, threshold)
+        rows += _rows(week, grid, district_keys, sorted({c for c, _ in counted}))
+        week += timedelta(days=7)
+    return rows
+
+
+_Key = tuple[str, str, str]
+
+
+def _cell(record: Record | None) -> Cell:
+    if record is None:
+        return Cell(participants=0)
+    return Cell(participants=record["participants"], actions=record["actions"], co2e_kg=record["co2e_kg"])
+
+
+def _grid(districts: list[str], city: dict[tuple[str, str], Record], counted: dict[tuple[str, str], Record]) -> Grid:
+    """One week: the city's district x category table with its totals, and per campaign its
+    categories with their total and, hidden, what the city's figures hold beyond the campaign's."""
+    grid = Grid()
+    categories = [*CATEGORIES, ALL]
+    for district in [*districts, ALL]:
+        for category in categories:
+            grid.cells[("city", district, category)] = _cell(city.get((district, category)))
+        grid.lines.append(Line(tuple(("city", district, c) for c in CATEGORIES), ("city", district, ALL)))
+    for category in categories:
+        grid.lines.append(Line(tuple(("city", d, category) for d in districts), ("city", ALL, category)))
+    for campaign in sorted({c for c, _ in counted}):
+        for category in categories:
+            record = counted.get((campaign, category))
+            own = _cell(record)
+            whole = grid.cells[("city", ALL, category)]
+            grid.cells[("campaign", campaign, category)] = own
+            grid.cells[("beyond", campaign, category)] = Cell(
+                participants=whole.participants - (record["matching"] if record else 0),
+                actions=whole.actions - own.actions,
+                co2e_kg=whole.co2e_kg - own.co2e_kg,
+                hidden=True,
+            )
+            grid.lines.append(
+                Line((("campaign", campaign, category), ("beyond", campaign, category)), ("city", ALL, category))
+            )
+        for part in ("campaign", "beyond"):
+            grid.lines.append(Line(tuple((part, campaign, c) for c in CATEGORIES), (part, campaign, ALL)))
+    return grid
+
+
+def _rows(week: date, grid: Grid, districts: list[str], campaigns: list[str]) -> list[StatsRow]:
+    iso = week.isocalendar()
+    label = f"{iso.year}-W{iso.week:02d}"
+    keys: list[_Key] = [("city", d, c) for d in [ALL, *districts] for c in [ALL, *CATEGORIES]]
+    keys += [("campaign", k, c) for k in campaigns for c in [ALL, *CATEGORIES]]
+    rows = []
+    for key in keys:
+        cell = grid.cells[key]
+        shown = cell.suppressed is None
+        rows.append(
+            StatsRow(
+                week=label,
+                week_start=week,
+                campaign=key[1] if key[0] == "campaign" else None,
+                district=key[1] if key[0] == "city" else ALL,
+                category=key[2],
+                participants=cell.participants if shown else None,
+                actions=cell.actions if shown else None,
+                co2e_kg=_kg(cell.co2e_kg) if shown else None,
+                suppressed=cell.suppressed,
+            )
+        )
+    return rows
+
+
+def _kg(value: Decimal) -> float:
+    return float(round(value, 3))
+
+
+def _digest(threshold: int, rows: list[StatsRow]) -> str:
+    return hashlib.sha256(msgspec.json.encode([threshold, rows])).hexdigest()[:32]
+
+
+def _csv(rows: list[StatsRow]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        kg = "" if r.co2e_kg is None else f"{r.co2e_kg:.3f}"
+        writer.writerow(
+            [r.week, r.week_start.isoformat(), r.campaign or "", r.district, r.category]
+            + ["" if v is None else v for v in (r.participants, r.actions)]
+            + [kg, r.suppressed or ""]
+        )
+    return out.getvalue().encode()
+
+
+# --- Serving --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Published:
+    etag: str
+    """The entity tag, quoted as sent."""
+    modified_at: datetime
+    body: bytes | None
+    """None: the client has it (answer 304)."""
+
+
+_BODIES: dict[tuple[int, Kind], tuple[str, bytes]] = {}
+"""Each city's latest bodies, by the digest they were rendered with."""
+
+
+async def published(pool: Pool, city_id: int, city: str, kind: Kind, if_none_match: str | None) -> Published:
+    """City ``city_id``'s publication as ``kind``, or None for its body when ``if_none_match``
+    names its current ETag; the ``not-found`` problem before the first publication."""
+    async with pool.acquire() as conn:
+        current = await conn.fetchrow(queries.CURRENT, city_id)
+        if current is None:
+            raise Problem(404, "not-found", f"city: nothing is published for {city!r} yet (the worker publishes hourly)")
+        etag = _etag(current["digest"], kind)
+        if if_none_match is not None and _matches(if_none_match, etag):
+            return Published(etag, current["modified_at"], None)
+        cached = _BODIES.get((city_id, kind))
+        if cached is None or cached[0] != current["digest"]:
+            row = await conn.fetchrow(queries.JSON_BODY if kind == "json" else queries.CSV_BODY, city_id)
+            cached = (row[0], bytes(row[1]))
+            _BODIES[(city_id, kind)] = cached
+            etag = _etag(cached[0], kind)
+    return Published(etag, current["modified_at"], cached[1])
+
+
+def _etag(digest: str, kind: Kind) -> str:
+    return f'"{digest}"' if kind == "json" else f'"{digest}-csv"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110: a weak comparison of each listed tag, or ``*``."""
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
+
+
+async def metadata(conn: Connection) -> dict[int, Record]:
+    """Each published city's ``modified_at``, ``first_week`` and ``last_week`` by city id."""
+    return {r["city_id"]: r for r in await conn.fetch(queries.METADATA)}
+
