@@ -37,9 +37,7 @@ _ETAG = [
     ResponseHeader(name="Last-Modified", documentation_only=True, description="When a figure last changed"),
 ]
 _NOT_MODIFIED = {
-    304: ResponseSpec(
-        data_container=None, description="Not modified: the copy your If-None-Match names is current"
-    )
+    304: ResponseSpec(data_container=None, description="Not modified: the copy your If-None-Match names is current")
 }
 
 
@@ -93,9 +91,8 @@ class OpenDataController(Controller):
     )
     async def dataset(self, city: CityCode, ctx: NamedDependency[Context], request: Request[Any, Any, Any]) -> Dataset:
         found = await _city(ctx, city)
-        async with ctx.pool.acquire() as conn:
-            coverage = await service.metadata(conn)
-        return dcat.dataset(found, coverage.get(found.id, dcat.Coverage()), _base(ctx, request), _contact(ctx), context=True)
+        covered = (await service.coverage(ctx.pool)).get(found.id, dcat.Coverage())
+        return dcat.dataset(found, covered, _base(ctx, request), _contact(ctx), context=True)
 
     @get(
         "/catalog",
@@ -106,8 +103,7 @@ class OpenDataController(Controller):
     )
     async def catalog(self, ctx: NamedDependency[Context], request: Request[Any, Any, Any]) -> Catalogue:
         snapshot = await ctx.catalogue.current()
-        async with ctx.pool.acquire() as conn:
-            coverage = await service.metadata(conn)
+        coverage = await service.coverage(ctx.pool)
         base = _base(ctx, request)
         datasets = [
             dcat.dataset(city, coverage.get(city.id, dcat.Coverage()), base, _contact(ctx), context=False)

@@ -31,9 +31,10 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from upscale_api.catalogue.structs import Category
-from upscale_api.db import Connection, Pool, Record
+from upscale_api.db import Pool, Record
 from upscale_api.errors import Problem
 from upscale_api.opendata import queries
+from upscale_api.opendata.dcat import Coverage
 from upscale_api.opendata.structs import ALL, CSV_COLUMNS, LICENCE, LICENCE_URL, NONE, CityStats, StatsRow
 from upscale_api.opendata.suppression import Cell, Grid, Line, protect
 from upscale_api.scoring import reads as scoring_reads
@@ -265,13 +266,14 @@ async def published(pool: Pool, city_id: int, city: str, kind: Kind, if_none_mat
     async with pool.acquire() as conn:
         current = await conn.fetchrow(queries.CURRENT, city_id)
         if current is None:
-            raise Problem(404, "not-found", f"city: nothing is published for {city!r} yet (the worker publishes hourly)")
+            raise Problem(404, "not-found", f"city: nothing is published for {city!r} yet (the worker publishes it)")
         etag = _etag(current["digest"], kind)
         if if_none_match is not None and _matches(if_none_match, etag):
             return Published(etag, current["modified_at"], None)
         cached = _BODIES.get((city_id, kind))
         if cached is None or cached[0] != current["digest"]:
             row = await conn.fetchrow(queries.JSON_BODY if kind == "json" else queries.CSV_BODY, city_id)
+            assert row is not None  # publications are replaced, never deleted
             cached = (row[0], bytes(row[1]))
             _BODIES[(city_id, kind)] = cached
             etag = _etag(cached[0], kind)
@@ -288,7 +290,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
 
 
-async def metadata(conn: Connection) -> dict[int, Record]:
-    """Each published city's ``modified_at``, ``first_week`` and ``last_week`` by city id."""
-    return {r["city_id"]: r for r in await conn.fetch(queries.METADATA)}
-
+async def coverage(pool: Pool) -> dict[int, Coverage]:
+    """What each published city's publication covers, by city id."""
+    rows = await pool.fetch(queries.METADATA)
+    return {r["city_id"]: Coverage(r["modified_at"], r["first_week"], r["last_week"]) for r in rows}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 from msgspec import Meta
@@ -15,7 +15,7 @@ ALL = "(all)"
 NONE = "(none)"
 """Residents who named no district."""
 Moment = Annotated[datetime, Meta(tz=True)]
-LICENCE = "CC-BY-4.0"
+LICENCE: Final = "CC-BY-4.0"
 LICENCE_URL = "https://creativecommons.org/licenses/by/4.0/"
 
 CSV_COLUMNS = (
@@ -69,8 +69,10 @@ class CityStats(msgspec.Struct, kw_only=True):
     first_week: Annotated[str | None, Meta(description="The first ISO week published; null when none")]
     last_week: Annotated[
         str | None,
-        Meta(description="The last ISO week published: weeks are published once late offline logs can no longer "
-             "change them"),
+        Meta(
+            description="The last ISO week published: weeks are published once late offline logs can no longer "
+            "change them"
+        ),
     ]
     rows: Annotated[list[StatsRow], Meta(description="Every cell, week by week")]
 

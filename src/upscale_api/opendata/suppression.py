@@ -115,9 +115,7 @@ def _apply_line_rule(grid: Grid, threshold: int) -> bool:
         if not any(_sensitive(cells[k], threshold) for k in hidden):
             continue
         every_nonzero = all(_unknown(cells[k]) or cells[k].participants == 0 for k in line.members)
-        protected = len(hidden) >= 2 and (
-            any(not _sensitive(cells[k], threshold) for k in hidden) or every_nonzero
-        )
+        protected = len(hidden) >= 2 and (any(not _sensitive(cells[k], threshold) for k in hidden) or every_nonzero)
         if protected:
             continue
         _hide_one_of(grid, line)

@@ -159,4 +159,3 @@ async def _cursor_items(conn: Connection, kind: type[Any], query: str, *args: An
         items = b",".join(_encode(_struct(kind, row)) for row in rows)
         yield items if first else b"," + items
         first = False
-

@@ -8,7 +8,7 @@ schema, so another service can read an export with any JSON Schema tooling.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 import msgspec
@@ -16,7 +16,7 @@ from msgspec import Meta
 
 from upscale_api.openapi import example
 
-FORMAT = "upscale-export/1"
+FORMAT: Final = "upscale-export/1"
 """The export's format and version; a change that breaks readers gets a new number."""
 
 Moment = Annotated[datetime, Meta(tz=True)]
