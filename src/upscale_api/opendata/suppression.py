@@ -16,7 +16,7 @@ line whose total is published is the total less the others. So:
    the published total's residents). Where no member can be hidden, the total is.
 3. The audit: the published figures are a system of linear equations (one per
    line) in the hidden ones. A hidden cell is *determined* when its unit vector
-   lies in the row space of that system (exact rational arithmetic); a
+   lies in the row space of that system (exact integer arithmetic); a
    determined sensitive cell gets one more neighbour hidden, and 2 and 3
    repeat until no sensitive cell is determined.
 
@@ -35,10 +35,10 @@ harder to recover.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from fractions import Fraction
 from typing import Literal
 
 Suppressed = Literal["small", "complementary"]
@@ -154,46 +154,80 @@ def _hide_beside(grid: Grid, key: Hashable, lines: list[Line], threshold: int) -
 
 
 def _determined(grid: Grid) -> list[Hashable]:
-    """The unknown cells whose value follows from the published ones along the lines."""
+    """The unknown cells whose value follows from the published ones along the lines.
+
+    Each line is an equation: its unknown members less its total if unknown equal what is
+    published. The equations fall apart into independent groups (unknowns that share no
+    line do not constrain each other), each reduced on its own, exactly, in integers."""
     cells = grid.cells
-    unknowns = [k for k, c in cells.items() if _unknown(c)]
-    if not unknowns:
-        return []
-    column = {k: i for i, k in enumerate(unknowns)}
-    rows: list[list[Fraction]] = []
+    unknown = {k for k, c in cells.items() if _unknown(c)}
+    equations: list[dict[Hashable, int]] = []
     for line in grid.lines:
-        row = [Fraction(0)] * len(unknowns)
+        row: dict[Hashable, int] = {}
         for k in line.members:
-            if k in column:
-                row[column[k]] += 1
-        if line.total in column:
-            row[column[line.total]] -= 1
-        if any(row):
-            rows.append(row)
-    reduced = _row_echelon(rows, len(unknowns))
-    found = []
-    for row in reduced:
-        nonzero = [i for i, v in enumerate(row) if v]
-        if len(nonzero) == 1:
-            found.append(unknowns[nonzero[0]])
+            if k in unknown:
+                row[k] = row.get(k, 0) + 1
+        if line.total in unknown:
+            row[line.total] = row.get(line.total, 0) - 1
+        row = {k: v for k, v in row.items() if v}
+        if row:
+            equations.append(row)
+    found: list[Hashable] = []
+    for group in _groups(equations):
+        found += _single_unknowns(_reduced(group))
     return found
 
 
-def _row_echelon(rows: list[list[Fraction]], width: int) -> list[list[Fraction]]:
-    """The reduced row echelon form of ``rows`` (exact). A unit vector lies in the row space
-    exactly when it is one of these rows."""
-    rows = [r[:] for r in rows]
-    pivot_row = 0
-    for col in range(width):
-        pivot = next((i for i in range(pivot_row, len(rows)) if rows[i][col]), None)
-        if pivot is None:
+def _groups(equations: list[dict[Hashable, int]]) -> list[list[dict[Hashable, int]]]:
+    """The equations in groups that share no unknown (union-find over the unknowns)."""
+    parent: dict[Hashable, Hashable] = {}
+
+    def root(k: Hashable) -> Hashable:
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for row in equations:
+        first, *rest = row
+        for k in rest:
+            parent[root(k)] = root(first)
+    groups: dict[Hashable, list[dict[Hashable, int]]] = {}
+    for row in equations:
+        groups.setdefault(root(next(iter(row))), []).append(row)
+    return list(groups.values())
+
+
+def _reduced(rows: list[dict[Hashable, int]]) -> list[dict[Hashable, int]]:
+    """Gauss-Jordan elimination in integers (each row kept divided by the gcd of its entries):
+    every pivot column is zero in every other row, as in the reduced row echelon form."""
+    pending = [dict(r) for r in rows]
+    pivots: list[tuple[Hashable, dict[Hashable, int]]] = []
+    while pending:
+        row = pending.pop()
+        for column, pivot in pivots:  # clear the pivot columns found so far
+            if column in row:
+                row = _combine(row, pivot, column)
+        if not row:
             continue
-        rows[pivot_row], rows[pivot] = rows[pivot], rows[pivot_row]
-        lead = rows[pivot_row][col]
-        rows[pivot_row] = [v / lead for v in rows[pivot_row]]
-        for i in range(len(rows)):
-            if i != pivot_row and rows[i][col]:
-                factor = rows[i][col]
-                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[pivot_row], strict=True)]
-        pivot_row += 1
-    return rows[:pivot_row]
+        column = min(row, key=str)
+        for i, (other_column, other) in enumerate(pivots):  # and clear the new pivot's column above
+            if column in other:
+                pivots[i] = (other_column, _combine(other, row, column))
+        pivots.append((column, row))
+    return [row for _, row in pivots]
+
+
+def _combine(row: dict[Hashable, int], pivot: dict[Hashable, int], column: Hashable) -> dict[Hashable, int]:
+    """``row`` with ``column`` eliminated by ``pivot``, divided by the gcd of what remains."""
+    a, b = pivot[column], row[column]
+    keys = set(row) | set(pivot)
+    combined = {k: a * row.get(k, 0) - b * pivot.get(k, 0) for k in keys}
+    combined = {k: v for k, v in combined.items() if v}
+    divisor = math.gcd(*combined.values()) if combined else 1
+    return {k: v // divisor for k, v in combined.items()}
+
+
+def _single_unknowns(rows: list[dict[Hashable, int]]) -> list[Hashable]:
+    """A reduced row with one unknown left fixes that unknown: it is the published figures' combination."""
+    return [next(iter(row)) for row in rows if len(row) == 1]
