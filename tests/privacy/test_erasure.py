@@ -130,7 +130,8 @@ async def test_nothing_of_the_person_is_left_in_any_table(
         value: object = person.uid if column["holds"] == "uid" else resident_id
         cast = "::text" if column["holds"] == "uid" else "::bigint"
         rows = await pool.fetchval(
-            f'SELECT count(*) FROM "{table}" WHERE "{name_of_column}"{cast} = $1', value  # noqa: S608
+            f'SELECT count(*) FROM "{table}" WHERE "{name_of_column}"{cast} = $1',
+            value,  # noqa: S608
         )
         if rows and (column["holds"] == "uid" or TREATMENT_OF[table] is Treatment.DELETE):
             left_behind.append(f"{table}.{name_of_column}: {rows}")
@@ -159,9 +160,7 @@ async def test_nothing_of_the_person_is_left_in_any_table(
         assert row["performed_at"].astimezone(zone).hour == 12 and row["performed_at"].astimezone(zone).minute == 0
 
 
-async def test_a_deleted_sign_in_may_register_again_as_a_new_person(
-    make_resident: MakeResident, pool: db.Pool
-) -> None:
+async def test_a_deleted_sign_in_may_register_again_as_a_new_person(make_resident: MakeResident, pool: db.Pool) -> None:
     person = await make_resident("kranj", display_name="Before")
     assert (await person.log()).status_code == 201
     before = await _resident_id(pool, person)
