@@ -90,16 +90,17 @@ def _records(people: list[Person], districts: list[str]) -> tuple[list[dict[str,
         if not counted:
             continue
 
-        def part(p: Person, table: dict[str, tuple[int, Decimal]]) -> tuple[int, Decimal]:
-            return _sum(v for c, v in table.items() if category is None or c == category)
-
-        actions, kg = _sum(part(p, p.counted) for p in counted)
-        matching = sum(part(p, p.counted) == part(p, p.by_category) for p in counted)
+        actions, kg = _sum(_part(p.counted, category) for p in counted)
+        matching = sum(_part(p.counted, category) == _part(p.by_category, category) for p in counted)
         by_campaign.append(
             {"campaign": "k1", "week": WEEK, "category": category, "participants": len(counted), "actions": actions,
              "co2e_kg": kg, "matching": matching}
         )  # fmt: skip
     return by_district, by_campaign
+
+
+def _part(table: dict[str, tuple[int, Decimal]], category: str | None) -> tuple[int, Decimal]:
+    return _sum(v for c, v in table.items() if category is None or c == category)
 
 
 def _truth(people: list[Person], districts: list[str]) -> dict[tuple[str | None, str, str], int]:
@@ -186,7 +187,7 @@ def recovered(rows: list[StatsRow]) -> set[Key]:
             if i != row and matrix[i][col] != 0:
                 matrix[i] = [a - matrix[i][col] * b for a, b in zip(matrix[i], matrix[row], strict=True)]
         row += 1
-    return {keys[[i for i, v in enumerate(r[:-1]) if v][0]] for r in matrix[:row] if sum(v != 0 for v in r[:-1]) == 1}
+    return {keys[next(i for i, v in enumerate(r[:-1]) if v)] for r in matrix[:row] if sum(v != 0 for v in r[:-1]) == 1}
 
 
 def _publish(people: list[Person], districts: list[str]) -> list[StatsRow]:

@@ -131,7 +131,7 @@ async def test_nothing_of_the_person_is_left_in_any_table(
         cast = "::text" if column["holds"] == "uid" else "::bigint"
         rows = await pool.fetchval(
             f'SELECT count(*) FROM "{table}" WHERE "{name_of_column}"{cast} = $1',
-            value,  # noqa: S608
+            value,
         )
         if rows and (column["holds"] == "uid" or TREATMENT_OF[table] is Treatment.DELETE):
             left_behind.append(f"{table}.{name_of_column}: {rows}")
@@ -146,7 +146,7 @@ async def test_nothing_of_the_person_is_left_in_any_table(
     found = []
     for t in texts:
         for secret in (person.uid, name, installation):
-            where = f'SELECT count(*) FROM "{t[0]}" WHERE "{t[1]}"::text LIKE $1'  # noqa: S608
+            where = f'SELECT count(*) FROM "{t[0]}" WHERE "{t[1]}"::text LIKE $1'
             if await pool.fetchval(where, f"%{secret}%"):
                 found.append(f"{t[0]}.{t[1]} holds {secret}")
     assert found == []
