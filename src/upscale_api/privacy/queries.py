@@ -184,13 +184,15 @@ ORDER BY n.id DESC
 # Old rows are found among the oldest by id (ids grow with time), so a run reads
 # what it deletes and little more, without an index on the time.
 
-# Finished messages written before $1, of the oldest $2, with their deliveries and attempts.
+# Messages written before $1 that are done (or expired before it), of the oldest $2, with their
+# deliveries and attempts.
 RETAIN_NOTIFICATIONS = """
 WITH oldest AS (
-    SELECT id, created_at, status FROM notifications ORDER BY id LIMIT $2
+    SELECT id, created_at, status, expires_at FROM notifications ORDER BY id LIMIT $2
 ), gone AS (
     DELETE FROM notifications WHERE id IN (
-        SELECT id FROM oldest WHERE created_at < $1 AND status NOT IN ('pending', 'sending'))
+        SELECT id FROM oldest
+        WHERE created_at < $1 AND (status NOT IN ('pending', 'sending') OR expires_at < $1))
     RETURNING id
 ), deliveries AS (
     DELETE FROM notification_deliveries WHERE notification_id IN (SELECT id FROM gone)
