@@ -178,6 +178,7 @@ async def test_the_scoring_jobs_send_exactly_the_committed_statements(demo: tupl
     )
     today = now.astimezone(ZoneInfo("Europe/Ljubljana")).date()
     ends_at = await pool.fetchval("SELECT ends_at FROM campaigns WHERE id = $1", campaign_id)
+    city_id = await pool.fetchval("SELECT city_id FROM campaigns WHERE id = $1", campaign_id)
 
     with _recording():
         assert await scoring.tick(pool, now) is not None
@@ -189,6 +190,9 @@ async def test_the_scoring_jobs_send_exactly_the_committed_statements(demo: tupl
             assert await reads.campaign_score(conn, campaign_id, resident_id)
             assert await reads.challenges_by_code(conn, campaign_id, resident_id, today)
             await reads.badges_earned(conn, campaign_id, resident_id)
+            assert any(await reads.resident_results(conn, resident_id))
+            assert await reads.city_weeks(conn, city_id, today - timedelta(days=28), today)
+            assert await reads.city_campaign_weeks(conn, city_id, today - timedelta(days=28), today)
         cutoff = scoring.history_cutoff(today, 0)
         assert await scoring.history_due(pool, cutoff)
         assert await scoring.advance_history(pool, cutoff, between=lambda: scoring.tick(pool, now))
