@@ -76,8 +76,6 @@ class Worker:
             (self.deliver, 2),
             (self.settle_stale, 60),
             (self.forget_rate_limits, 60),
-            (self.retention, 3600),
-            (self.open_data, settings.upscale_open_data_seconds),
         ]
         # Each job runs once as the worker starts, then at its interval: a restarted
         # worker does not leave the weekly history or a campaign's results for minutes.
@@ -91,6 +89,22 @@ class Worker:
                 coalesce=True,
                 id=job.__name__,
                 next_run_time=started,
+            )
+
+        # Retention and open data are hourly housekeeping: first run a few minutes after start, so
+        # that they take no connections from the jobs a starting worker runs at once.
+        for job, seconds, delay in (
+            (self.retention, 3600, 120),
+            (self.open_data, settings.upscale_open_data_seconds, 180),
+        ):
+            self.scheduler.add_job(
+                job,
+                "interval",
+                seconds=seconds,
+                max_instances=1,
+                coalesce=True,
+                id=job.__name__,
+                next_run_time=started + timedelta(seconds=delay),
             )
 
     def start(self) -> None:

@@ -55,7 +55,8 @@ async def test_no_cell_under_ten_residents_is_served_nor_recoverable(
     iso = TODAY.isocalendar()
     this_week = [r for r in stats.rows if r.week == f"{iso.year}-W{iso.week:02d}" and r.campaign is None]
     golnik = next(r for r in this_week if (r.district, r.category) == ("golnik", "mobility"))
-    assert golnik.participants is not None and golnik.participants >= 12 and golnik.suppressed is None
+    # Twelve are enough to be shown (unless withheld as the partner of a small cell of other residents).
+    assert golnik.suppressed == "complementary" or (golnik.participants or 0) >= 12
     huje = next(r for r in this_week if (r.district, r.category) == ("huje", "waste"))
     assert huje.participants is None and huje.suppressed == "small"
     assert all(r.participants is None or r.participants == 0 or r.participants >= 10 for r in stats.rows)
