@@ -120,6 +120,7 @@ async def ensure_scored_and_published(url: str, skip_publish: bool) -> list[str]
             started = time.perf_counter()
             await publish_all(pool, load_settings(), datetime.now(UTC))
             lines.append(f"publishing every city: {time.perf_counter() - started:.1f} s")
+            log(lines[-1])
         sizes = await pool.fetchrow(
             "SELECT count(*) AS cities, sum(rows) AS rows, sum(suppressed) AS suppressed, "
             "max(length(json_body)) AS largest_json, sum(length(json_body)) AS json FROM open_data_publications"
@@ -145,7 +146,7 @@ async def ensure_scored_and_published(url: str, skip_publish: bool) -> list[str]
 
 async def cities_to_read(url: str) -> tuple[str, str]:
     """The city with the largest publication and a small one."""
-    conn = await db.create_pool(url, load_settings({"UPSCALE_DB_POOL_MIN": "1", "UPSCALE_DB_POOL_MAX": "1"}))
+    conn = await db.create_pool(url, load_settings({"UPSCALE_DB_POOL_MIN": "1", "UPSCALE_DB_POOL_MAX": "3"}))
     try:
         rows = await conn.fetch(
             "SELECT c.code FROM open_data_publications p JOIN cities c ON c.id = p.city_id ORDER BY length(json_body)"
@@ -205,7 +206,7 @@ async def run(args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _postmaster(url: str) -> AsyncIterator[int | None]:
-    conn = await db.create_pool(url, load_settings({"UPSCALE_DB_POOL_MIN": "1", "UPSCALE_DB_POOL_MAX": "1"}))
+    conn = await db.create_pool(url, load_settings({"UPSCALE_DB_POOL_MIN": "1", "UPSCALE_DB_POOL_MAX": "3"}))
     try:
         async with conn.acquire() as c:
             yield await postmaster_of(c)

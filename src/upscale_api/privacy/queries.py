@@ -19,10 +19,15 @@ SELECT id, firebase_uid FROM residents WHERE firebase_uid = ANY($1::text[]) ORDE
 """
 
 # Messages (the inbox and the outbox) with their deliveries and attempts. Foreign keys
-# are checked at the statement's end, so parent and children go in one statement.
+# are checked at the statement's end, so parent and children go in one statement. A
+# message a sender is pushing right now is left until its outcome is recorded (recording
+# it refers to the message); the retention job deletes it then, with any other message a
+# producer wrote to the tombstone afterwards (SWEEP_ERASED_MESSAGES).
 DELETE_MESSAGES = """
 WITH gone AS (
-    DELETE FROM notifications WHERE resident_id = ANY($1::bigint[]) RETURNING id
+    DELETE FROM notifications n WHERE n.resident_id = ANY($1::bigint[])
+      AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'sending')
+    RETURNING n.id
 ), deliveries AS (
     DELETE FROM notification_deliveries WHERE notification_id IN (SELECT id FROM gone)
 )
@@ -222,11 +227,12 @@ SELECT count(*) FROM gone
 """
 
 # Messages a producer wrote to a tombstone after its erasure (an enrolment stays, so
-# campaign messages may still address it).
+# campaign messages may still address it), and those being pushed when it was erased.
 SWEEP_ERASED_MESSAGES = """
 WITH gone AS (
     DELETE FROM notifications n USING residents r
     WHERE r.erased_at IS NOT NULL AND n.resident_id = r.id
+      AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'sending')
     RETURNING n.id
 ), deliveries AS (
     DELETE FROM notification_deliveries WHERE notification_id IN (SELECT id FROM gone)
