@@ -85,7 +85,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """An account inactive this many months is told, then erased; 0: never."""
     upscale_retention_notice_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
     """How long after that notice an account still inactive is erased."""
-    upscale_open_data_seconds: Annotated[float, msgspec.Meta(ge=60, le=86400)] = 3600.0
+    upscale_open_data_seconds: Annotated[float, msgspec.Meta(ge=60, le=86400)] = 21600.0
     """How often the worker publishes the cities' open aggregates again."""
     upscale_open_data_weeks: Annotated[int, msgspec.Meta(ge=1, le=520)] = 104
     """How many ISO weeks back the open aggregates reach."""

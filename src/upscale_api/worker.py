@@ -91,7 +91,7 @@ class Worker:
                 next_run_time=started,
             )
 
-        # Retention and open data are hourly housekeeping: first run a few minutes after start, so
+        # Retention and open data are housekeeping every few hours: first run minutes after start, so
         # that they take no connections from the jobs a starting worker runs at once.
         for job, seconds, delay in (
             (self.retention, 3600, 120),

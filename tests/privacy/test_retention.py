@@ -155,3 +155,39 @@ def test_the_worker_runs_retention_and_open_data_every_tick_under_their_locks(po
 
     assert worker.scheduler.get_job("retention") is not None
     assert worker.scheduler.get_job("open_data") is not None
+
+
+async def test_a_message_being_pushed_at_erasure_goes_once_its_outcome_is_recorded(
+    own: tuple[AsyncTestClient[Any], db.Pool],
+) -> None:
+    client, pool = own
+    resident = await _register(client, "leaving")
+    resident_id = await pool.fetchval("SELECT id FROM residents WHERE firebase_uid = $1", resident.uid)
+    message = await pool.fetchval(
+        "INSERT INTO notifications (resident_id, city_id, kind, dedupe_key, title, body, locale, expires_at, status) "
+        "SELECT id, city_id, 'broadcast', 'hello', 'Hello', 'Text', 'en', now() + interval '1 day', 'sending' "
+        "FROM residents WHERE id = $1 RETURNING id",
+        resident_id,
+    )
+    # A sender claimed it and is waiting for FCM.
+    await pool.execute(
+        "INSERT INTO notification_deliveries (notification_id, installation_id, status, attempts, claimed_at) "
+        "VALUES ($1, $2, 'sending', 1, now())",
+        message,
+        f"fid-{resident.uid}",
+    )
+
+    assert (await resident.delete("/v1/me")).status_code == 204
+
+    assert await pool.fetchval("SELECT count(*) FROM notifications WHERE id = $1", message) == 1
+    # The sender records the outcome, which refers to the message.
+    await pool.execute("UPDATE notification_deliveries SET status = 'sent' WHERE notification_id = $1", message)
+    await pool.execute(
+        "INSERT INTO notification_attempts (notification_id, installation_id, outcome) VALUES ($1, $2, 'sent')",
+        message,
+        f"fid-{resident.uid}",
+    )
+    swept = await apply_retention(pool, datetime.now(UTC), POLICY)
+    assert swept.messages_to_erased == 1
+    assert await pool.fetchval("SELECT count(*) FROM notifications WHERE id = $1", message) == 0
+    assert await pool.fetchval("SELECT count(*) FROM notification_attempts WHERE notification_id = $1", message) == 0
