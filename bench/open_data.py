@@ -23,7 +23,9 @@ each ``--clients`` level each row is measured for ``--seconds`` after a
 ``stats <city>``
     ``GET /v1/open/cities/<city>/stats`` for the city with the largest
     publication (Kranj here), Ljubljana (the most residents) and a small
-    municipality: a full body each time.
+    municipality: a full body each time, gzip-compressed as a harvester
+    asks for it (``Accept-Encoding: gzip``); once more for the largest
+    without compression.
 ``stats <city> (304)``
     the same with ``If-None-Match`` naming the current ETag: what a polling
     harvester costs.
@@ -176,11 +178,13 @@ async def run(args: argparse.Namespace) -> int:
             ("GET /health/live (baseline)", "/health/live", {}),
             ("GET /v1/cities", "/v1/cities", {}),
         ]
+        gzip = {"accept-encoding": "gzip"}
         for city in (largest, "ljubljana", small):
-            rows.append((f"stats {city}", f"/v1/open/cities/{city}/stats", {}))
+            rows.append((f"stats {city}", f"/v1/open/cities/{city}/stats", gzip))
+        rows.append((f"stats {largest}, not compressed", f"/v1/open/cities/{largest}/stats", {}))
         rows.append((f"stats {largest} (304)", f"/v1/open/cities/{largest}/stats", {"if-none-match": etags[largest]}))
-        rows.append((f"csv {largest}", f"/v1/open/cities/{largest}/stats.csv", {}))
-        rows.append((f"dataset {largest}", f"/v1/open/cities/{largest}/dataset", {}))
+        rows.append((f"csv {largest}", f"/v1/open/cities/{largest}/stats.csv", gzip))
+        rows.append((f"dataset {largest}", f"/v1/open/cities/{largest}/dataset", gzip))
         async with _postmaster(url) as postmaster:
             monitor = Monitor(postmaster)
             monitor.server = server.process.pid
@@ -231,11 +235,13 @@ def print_tables(summary: list[str], results: list[tuple[Result, float]]) -> Non
             f"{r.cpu.get('PostgreSQL', 0):.2f} | {r.errors} |"
         )
     print()
-    opened = [r for r, _ in results if r.what.startswith(("stats", "csv", "dataset"))]
+    opened = [
+        r for r, _ in results if r.what.startswith(("stats", "csv", "dataset")) and "not compressed" not in r.what
+    ]
     worst = max(opened, key=lambda r: r.percentile_ms(0.99))
     misses = [f"{r.what} at {r.clients} clients" for r in opened if r.percentile_ms(0.99) >= TARGET_P99_MS]
     verdict = "met" if not misses else "not met: " + ", ".join(misses)
-    print(f"target p99 < {TARGET_P99_MS:.0f} ms on every open-data row: {verdict} "
+    print(f"target p99 < {TARGET_P99_MS:.0f} ms on every open-data row (compressed as asked): {verdict} "
           f"(worst: {worst.what} at {worst.clients} clients, {worst.percentile_ms(0.99):.2f} ms)")  # fmt: skip
 
 

@@ -33,3 +33,5 @@ CSV_BODY = "SELECT digest, csv_body FROM open_data_publications WHERE city_id = 
 
 # The metadata of every publication, for the DCAT-AP documents.
 METADATA = "SELECT city_id, modified_at, first_week, last_week FROM open_data_publications"
+
+METADATA_OF = "SELECT modified_at, first_week, last_week FROM open_data_publications WHERE city_id = $1"

@@ -61,9 +61,13 @@ class OpenDataController(Controller):
         opt={"documented_body": CityStats},
     )
     async def stats(
-        self, city: CityCode, ctx: NamedDependency[Context], if_none_match: IfNoneMatch = None
+        self,
+        city: CityCode,
+        ctx: NamedDependency[Context],
+        request: Request[Any, Any, Any],
+        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
-        return await _published(ctx, city, "json", if_none_match)
+        return await _published(ctx, request, city, "json", if_none_match)
 
     @get(
         "/cities/{city:str}/stats.csv",
@@ -78,9 +82,13 @@ class OpenDataController(Controller):
         opt={"documented_body": str},
     )
     async def stats_csv(
-        self, city: CityCode, ctx: NamedDependency[Context], if_none_match: IfNoneMatch = None
+        self,
+        city: CityCode,
+        ctx: NamedDependency[Context],
+        request: Request[Any, Any, Any],
+        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
-        return await _published(ctx, city, "csv", if_none_match)
+        return await _published(ctx, request, city, "csv", if_none_match)
 
     @get(
         "/cities/{city:str}/dataset",
@@ -91,7 +99,7 @@ class OpenDataController(Controller):
     )
     async def dataset(self, city: CityCode, ctx: NamedDependency[Context], request: Request[Any, Any, Any]) -> Dataset:
         found = await _city(ctx, city)
-        covered = (await service.coverage(ctx.pool)).get(found.id, dcat.Coverage())
+        covered = await service.coverage_of(ctx.pool, found.id)
         return dcat.dataset(found, covered, _base(ctx, request), _contact(ctx), context=True)
 
     @get(
@@ -119,14 +127,20 @@ async def _city(ctx: Context, code: str) -> City:
     return city
 
 
-async def _published(ctx: Context, code: str, kind: service.Kind, if_none_match: str | None) -> Response[bytes]:
+async def _published(
+    ctx: Context, request: Request[Any, Any, Any], code: str, kind: service.Kind, if_none_match: str | None
+) -> Response[bytes]:
     city = await _city(ctx, code)
-    found = await service.published(ctx.pool, city.id, city.code, kind, if_none_match)
+    gzip = service.accepts_gzip(request.headers.get("accept-encoding"))
+    found = await service.published(ctx.pool, city.id, city.code, kind, if_none_match, gzip=gzip)
     headers = {
         "ETag": found.etag,
         "Last-Modified": found.modified_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
         "Cache-Control": CACHE_CONTROL,
+        "Vary": "Accept-Encoding",
     }
+    if found.gzip and found.body is not None:
+        headers["Content-Encoding"] = "gzip"
     if found.body is None:
         return Response(content=b"", status_code=304, headers=headers)
     if kind == "csv":

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from gzip import compress
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -250,44 +251,80 @@ def _csv(rows: list[StatsRow]) -> bytes:
 @dataclass(frozen=True)
 class Published:
     etag: str
-    """The entity tag, quoted as sent."""
+    """The entity tag of the representation, quoted as sent."""
     modified_at: datetime
     body: bytes | None
     """None: the client has it (answer 304)."""
+    gzip: bool
+    """The body is gzip-compressed (``Content-Encoding: gzip``)."""
 
 
-_BODIES: dict[tuple[int, Kind], tuple[str, bytes]] = {}
-"""Each city's latest bodies, by the digest they were rendered with."""
+@dataclass(frozen=True)
+class _Bodies:
+    digest: str
+    plain: bytes
+    gzip: bytes
 
 
-async def published(pool: Pool, city_id: int, city: str, kind: Kind, if_none_match: str | None) -> Published:
-    """City ``city_id``'s publication as ``kind``, or None for its body when ``if_none_match``
-    names its current ETag; the ``not-found`` problem before the first publication."""
+_BODIES: dict[tuple[int, Kind], _Bodies] = {}
+"""Each city's latest bodies, plain and compressed once, by the digest they were rendered with."""
+
+
+async def published(
+    pool: Pool, city_id: int, city: str, kind: Kind, if_none_match: str | None, *, gzip: bool = False
+) -> Published:
+    """City ``city_id``'s publication as ``kind`` (``gzip``: compressed), or None for its body when
+    ``if_none_match`` names its current ETag (of either encoding); the ``not-found`` problem before
+    the first publication."""
     async with pool.acquire() as conn:
         current = await conn.fetchrow(queries.CURRENT, city_id)
         if current is None:
             raise Problem(404, "not-found", f"city: nothing is published for {city!r} yet (the worker publishes it)")
-        etag = _etag(current["digest"], kind)
-        if if_none_match is not None and _matches(if_none_match, etag):
-            return Published(etag, current["modified_at"], None)
+        digest = current["digest"]
+        if if_none_match is not None and _matches(
+            if_none_match, (_etag(digest, kind, False), _etag(digest, kind, True))
+        ):
+            return Published(_etag(digest, kind, gzip), current["modified_at"], None, gzip)
         cached = _BODIES.get((city_id, kind))
-        if cached is None or cached[0] != current["digest"]:
+        if cached is None or cached.digest != digest:
             row = await conn.fetchrow(queries.JSON_BODY if kind == "json" else queries.CSV_BODY, city_id)
             assert row is not None  # publications are replaced, never deleted
-            cached = (row[0], bytes(row[1]))
+            plain = bytes(row[1])
+            cached = _Bodies(row[0], plain, compress(plain, compresslevel=6, mtime=0))
             _BODIES[(city_id, kind)] = cached
-            etag = _etag(cached[0], kind)
-    return Published(etag, current["modified_at"], cached[1])
+    return Published(
+        _etag(cached.digest, kind, gzip), current["modified_at"], cached.gzip if gzip else cached.plain, gzip
+    )
 
 
-def _etag(digest: str, kind: Kind) -> str:
-    return f'"{digest}"' if kind == "json" else f'"{digest}-csv"'
+def _etag(digest: str, kind: Kind, gzip: bool) -> str:
+    """Each representation has its own strong tag: JSON or CSV, plain or compressed."""
+    return f'"{digest}{"" if kind == "json" else "-csv"}{"-gzip" if gzip else ""}"'
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
+def _matches(if_none_match: str, etags: tuple[str, ...]) -> bool:
     """RFC 9110: a weak comparison of each listed tag, or ``*``."""
     tags = [t.strip() for t in if_none_match.split(",")]
-    return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
+    return "*" in tags or any(t.removeprefix("W/") in etags for t in tags)
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip (listed without ``q=0``)."""
+    for item in (accept_encoding or "").split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip"):
+            quality = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return False
+    return False
+
+
+async def coverage_of(pool: Pool, city_id: int) -> Coverage:
+    """What city ``city_id``'s publication covers (empty before its first)."""
+    row = await pool.fetchrow(queries.METADATA_OF, city_id)
+    return Coverage(row["modified_at"], row["first_week"], row["last_week"]) if row else Coverage()
 
 
 async def coverage(pool: Pool) -> dict[int, Coverage]:
