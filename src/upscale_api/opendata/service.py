@@ -7,9 +7,9 @@ and stores them with the digest of the figures, which is the ETag. A run whose
 figures equal the stored ones stores nothing, so the ETag and ``modified`` move
 only when a published figure does.
 
-Serving reads the stored digest (one primary-key read), answers 304 when the
-client has it, and otherwise the body from this process's copy, read again only
-when the digest moved.
+Serving knows the stored digest (read again at most every few seconds), answers
+304 when the client has it, and otherwise the body from this process's copy,
+read again only when the digest moved: most requests read no database.
 
 Weeks are published once they are final: every day of the week is older than
 ``UPSCALE_BACKDATE_DAYS``, so no late offline log can change it (a review
@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -123,6 +124,8 @@ async def publish_city(pool: Pool, city: Record, policy: Policy, now: datetime) 
             msgspec.json.encode(document),
             _csv(rows),
         )
+    for key in [k for k in _CURRENT if k[1] == city["id"]]:
+        del _CURRENT[key]
     return True
 
 
@@ -266,8 +269,16 @@ class _Bodies:
     gzip: bytes
 
 
-_BODIES: dict[tuple[int, Kind], _Bodies] = {}
+_BODIES: dict[tuple[int, int, Kind], _Bodies] = {}
 """Each city's latest bodies, plain and compressed once, by the digest they were rendered with."""
+
+RECHECK_SECONDS = 5.0
+"""How stale an API process's idea of a city's current digest may be: a publication the worker
+stores reaches every process within this, and a request reads no database in between."""
+
+_CURRENT: dict[tuple[int, int], tuple[float, str, datetime]] = {}
+"""Each city's digest and modification time, and when they were read (monotonic seconds).
+Both caches are keyed by the pool too (``id(pool)``): a process may serve more than one database."""
 
 
 async def published(
@@ -276,25 +287,30 @@ async def published(
     """City ``city_id``'s publication as ``kind`` (``gzip``: compressed), or None for its body when
     ``if_none_match`` names its current ETag (of either encoding); the ``not-found`` problem before
     the first publication."""
-    async with pool.acquire() as conn:
-        current = await conn.fetchrow(queries.CURRENT, city_id)
-        if current is None:
-            raise Problem(404, "not-found", f"city: nothing is published for {city!r} yet (the worker publishes it)")
-        digest = current["digest"]
-        if if_none_match is not None and _matches(
-            if_none_match, (_etag(digest, kind, False), _etag(digest, kind, True))
-        ):
-            return Published(_etag(digest, kind, gzip), current["modified_at"], None, gzip)
-        cached = _BODIES.get((city_id, kind))
-        if cached is None or cached.digest != digest:
-            row = await conn.fetchrow(queries.JSON_BODY if kind == "json" else queries.CSV_BODY, city_id)
-            assert row is not None  # publications are replaced, never deleted
-            plain = bytes(row[1])
-            cached = _Bodies(row[0], plain, compress(plain, compresslevel=6, mtime=0))
-            _BODIES[(city_id, kind)] = cached
-    return Published(
-        _etag(cached.digest, kind, gzip), current["modified_at"], cached.gzip if gzip else cached.plain, gzip
-    )
+    digest, modified_at = await _current(pool, city_id, city)
+    if if_none_match is not None and _matches(if_none_match, (_etag(digest, kind, False), _etag(digest, kind, True))):
+        return Published(_etag(digest, kind, gzip), modified_at, None, gzip)
+    cached = _BODIES.get((id(pool), city_id, kind))
+    if cached is None or cached.digest != digest:
+        row = await pool.fetchrow(queries.JSON_BODY if kind == "json" else queries.CSV_BODY, city_id)
+        assert row is not None  # publications are replaced, never deleted
+        plain = bytes(row[1])
+        cached = _Bodies(row[0], plain, compress(plain, compresslevel=6, mtime=0))
+        _BODIES[(id(pool), city_id, kind)] = cached
+    return Published(_etag(cached.digest, kind, gzip), modified_at, cached.gzip if gzip else cached.plain, gzip)
+
+
+async def _current(pool: Pool, city_id: int, city: str) -> tuple[str, datetime]:
+    """The digest and modification time of the city's publication, read again at most every
+    :data:`RECHECK_SECONDS` (publishing in this process forgets it at once)."""
+    known = _CURRENT.get((id(pool), city_id))
+    if known is not None and time.monotonic() - known[0] < RECHECK_SECONDS:
+        return known[1], known[2]
+    row = await pool.fetchrow(queries.CURRENT, city_id)
+    if row is None:
+        raise Problem(404, "not-found", f"city: nothing is published for {city!r} yet (the worker publishes it)")
+    _CURRENT[(id(pool), city_id)] = (time.monotonic(), row["digest"], row["modified_at"])
+    return row["digest"], row["modified_at"]
 
 
 def _etag(digest: str, kind: Kind, gzip: bool) -> str:
