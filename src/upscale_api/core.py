@@ -53,7 +53,10 @@ from upscale_api.observability.logs import logging_config
 from upscale_api.observability.routes import MetricsController
 from upscale_api.observability.tracing import flush_spans, tracing_plugin
 from upscale_api.openapi import ContractJsonRenderPlugin
+from upscale_api.opendata.routes import OpenDataController
 from upscale_api.participation.routes import CampaignController, MyCampaignController
+from upscale_api.privacy.commands import privacy_group
+from upscale_api.privacy.routes import PrivacyController
 from upscale_api.ratelimit.middleware import rate_limits
 from upscale_api.reports.commands import report_group
 from upscale_api.reports.routes import CityReportController
@@ -100,6 +103,8 @@ ROUTES = [
     MyRewardController,
     PartnerController,
     AdminRewardController,
+    PrivacyController,
+    OpenDataController,
     HealthController,
 ]
 
@@ -117,6 +122,7 @@ COMMANDS = [
     report_group,
     research_group,
     rewards_group,
+    privacy_group,
 ]
 
 

@@ -59,6 +59,8 @@ class AdvisoryLock(enum.IntEnum):
     GOAL_ANNOUNCEMENTS = 7_401_012
     CAMPAIGN_CODE = 7_401_013
     SURVEY_NOTICES = 7_401_030
+    RETENTION = 7_401_040
+    OPEN_DATA = 7_401_041
 
 
 async def lock_for_transaction(conn: Connection, key: AdvisoryLock) -> None:

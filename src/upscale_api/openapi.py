@@ -20,6 +20,7 @@ handlers. :func:`complete` then makes the document say what the service does:
 
 from __future__ import annotations
 
+import enum
 import re
 import typing
 from collections.abc import Iterator
@@ -156,7 +157,7 @@ def _complete_responses(
         if documented.get("headers"):
             response["headers"] = documented["headers"]
         if data is not None:
-            response["content"] = {"application/json": _media(schema_of[data], data)}
+            response["content"] = {_media_type(handler): _media(schema_of[data], data)}
         elif _is_file(handler) and status == str(handler.status_code):
             response["content"] = {handler.media_type: _FILE_MEDIA}
         responses[status] = response
@@ -314,7 +315,18 @@ def _body_type(handler: HTTPRouteHandler) -> Any:
     return None if field is None else field.annotation
 
 
+def _media_type(handler: HTTPRouteHandler) -> str:
+    """What the route answers with: JSON unless it says otherwise (a CSV download, JSON-LD)."""
+    media = handler.media_type
+    return str(media.value if isinstance(media, enum.Enum) else media) or "application/json"
+
+
 def _return_type(handler: HTTPRouteHandler) -> Any:
+    """The type of the route's body; a route that streams or serves stored bytes names it in
+    ``opt["documented_body"]`` (the Struct it streams, or ``str`` for text)."""
+    documented = handler.opt.get("documented_body")
+    if documented is not None:
+        return documented
     annotation = handler.parsed_fn_signature.return_type.annotation
     if typing.get_origin(annotation) is Response:
         (annotation,) = typing.get_args(annotation)

@@ -116,6 +116,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """The wait after a webhook's first failed attempt; it doubles with each further one, up to an hour."""
     upscale_webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
     """How long one webhook attempt may take before it counts as failed."""
+    # Retention (privacy/retention.py) and open data (opendata/); docs/privacy.md, docs/opendata.md.
+    upscale_retention_notifications_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 365
+    """Messages (inbox and pushes) are deleted this many days after they were written."""
+    upscale_retention_attempts_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
+    """Push delivery attempts are deleted this many days after they were made."""
+    upscale_retention_devices_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 180
+    """A device the app has not refreshed for this many days is forgotten."""
+    upscale_retention_inactive_months: Annotated[int, msgspec.Meta(ge=0, le=120)] = 24
+    """An account inactive this many months is told, then erased; 0: never."""
+    upscale_retention_notice_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
+    """How long after that notice an account still inactive is erased."""
+    upscale_open_data_seconds: Annotated[float, msgspec.Meta(ge=60, le=86400)] = 21600.0
+    """How often the worker publishes the cities' open aggregates again."""
+    upscale_open_data_weeks: Annotated[int, msgspec.Meta(ge=1, le=520)] = 104
+    """How many ISO weeks back the open aggregates reach."""
+    upscale_open_data_min_participants: Annotated[int, msgspec.Meta(ge=10, le=1000)] = 10
+    """A published figure describes at least this many residents, directly or by subtraction."""
+    upscale_public_url: str | None = None
+    """The API's public base URL, for the links of the open data's DCAT-AP metadata (default: the request's)."""
+    upscale_open_data_contact: str | None = None
+    """An e-mail address for questions about the open data, named in its metadata."""
 
     def __post_init__(self) -> None:
         if self.upscale_env == "production" and self.firebase_auth_emulator_host:

@@ -39,6 +39,8 @@ from upscale_api.notifications.producers import (
 from upscale_api.notifications.service import outbox_due
 from upscale_api.notifications.transport import batch_sender
 from upscale_api.observability.metrics import JOB_RUNS, JOB_SECONDS, OUTBOX_DUE, OUTBOX_OLDEST_DUE_AGE
+from upscale_api.opendata.service import publish_all
+from upscale_api.privacy.retention import RetentionPolicy, apply_retention
 from upscale_api.ratelimit.store import forget_expired
 from upscale_api.research import export as research_exports
 from upscale_api.research.service import produce_survey_notices
@@ -72,6 +74,7 @@ class Worker:
         self.settings = settings
         self.grace = timedelta(days=settings.upscale_backdate_days)
         self.scoring_parts = settings.upscale_scoring_parts
+        self.settings = settings
         self.ticked = False
         self.stopping = False
         self._running: set[asyncio.Task[Any]] = set()
@@ -111,6 +114,12 @@ class Worker:
         started = datetime.now(UTC)
         first_runs = [(job, seconds, started) for job, seconds in jobs]
         first_runs += [(job, seconds, undefined) for job, seconds in later]  # undefined: one interval on
+        # Retention and open data are housekeeping every few hours: first run minutes after start, so
+        # that they take no connections from the jobs a starting worker runs at once.
+        first_runs += [
+            (self.retention, 3600, started + timedelta(seconds=120)),
+            (self.open_data, settings.upscale_open_data_seconds, started + timedelta(seconds=180)),
+        ]
         for job, seconds, first_run in first_runs:
             self.scheduler.add_job(
                 self._observed(job),
@@ -290,3 +299,23 @@ class Worker:
         expired = await rewards.expire_codes(self.pool, datetime.now(UTC))
         if expired:
             log.info("rewards: %d codes expired", expired)
+
+    async def retention(self) -> None:
+        """Delete and erase what the retention settings say is due (docs/privacy.md)."""
+
+        async def work() -> None:
+            report = await apply_retention(self.pool, datetime.now(UTC), RetentionPolicy.from_settings(self.settings))
+            if report:
+                log.info("retention: %s", report)
+
+        await run_once(self.pool, AdvisoryLock.RETENTION, work)
+
+    async def open_data(self) -> None:
+        """Publish each city's open aggregates again; the ETag moves only when a figure does."""
+
+        async def work() -> None:
+            changed = await publish_all(self.pool, self.settings, datetime.now(UTC))
+            if changed:
+                log.info("open data: published again for %s", ", ".join(changed))
+
+        await run_once(self.pool, AdvisoryLock.OPEN_DATA, work)

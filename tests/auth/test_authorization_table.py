@@ -32,8 +32,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import MakeResident
-from tests.factories import Resident, action, campaign_definition, coordinator_of
+from tests.factories import Resident, action, campaign_definition, coordinator_of, settings_for_tests
 from upscale_api import db
+from upscale_api.opendata.service import publish_all
 from upscale_api.research import service as research
 from upscale_api.research.store import apply_studies
 from upscale_api.research.structs import Study
@@ -102,6 +103,8 @@ class Row:
     """The row needs a held day total of the owner (one scoring run)."""
     rewards: bool = False
     """The row needs a partner, the owner's points (one scoring run), a redemption and a city card."""
+    open_data: bool = False
+    """The row needs Kranj's open aggregates published."""
 
 
 def _redemption(world: World, who: str) -> dict[str, Any]:
@@ -117,9 +120,16 @@ def _own_city(world: World, who: str) -> dict[str, Any]:
     return world.campaign | ({"cities": ["ljubljana"]} if who == "other_coordinator" else {})
 
 
-def row(*statuses: int, body: Body | None = None, held_entry: bool = False, rewards: bool = False, **query: str) -> Row:
+def row(
+    *statuses: int,
+    body: Body | None = None,
+    held_entry: bool = False,
+    rewards: bool = False,
+    open_data: bool = False,
+    **query: str,
+) -> Row:
     assert len(statuses) == len(CALLERS)
-    return Row(statuses=statuses, body=body, query=query, held_entry=held_entry, rewards=rewards)  # type: ignore[arg-type]
+    return Row(statuses, body, query, held_entry=held_entry, rewards=rewards, open_data=open_data)  # type: ignore[arg-type]
 
 
 EVERYONE_200 = row(200, 200, 200, 200, 200, 200, 200, 200)
@@ -141,7 +151,15 @@ TABLE: dict[str, Row] = {
     "GET /health/ready": EVERYONE_200,
     "GET /v1/cities": EVERYONE_200,
     "GET /v1/cities/{city}/action-types": EVERYONE_200,
+    # Open data: for anyone, and never a resident's id.
+    "GET /v1/open/catalog": EVERYONE_200,
+    "GET /v1/open/cities/{city}/dataset": EVERYONE_200,
+    "GET /v1/open/cities/{city}/stats": row(200, 200, 200, 200, 200, 200, 200, 200, open_data=True),
+    "GET /v1/open/cities/{city}/stats.csv": row(200, 200, 200, 200, 200, 200, 200, 200, open_data=True),
     "GET /v1/me": RESIDENTS_ONLY,
+    # Each caller erases their own account (staff: their roles); nobody reaches another's.
+    "DELETE /v1/me": row(401, 204, 204, 204, 204, 204, 204, 204),
+    "GET /v1/me/export": RESIDENTS_ONLY,
     "PUT /v1/me": row(401, 200, 200, 200, 201, 201, 201, 201, body=lambda w, who: {"city": "kranj"}),
     "GET /v1/me/actions": RESIDENTS_ONLY,
     "POST /v1/me/actions": row(401, 201, 201, 201, 404, 404, 404, 404, body=lambda w, who: action()),
@@ -266,9 +284,7 @@ async def _staff(client: AsyncTestClient[Any], pool: db.Pool, study: str) -> dic
     }
 
 
-async def _world(
-    client: AsyncTestClient[Any], pool: db.Pool, make_resident: MakeResident, held_entry: bool, rewards: bool
-) -> World:
+async def _world(client: AsyncTestClient[Any], pool: db.Pool, make_resident: MakeResident, rule: Row) -> World:
     owner, neighbour = await make_resident("kranj"), await make_resident("kranj")
     campaign = msgspec.to_builtins(
         campaign_definition(
@@ -298,10 +314,13 @@ async def _world(
         assert study_id is not None
         export_id = await research.create_export(conn, study_id, "test", "api", {})
     world = World(callers, campaign, logged.json()["id"], installation_id, message["id"], study, str(export_id))
-    if held_entry:
+    if rule.held_entry:
         world.entry_id = await _held_entry_of(owner, pool)
-    if rewards:
+    if rule.rewards:
         await _rewards_of(world, pool)
+    if rule.open_data:
+        await tick(pool, datetime.now(UTC))
+        await publish_all(pool, settings_for_tests(), datetime.now(UTC))
     return world
 
 
@@ -408,7 +427,7 @@ async def test_who_may_call_what(
 ) -> None:
     rule = TABLE[operation]
     method, template = operation.split(" ")
-    world = await _world(client, pool, make_resident, rule.held_entry, rule.rewards)
+    world = await _world(client, pool, make_resident, rule)
     path = _path(template, world)
     expected = dict(zip(CALLERS, rule.statuses, strict=True))
 

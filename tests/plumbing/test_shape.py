@@ -50,6 +50,8 @@ LAYERS = [
     "reviews",
     "reports",
     "rewards",
+    "privacy",
+    "opendata",
     "definitions",
     "demo",
     "health",

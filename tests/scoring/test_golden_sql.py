@@ -178,6 +178,7 @@ async def test_the_scoring_jobs_send_exactly_the_committed_statements(demo: tupl
     )
     today = now.astimezone(ZoneInfo("Europe/Ljubljana")).date()
     ends_at = await pool.fetchval("SELECT ends_at FROM campaigns WHERE id = $1", campaign_id)
+    city_id = await pool.fetchval("SELECT city_id FROM campaigns WHERE id = $1", campaign_id)
 
     with _recording():
         assert await scoring.tick(pool, now) is not None
@@ -192,6 +193,9 @@ async def test_the_scoring_jobs_send_exactly_the_committed_statements(demo: tupl
             city_id = (await reads.earned_points(conn, resident_id)).popitem()[0]
             assert await reads.earned_days(conn, resident_id, city_id, (today, 1), 10)
             assert await reads.scored_at(conn)
+            assert any(await reads.resident_results(conn, resident_id))
+            assert await reads.city_weeks(conn, city_id, today - timedelta(days=28), today)
+            assert await reads.city_campaign_weeks(conn, city_id, today - timedelta(days=28), today)
         cutoff = scoring.history_cutoff(today, 0)
         assert await scoring.history_due(pool, cutoff)
         assert await scoring.advance_history(pool, cutoff, between=lambda: scoring.tick(pool, now))

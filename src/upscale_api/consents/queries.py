@@ -68,3 +68,10 @@ ON CONFLICT (resident_id) DO UPDATE SET
 """
 
 ERASE_DEMOGRAPHICS = "DELETE FROM resident_demographics WHERE resident_id = $1"
+
+# Every consent decision of resident $1, oldest first: their own record (the data export).
+DECISIONS_OF = """
+SELECT purpose, version, granted, decided_at FROM consent_decisions WHERE resident_id = $1 ORDER BY id
+"""
+
+DEMOGRAPHICS_OF = "SELECT birth_year, gender, updated_at FROM resident_demographics WHERE resident_id = $1"

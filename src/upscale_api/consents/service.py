@@ -161,3 +161,9 @@ async def put_demographics(pool: Pool, uid: str, data: DemographicsIn, this_year
             )
         await conn.execute(queries.PUT_DEMOGRAPHICS, resident["id"], resident["city_id"], data.birth_year, data.gender)
     return DemographicsOut(birth_year=data.birth_year, gender=data.gender)
+
+
+async def decisions_of(conn: Connection, resident_id: int) -> tuple[list[Record], Record | None]:
+    """The resident's consent decisions, oldest first, and their demographics (None when not given)."""
+    decisions = await conn.fetch(queries.DECISIONS_OF, resident_id)
+    return decisions, await conn.fetchrow(queries.DEMOGRAPHICS_OF, resident_id)

@@ -528,3 +528,14 @@ WHERE w.study_id = $1 AND w.active
 GROUP BY w.code, p.arm
 ORDER BY w.code, p.arm
 """
+
+# Every survey answer of resident $1, oldest first, with its study, wave and instrument version.
+ANSWERS_OF = """
+SELECT s.code AS study, w.code AS wave, i.code AS instrument, i.version, r.answers, r.submitted_at
+FROM survey_responses r
+JOIN study_waves w ON w.id = r.wave_id
+JOIN studies s ON s.id = w.study_id
+JOIN survey_instruments i ON i.id = r.instrument_id
+WHERE r.resident_id = $1
+ORDER BY r.submitted_at, s.code, w.code
+"""

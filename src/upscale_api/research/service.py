@@ -157,6 +157,11 @@ async def withdraw_everywhere(conn: Connection, resident_id: int, settings: Sett
     return await withdraw(conn, resident_id, settings, "account-deleted")
 
 
+async def answers_of(conn: Connection, resident_id: int) -> list[Record]:
+    """The resident's survey answers, oldest first: their own record (the data export)."""
+    return await conn.fetch(queries.ANSWERS_OF, resident_id)
+
+
 async def hidden_challenges(conn: Connection, campaign_id: int, resident_id: int) -> set[str]:
     """Codes of the campaign's challenges the resident's arm does not get (none outside studies)."""
     hidden = await conn.fetchval(queries.HIDDEN_CHALLENGES, campaign_id, resident_id)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, put
+from datetime import UTC, datetime
+
+from litestar import Controller, Response, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from upscale_api.auth import SIGNED_IN
 from upscale_api.context import Context
 from upscale_api.openapi import NOT_REGISTERED, also, problem
+from upscale_api.privacy import service as privacy
 from upscale_api.residents import service
 from upscale_api.residents.structs import ResidentIn, ResidentOut
 
@@ -39,3 +42,17 @@ class ResidentController(Controller):
     )
     async def profile(self, ctx: NamedDependency[Context]) -> ResidentOut:
         return await service.profile(ctx.pool, ctx.uid)
+
+    @delete(
+        "/",
+        operation_id="deleteMyAccount",
+        summary="Erase your account and your data (GDPR Art. 17)",
+        description="At once and for good: your profile, actions' link to you, devices, messages and "
+        "preferences; staff roles of the same account. What you logged stays in your city's, teams' and "
+        "campaigns' totals, anonymously, so they do not change. Your sign-in then counts as not registered "
+        "(`PUT /v1/me` registers you anew, as a new person). Repeating the call does nothing more. The app "
+        "deletes the Firebase account itself.",
+        response_description="Erased (or nothing was held)",
+    )
+    async def erase(self, ctx: NamedDependency[Context]) -> None:
+        await privacy.erase_account(ctx.pool, ctx.settings, ctx.uid, datetime.now(UTC))

@@ -56,3 +56,28 @@ async def scored_at(conn: Connection) -> datetime | None:
     """When the scoring jobs last ran; None before their first run."""
     ran_at: datetime | None = await conn.fetchval(queries.SCORED_AT)
     return ran_at
+
+
+async def resident_results(conn: Connection, resident_id: int) -> tuple[list[Record], list[Record], list[Record]]:
+    """The resident's scores (campaign, points, co2e_kg, actions, active_days, longest_streak,
+    updated_at), badges (campaign, badge, earned_at) and challenges met (campaign,
+    challenge, met_at) in every campaign: what their own export lists."""
+    scores = await conn.fetch(queries.RESIDENT_SCORES, resident_id)
+    badges = await conn.fetch(queries.RESIDENT_BADGES, resident_id)
+    challenges = await conn.fetch(queries.RESIDENT_CHALLENGES_MET, resident_id)
+    return scores, badges, challenges
+
+
+async def city_weeks(conn: Connection, city_id: int, first: date, last: date) -> list[Record]:
+    """The city's counted resident days from ``first`` to ``last`` by ISO ``week`` (its Monday),
+    ``district_id`` and ``category``, and summed over either or both (``all_districts``,
+    ``all_categories``): ``participants`` (distinct residents), ``actions``, ``co2e_kg``."""
+    return await conn.fetch(queries.CITY_WEEKS, city_id, first, last)
+
+
+async def city_campaign_weeks(conn: Connection, city_id: int, first: date, last: date) -> list[Record]:
+    """What counted for each ``campaign`` (code) among the city's residents from ``first`` to
+    ``last`` by ISO ``week`` and ``category`` (None: all), with ``participants``, ``actions``,
+    ``co2e_kg`` and ``matching``: the participants whose figures equal their figures in the
+    city's same week and category (see CITY_CAMPAIGN_WEEKS)."""
+    return await conn.fetch(queries.CITY_CAMPAIGN_WEEKS, city_id, first, last)

@@ -161,3 +161,65 @@ LIMIT $5
 -- name: SCORED_AT
 -- When the scoring jobs last ran (null before their first run).
 SELECT ran_at FROM job_watermarks WHERE job = 'scoring'
+
+-- name: RESIDENT_SCORES
+-- Resident $1's score in every campaign they took part in, for their own export.
+SELECT k.code AS campaign, s.points::float8 AS points, s.co2e_kg::float8 AS co2e_kg, s.actions, s.active_days,
+       s.longest_streak, s.updated_at
+FROM campaign_scores s JOIN campaigns k ON k.id = s.campaign_id
+WHERE s.resident_id = $1
+ORDER BY k.code
+
+-- name: RESIDENT_BADGES
+-- Every badge resident $1 earned, for their own export.
+SELECT k.code AS campaign, b.code AS badge, e.earned_at
+FROM earned_badges e JOIN badges b ON b.id = e.badge_id JOIN campaigns k ON k.id = b.campaign_id
+WHERE e.resident_id = $1
+ORDER BY e.earned_at, k.code, b.code
+
+-- name: RESIDENT_CHALLENGES_MET
+-- Every challenge resident $1 met, for their own export.
+SELECT k.code AS campaign, ch.code AS challenge, m.met_at
+FROM challenges_met m JOIN challenges ch ON ch.id = m.challenge_id JOIN campaigns k ON k.id = ch.campaign_id
+WHERE m.resident_id = $1
+ORDER BY m.met_at, k.code, ch.code
+
+-- name: CITY_WEEKS
+-- Open data: city $1's counted resident days from $2 to $3 (Mondays to Sundays) by ISO week (its
+-- Monday), district and category, with each district's and category's and the week's totals
+-- (all_districts, all_categories set where a dimension is summed over). participants: the distinct
+-- residents in the group. Held days do not count, as in every total.
+SELECT date_trunc('week', d.local_date)::date AS week, d.district_id, t.category,
+       GROUPING(d.district_id) = 1 AS all_districts, GROUPING(t.category) = 1 AS all_categories,
+       count(DISTINCT d.resident_id)::int AS participants, sum(d.actions)::bigint AS actions,
+       sum(d.co2e_kg) AS co2e_kg
+FROM resident_days d JOIN action_types t ON t.id = d.action_type_id
+WHERE d.city_id = $1 AND d.local_date BETWEEN $2 AND $3 AND NOT d.held
+GROUP BY date_trunc('week', d.local_date), GROUPING SETS ((d.district_id, t.category), (d.district_id), (t.category), ())
+
+-- name: CITY_CAMPAIGN_WEEKS
+-- Open data: what counted for each campaign among city $1's residents from $2 to $3, by campaign,
+-- ISO week and category (category NULL: all of them). matching: the participants whose counted
+-- figures in the group equal their figures in the city's same group (week and category over all
+-- districts): the city's participants in it less these are the residents that the difference
+-- between the city's figure and the campaign's describes.
+WITH city AS MATERIALIZED (
+    SELECT d.resident_id, date_trunc('week', d.local_date)::date AS week, t.category,
+           sum(d.actions) AS actions, sum(d.co2e_kg) AS co2e_kg
+    FROM resident_days d JOIN action_types t ON t.id = d.action_type_id
+    WHERE d.city_id = $1 AND d.local_date BETWEEN $2 AND $3 AND NOT d.held
+    GROUP BY d.resident_id, date_trunc('week', d.local_date), GROUPING SETS ((t.category), ())
+), counted AS MATERIALIZED (
+    SELECT c.campaign_id, c.resident_id, date_trunc('week', c.local_date)::date AS week, t.category,
+           sum(c.actions) AS actions, sum(c.co2e_kg) AS co2e_kg
+    FROM campaign_days c JOIN action_types t ON t.id = c.action_type_id
+    WHERE c.city_id = $1 AND c.local_date BETWEEN $2 AND $3
+    GROUP BY c.campaign_id, c.resident_id, date_trunc('week', c.local_date), GROUPING SETS ((t.category), ())
+)
+SELECT k.code AS campaign, n.week, n.category, count(*)::int AS participants, sum(n.actions)::bigint AS actions,
+       sum(n.co2e_kg) AS co2e_kg,
+       count(*) FILTER (WHERE y.actions = n.actions AND y.co2e_kg = n.co2e_kg)::int AS matching
+FROM counted n
+JOIN campaigns k ON k.id = n.campaign_id
+LEFT JOIN city y ON y.resident_id = n.resident_id AND y.week = n.week AND y.category IS NOT DISTINCT FROM n.category
+GROUP BY k.code, n.week, n.category
