@@ -25,8 +25,8 @@ keep-alive connection, send requests one at a time, each drawn at random:
 
 Next to each mix row, measured in the same run: the HTTP floor (``GET /health/live`` on
 the same server at the same concurrency: what any request costs in uvicorn + Litestar)
-and the database ceiling (N asyncpg connections each inserting action rows: what
-PostgreSQL takes on this machine). The tables give throughput and p50/p99/p99.9 latency
+and the database ceiling (N asyncpg connections, at most 64, each inserting action rows:
+what PostgreSQL takes on this machine). The tables give throughput and p50/p99/p99.9 latency
 per route, the API server's peak RSS (all its processes), and the CPU of the load
 generator, the API server, PostgreSQL and the worker. Any non-2xx answer makes the exit
 status 1.
@@ -84,6 +84,7 @@ from upscale_api.settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 UPSCALE = Path(sys.executable).with_name("upscale")
 CITY = "kranj"
+CEILING_CONNECTIONS = 64
 CAMPAIGN = "demo-kranj-active-travel"
 PARTICIPANTS = [f"demo-resident-{i:04d}" for i in range(151, 241)]  # Kranj's demo residents, all enrolled
 ROUTES: list[tuple[str, float]] = [
@@ -303,7 +304,9 @@ async def run(args: argparse.Namespace) -> int:
             f"{args.warmup:g} s warm-up + {args.seconds:g} s measured per row"
         )
         for n in args.clients:
-            ceilings[n] = await bench.ceiling(n)
+            # At most 64 connections: past that PostgreSQL's throughput does not grow, and the
+            # server's max_connections (100 by default) is shared with the API and the worker.
+            ceilings[n] = await bench.ceiling(min(n, CEILING_CONNECTIONS))
             log_line(ceilings[n])
         for workers in args.workers:
             server = Server(url, workers, None)
