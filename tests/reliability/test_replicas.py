@@ -146,16 +146,20 @@ async def test_push_messages_reach_fcm_at_most_once_while_a_worker_is_killed_mid
             await asyncio.sleep(0.02)
         killed.kill()  # most likely in the middle of a batch: its claimed messages are partly sent
 
-        # Done when every message is planned, none waits, and the survivor recorded its last batch.
+        # Done when every message is planned and none waits, and what is still `sending` is one
+        # claim (a sender's claims share its run's start as `claimed_at`) that stays so: the killed
+        # sender's, once the survivor recorded its last batch.
         deadline, last = time.monotonic() + 180, None
         while time.monotonic() < deadline:
             await asyncio.sleep(1)
             counts = await conn.fetchrow(
                 "SELECT count(*) AS planned, count(*) FILTER (WHERE status = 'pending') AS waiting, "
-                "count(*) FILTER (WHERE status = 'sending') AS sending FROM notification_deliveries "
-                "WHERE installation_id LIKE 'fid-push-%'"
+                "count(*) FILTER (WHERE status = 'sending') AS sending, "
+                "count(DISTINCT claimed_at) FILTER (WHERE status = 'sending') AS claims "
+                "FROM notification_deliveries WHERE installation_id LIKE 'fid-push-%'"
             )
-            if counts["planned"] == NOTIFICATIONS and counts["waiting"] == 0 and counts == last:
+            settled = counts["planned"] == NOTIFICATIONS and counts["waiting"] == 0 and counts["claims"] <= 1
+            if settled and counts == last:
                 break
             last = counts
         failures = await conn.fetch(
