@@ -8,12 +8,8 @@ folder of its own), really stopped and started under the running app with its ``
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,53 +18,17 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.factories import ROOT, Resident, action, assert_problem, settings_for_tests
+from tests.factories import Resident, action, assert_problem, settings_for_tests
+from tests.servers import OwnServer, own_postgres
 from upscale_api import db, migrations
 from upscale_api.app import create_app
 from upscale_api.errors import database_unavailable
 
 
-class OwnServer:
-    """An embedded PostgreSQL that can be stopped and started again at the same address."""
-
-    def __init__(self, data_dir: Path) -> None:
-        from pgserver import get_server
-
-        self._server = get_server(data_dir / "pgdata", cleanup_mode="delete")
-        self._socket_dir = self._server.get_postmaster_info().socket_dir
-        self.admin_url: str = self._server.get_uri("postgres")
-
-    def _pg_ctl(self, *args: str) -> None:
-        from pgserver._commands import pg_ctl
-
-        pg_ctl(list(args), pgdata=self._server.pgdata, user=self._server.system_user, timeout=60)
-
-    def stop(self) -> None:
-        self._pg_ctl("-w", "-m", "fast", "stop")
-
-    def start(self) -> None:
-        # The options pgserver starts it with: no TCP, the same socket folder, the same log.
-        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self._socket_dir}", "-l", str(self._server.log), "start")
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # stopped already: the test failed in between
-            self.stop()
-        self._server.cleanup()
-
-
 @pytest.fixture
 def own_server() -> Iterator[OwnServer]:
-    # Beside the session's embedded server rather than in pytest's temporary folder: as root,
-    # pgserver runs PostgreSQL as its own user, who loses its way into that folder whenever
-    # another pytest run makes it private again.
-    data_dir = ROOT / ".upscale" / f"outage-{uuid.uuid4().hex[:12]}"
-    data_dir.mkdir(parents=True)
-    server = OwnServer(data_dir)
-    try:
+    with own_postgres() as server:
         yield server
-    finally:
-        server.remove()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
