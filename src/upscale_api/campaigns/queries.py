@@ -3,7 +3,7 @@
 CAMPAIGN_ID = "SELECT id FROM campaigns WHERE code = $1"
 
 ADMIN_LIST = """
-SELECT k.code, c.code AS city, k.definition, p.phase, k.source,
+SELECT k.id, k.code, c.code AS city, k.definition, p.phase, k.source,
        (SELECT count(*) FROM enrolments e WHERE e.campaign_id = k.id AND e.left_at IS NULL) AS enrolled
 FROM campaigns k JOIN cities c ON c.id = k.city_id JOIN campaign_phases p ON p.id = k.id
 WHERE $1::text[] IS NULL OR c.code = ANY($1::text[])
@@ -42,7 +42,7 @@ WHERE k.code = $1
 # day each enrolled.
 STATS = """
 WITH counted AS (
-    SELECT a.resident_id, a.local_date, a.quantity, a.co2e_kg, t.code AS action_type, e.team_id,
+    SELECT a.resident_id, a.local_date, a.quantity, a.co2e_kg, t.code AS action_type, t.category, e.team_id,
            date_trunc('week', a.local_date)::date AS week
     FROM action_logs a
     JOIN action_types t ON t.id = a.action_type_id
@@ -91,7 +91,10 @@ SELECT
         LEFT JOIN enrolments e ON e.team_id = t.id AND e.left_at IS NULL
         LEFT JOIN counted k ON k.team_id = t.id AND k.resident_id = e.resident_id
         WHERE t.campaign_id = $1 AND t.active
-        GROUP BY t.id) s) AS teams
+        GROUP BY t.id) s) AS teams,
+    (SELECT coalesce(jsonb_agg(w ORDER BY w.week, w.category), '[]') FROM (
+        SELECT week, category, round(sum(co2e_kg)::numeric, 3)::float8 AS co2e_kg
+        FROM counted GROUP BY week, category) w) AS by_week_and_category
 """
 
 # Participants of campaign $1 in the segment: team code $2 (NULL: any), no live

@@ -32,3 +32,40 @@ async def challenges_by_code(conn: Connection, campaign_id: int, resident_id: in
 async def badges_earned(conn: Connection, campaign_id: int, resident_id: int) -> set[str]:
     """The codes of the campaign's badges the resident earned."""
     return {row["code"] for row in await conn.fetch(queries.MY_BADGES, campaign_id, resident_id)}
+
+
+# --- What coordinators read --------------------------------------------------------
+
+
+async def team_recognition(conn: Connection, campaign_id: int) -> list[Record]:
+    """Each active team in each active team-participation challenge of the campaign: ``challenge``,
+    its ``title`` and ``rule`` (jsonb), ``team``, ``name``, ``kind``, ``city``, ``members``,
+    ``members_met``, ``share``, ``met_at`` (None: not met), and the team's ``rank`` and ``score`` by the
+    campaign's ranking measure (None before the first standings). By challenge, met teams first."""
+    return await conn.fetch(queries.TEAM_RECOGNITION, campaign_id)
+
+
+async def contest(conn: Connection, campaign_id: int, language: str) -> list[Record]:
+    """The campaign's cities and teams (``scope``) by its ranking measure: ``code``, ``name``,
+    ``city`` (a team's), ``rank`` (None without participants), ``value`` (the measure),
+    ``points``, ``co2e_kg``, ``members``, ``active_members``; best first."""
+    return await conn.fetch(queries.CONTEST, campaign_id, language)
+
+
+async def goals(conn: Connection, campaign_id: int, language: str) -> list[Record]:
+    """The campaign's collective goals per scope: ``challenge``, ``title``, ``rule``, ``city`` (None:
+    the whole campaign), ``city_name``, ``value``, ``target``, ``met_at``, ``computed_at``."""
+    return await conn.fetch(queries.GOALS, campaign_id, language)
+
+
+async def computed_at(conn: Connection, campaign_id: int) -> Record:
+    """When the campaign's standings were computed (``computed_at``) and scoring last ran (``scored_at``)."""
+    row = await conn.fetchrow(queries.STANDINGS_AT, campaign_id)
+    assert row is not None
+    return row
+
+
+async def active_since(conn: Connection, campaign_ids: list[int], since: date) -> dict[int, int]:
+    """Participants of each campaign with a counted action on a local day from ``since`` on (absent: none)."""
+    rows = await conn.fetch(queries.ACTIVE_SINCE, campaign_ids, since)
+    return {row["campaign_id"]: row["active"] for row in rows}

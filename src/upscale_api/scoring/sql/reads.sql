@@ -135,3 +135,67 @@ LEFT JOIN windowed w ON w.id = s.id
 -- The codes of the badges resident $2 earned in campaign $1.
 SELECT b.code FROM earned_badges e JOIN badges b ON b.id = e.badge_id
 WHERE b.campaign_id = $1 AND e.resident_id = $2
+
+-- name: TEAM_RECOGNITION
+-- What coordinators read of campaign $1's team-participation challenges: each active team of the
+-- campaign in each such challenge, with its members, the members meeting the member rule, the share
+-- and since when it is met, as the last scoring run counted them (a team not counted yet: its
+-- current members, none meeting the rule), and its rank among the teams by the campaign's measure.
+SELECT ch.code AS challenge, ch.title, ch.rule, t.code AS team, t.name, t.kind, c.code AS city,
+       coalesce(p.members, (SELECT count(*) FROM enrolments e WHERE e.team_id = t.id AND e.left_at IS NULL))::int
+           AS members,
+       coalesce(p.members_met, 0) AS members_met, coalesce(p.share, 0)::float8 AS share, p.met_at,
+       l.above + 1 AS rank, s.score
+FROM challenges ch
+JOIN teams t ON t.campaign_id = ch.campaign_id AND t.active
+JOIN cities c ON c.id = t.city_id
+LEFT JOIN team_progress p ON p.challenge_id = ch.id AND p.team_id = t.id
+LEFT JOIN standings s ON s.campaign_id = ch.campaign_id AND s.scope = 'team' AND s.subject_id = t.id
+LEFT JOIN standings_levels l ON l.campaign_id = s.campaign_id AND l.scope = s.scope AND l.score = s.score
+WHERE ch.campaign_id = $1 AND ch.active AND ch.rule ->> 'kind' = 'team_participation'
+ORDER BY ch.code, p.met_at IS NULL, coalesce(p.share, 0) DESC, t.name, t.code
+
+-- name: CONTEST
+-- Campaign $1's cities and teams by its ranking measure as the standings last ranked them (a rank is
+-- the entries above plus one; a city or team without participants has none), named in language $2.
+SELECT 'city' AS scope, c.code, coalesce(c.name ->> $2, c.name ->> 'en') AS name, NULL AS city,
+       l.above + 1 AS rank, coalesce(s.score, 0)::float8 AS value, coalesce(s.points, 0)::float8 AS points,
+       coalesce(s.co2e_kg, 0)::float8 AS co2e_kg, coalesce(s.members, 0) AS members,
+       coalesce(s.active_members, 0) AS active_members
+FROM campaign_cities cc
+JOIN cities c ON c.id = cc.city_id
+LEFT JOIN standings s ON s.campaign_id = cc.campaign_id AND s.scope = 'city' AND s.subject_id = c.id
+LEFT JOIN standings_levels l ON l.campaign_id = s.campaign_id AND l.scope = s.scope AND l.score = s.score
+WHERE cc.campaign_id = $1
+UNION ALL
+SELECT 'team', t.code, t.name, c.code, l.above + 1, coalesce(s.score, 0)::float8, coalesce(s.points, 0)::float8,
+       coalesce(s.co2e_kg, 0)::float8, coalesce(s.members, 0), coalesce(s.active_members, 0)
+FROM teams t
+JOIN cities c ON c.id = t.city_id
+LEFT JOIN standings s ON s.campaign_id = t.campaign_id AND s.scope = 'team' AND s.subject_id = t.id
+LEFT JOIN standings_levels l ON l.campaign_id = s.campaign_id AND l.scope = s.scope AND l.score = s.score
+WHERE t.campaign_id = $1 AND t.active
+ORDER BY scope, rank NULLS LAST, name, code
+
+-- name: GOALS
+-- Campaign $1's collective goals as the standings last computed them: for the whole campaign (city
+-- NULL) or each of its cities (named in language $2).
+SELECT ch.code AS challenge, ch.title, ch.rule, c.code AS city, coalesce(c.name ->> $2, c.name ->> 'en') AS city_name,
+       p.value::float8 AS value, p.target::float8 AS target, p.met_at, p.computed_at
+FROM challenges ch
+JOIN collective_progress p ON p.challenge_id = ch.id
+LEFT JOIN cities c ON c.id = p.scope_id
+WHERE ch.campaign_id = $1 AND ch.active AND ch.rule ->> 'kind' = 'collective'
+ORDER BY ch.code, p.scope_id <> 0, city_name
+
+-- name: STANDINGS_AT
+-- When campaign $1's standings were last computed and the scoring run last ran.
+SELECT (SELECT computed_at FROM standings_computed WHERE campaign_id = $1) AS computed_at,
+       (SELECT ran_at FROM job_watermarks WHERE job = 'scoring') AS scored_at
+
+-- name: ACTIVE_SINCE
+-- How many participants of each campaign $1 (ids) have a counted action on a local day from $2 on.
+SELECT d.campaign_id, count(DISTINCT d.resident_id)::int AS active
+FROM campaign_days d
+WHERE d.campaign_id = ANY($1::int[]) AND d.local_date >= $2::date
+GROUP BY d.campaign_id

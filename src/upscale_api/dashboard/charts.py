@@ -1,0 +1,178 @@
+"""Charts drawn on the server as SVG: no chart library, no script, nothing fetched.
+
+Each function takes the numbers and returns markup safe to put in a template: an
+``<svg role="img">`` with a title (what screen readers announce) and a ``<title>`` on
+every bar or cell (what a pointer shows). The numbers are also in a table beside each
+chart in the templates, so nothing is only in a picture. Colours come from the
+stylesheet (``.series-N``), so a chart follows the page's theme and prints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+WIDTH = 720
+HEIGHT = 240
+_LEFT, _RIGHT, _TOP, _BOTTOM = 52, 12, 12, 40
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value`` (an axis' top)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power:
+            return float(step * power)
+    return float(10 * power)
+
+
+def number(value: float) -> str:
+    """A figure as people read it: whole above 100, one decimal above 10, else two."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:,.1f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def bars(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    unit: str,
+    *,
+    label_every: int = 1,
+) -> Markup:
+    """Vertical bars, one per label, stacked when there are several series (each a name and one
+    value per label). ``label_every`` thins the axis labels of long periods."""
+    width, height = WIDTH, HEIGHT
+    plot_w, plot_h = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
+    totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
+    top = _nice_ceiling(max(totals, default=0))
+    parts = [_frame(title, width, height)]
+    for step in range(5):
+        value = top * step / 4
+        y = _TOP + plot_h - plot_h * step / 4
+        parts.append(
+            f'<line class="grid" x1="{_LEFT}" x2="{width - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(number(value))}</text>'
+        )
+    slot = plot_w / max(len(labels), 1)
+    bar_w = max(slot * 0.72, 1.0)
+    for i, label in enumerate(labels):
+        x = _LEFT + i * slot + (slot - bar_w) / 2
+        base = _TOP + plot_h
+        for n, (name, values) in enumerate(series):
+            h = plot_h * values[i] / top
+            if h <= 0:
+                continue
+            base -= h
+            tip = f"{label}: {name} {number(values[i])} {unit}" if len(series) > 1 else f"{label}: {number(values[i])} {unit}"
+            parts.append(
+                f'<rect class="bar series-{n}" x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
+                f"<title>{escape(tip)}</title></rect>"
+            )
+        if i % label_every == 0:
+            parts.append(
+                f'<text class="axis" x="{x + bar_w / 2:.1f}" y="{height - _BOTTOM + 16}" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
+    parts.append(f'<text class="axis unit" x="{_LEFT}" y="{height - 6}">{escape(unit)}</text>')
+    if len(series) > 1:
+        parts.append(_legend([name for name, _ in series], width))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def heatmap(
+    title: str, rows: Sequence[str], columns: Sequence[str], shares: dict[tuple[str, str], tuple[int, int]]
+) -> Markup:
+    """A grid of rows by columns; each cell a count of a size (``active`` of ``size``), shaded by
+    the share and labelled with it in percent. Cells without a value stay empty."""
+    cell_w, cell_h, left, top = 64, 26, 92, 22
+    width = left + cell_w * max(len(columns), 1) + 4
+    height = top + cell_h * max(len(rows), 1) + 4
+    parts = [_frame(title, width, height)]
+    for j, column in enumerate(columns):
+        parts.append(
+            f'<text class="axis" x="{left + j * cell_w + cell_w / 2:.0f}" y="{top - 8}" '
+            f'text-anchor="middle">{escape(column)}</text>'
+        )
+    for i, row in enumerate(rows):
+        y = top + i * cell_h
+        parts.append(f'<text class="axis" x="{left - 6}" y="{y + cell_h / 2 + 4:.0f}" text-anchor="end">{escape(row)}</text>')
+        for j, column in enumerate(columns):
+            found = shares.get((row, column))
+            if found is None:
+                continue
+            active, size = found
+            share = active / size if size else 0.0
+            x = left + j * cell_w
+            tip = f"{row} → {column}: {active} / {size}"
+            parts.append(
+                f'<rect class="cell" x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" '
+                f'fill-opacity="{0.12 + 0.88 * share:.2f}"><title>{escape(tip)}</title></rect>'
+                f'<text class="cell-label{" light" if share > 0.55 else ""}" x="{x + cell_w / 2 - 1:.0f}" '
+                f'y="{y + cell_h / 2 + 4:.0f}" text-anchor="middle">{share:.0%}</text>'
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def progress(title: str, value: float, target: float, unit: str) -> Markup:
+    """One horizontal bar from 0 to ``target`` filled to ``value`` (capped at the end)."""
+    width, height = WIDTH, 34
+    share = min(value / target, 1.0) if target > 0 else 0.0
+    filled = (width - 2) * share
+    label = f"{number(value)} / {number(target)} {unit} ({value / target:.0%})" if target > 0 else number(value)
+    return Markup(
+        _frame(title, width, height)
+        + f'<rect class="track" x="1" y="4" width="{width - 2}" height="24" rx="4"/>'
+        + f'<rect class="bar series-0" x="1" y="4" width="{filled:.1f}" height="24" rx="4"><title>{escape(label)}</title></rect>'
+        + f'<text class="bar-label" x="10" y="21">{escape(label)}</text></svg>'
+    )
+
+
+def ranking(title: str, entries: Sequence[tuple[str, float]], unit: str) -> Markup:
+    """Horizontal bars, one per entry (a name and its value), in the order given."""
+    row_h, left = 30, 160
+    width = WIDTH
+    height = row_h * max(len(entries), 1) + 8
+    top = _nice_ceiling(max((v for _, v in entries), default=0))
+    parts = [_frame(title, width, height)]
+    for i, (name, value) in enumerate(entries):
+        y = 4 + i * row_h
+        w = (width - left - 90) * value / top
+        parts.append(
+            f'<text class="axis" x="{left - 8}" y="{y + 18}" text-anchor="end">{escape(name)}</text>'
+            f'<rect class="bar series-{min(i, 1)}" x="{left}" y="{y + 3}" width="{w:.1f}" height="{row_h - 10}">'
+            f"<title>{escape(f'{name}: {number(value)} {unit}')}</title></rect>"
+            f'<text class="axis" x="{left + w + 6:.1f}" y="{y + 18}">{escape(number(value))} {escape(unit)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _frame(title: str, width: int, height: int) -> str:
+    return (
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">'
+        f"<title>{escape(title)}</title>"
+    )
+
+
+def _legend(names: Sequence[str], width: int) -> str:
+    parts, x = [], _LEFT + 90.0
+    for n, name in enumerate(names):
+        parts.append(
+            f'<rect class="series-{n}" x="{x:.0f}" y="{HEIGHT - 16}" width="10" height="10"/>'
+            f'<text class="axis" x="{x + 14:.0f}" y="{HEIGHT - 7}">{escape(name)}</text>'
+        )
+        x += 24 + 7 * len(name)
+        if x > width - 60:
+            break
+    return "".join(parts)

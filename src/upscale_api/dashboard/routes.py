@@ -1,0 +1,660 @@
+"""``/dashboard``: the coordinators' web pages, rendered on the server.
+
+Pages are HTML, not part of the JSON API: they are left out of the OpenAPI
+document (``include_in_schema=False``) and their access is tested by a table of
+their own (``tests/dashboard/test_dashboard_access.py``). A coordinator signs
+in with a Firebase ID token, exchanged at ``POST /dashboard/sign-in`` for a
+session cookie (HttpOnly, SameSite=Lax, Secure in production); the session
+makes the caller known to the same access guards as a bearer token, so every
+page runs the API's guard (``COORDINATOR``, roles read from the database on
+every request) and the API's services with their checks of which city's data
+a caller may see. Every form carries the session's CSRF token. Interaction
+(deciding a held entry, a broadcast's preview, adding rows in the editor,
+refreshing a campaign's figures) uses htmx, served from ``/dashboard/static``
+like the stylesheet: nothing is fetched from anywhere else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from litestar import Controller, Litestar, MediaType, Request, Response, Router, get, post
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.params import Parameter
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from upscale_api.auth import COORDINATOR, PUBLIC, Identity
+from upscale_api.campaigns import service as campaigns
+from upscale_api.campaigns.structs import BroadcastIn, Campaign, Segment
+from upscale_api.catalogue.structs import Category
+from upscale_api.context import Context
+from upscale_api.dashboard import charts, service
+from upscale_api.dashboard.sessions import PostgresSessionStore
+from upscale_api.dashboard.texts import LANGUAGES, Language, day, figure, pick_language, text
+from upscale_api.errors import Problem
+from upscale_api.reports import service as reports
+from upscale_api.reviews import service as reviews
+from upscale_api.reviews.structs import DecisionIn, Status
+from upscale_api.roles.service import managed_cities
+from upscale_api.settings import Settings
+from upscale_api.validation import FieldError, InvalidInput, collect_errors
+
+if TYPE_CHECKING:
+    from litestar.config.app import AppConfig
+    from litestar.types import ASGIApp, Receive, Scope, Send
+
+SESSION_COOKIE = "upscale_dashboard"
+STORE = "dashboard_sessions"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "_csrf"
+CATEGORIES: list[str] = list(Category.__args__)  # type: ignore[attr-defined]
+TeamKinds = ("school", "kindergarten", "workplace", "association", "district", "other")
+Code = Annotated[str, Parameter(max_length=64)]
+
+
+# --- Sessions and access -----------------------------------------------------------
+
+
+def session_identity(app: ASGIApp) -> ASGIApp:
+    """Makes the signed-in coordinator of a live session the request's caller, as a verified
+    bearer token would: the routes' access guards then check their roles as for the API."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        session = scope.get("session")
+        if isinstance(session, dict):
+            uid, expires_at = session.get("uid"), session.get("expires_at")
+            if isinstance(uid, str) and isinstance(expires_at, float) and expires_at > time.time():
+                scope.setdefault("state", {})["identity"] = Identity(uid, "dashboard-session", expires_at)
+        await app(scope, receive, send)
+
+    return middleware
+
+
+async def csrf_protected(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Refuse a form or htmx request that does not carry this session's CSRF token."""
+    expected = connection.scope.get("session", {}) or {}
+    given = connection.headers.get(CSRF_HEADER)
+    if given is None:
+        form = await Request(connection.scope, connection.receive).form()
+        value = form.get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if not service.csrf_matches(expected.get("csrf") if isinstance(expected, dict) else None, given):
+        raise PermissionDeniedException("the form has expired or did not come from this dashboard; reload the page")
+
+
+def _language(request: Request[Any, Any, Any]) -> Language:
+    session = request.scope.get("session")
+    stored = session.get("lang") if isinstance(session, dict) else None
+    asked = request.query_params.get("lang")
+    language = pick_language(asked or stored, request.headers.get("accept-language", ""))
+    if asked in LANGUAGES and isinstance(session, dict) and session.get("uid"):
+        session["lang"] = asked
+    return language
+
+
+async def _page(request: Request[Any, Any, Any], template: str, ctx: Context, **context: Any) -> Template:
+    """A page for a signed-in coordinator: the layout links the impact report of each of their cities."""
+    managed = managed_cities(ctx.grants)
+    cities = managed if managed is not None else sorted((await ctx.catalogue.current()).cities)
+    return _render(request, template, cities, **context)
+
+
+def _render(request: Request[Any, Any, Any], template: str, cities: list[str] | None = None, **context: Any) -> Template:
+    language = _language(request)
+    session = request.scope.get("session") or {}
+    return Template(
+        template_name=template,
+        context={
+            "lang": language,
+            "t": lambda key: text(language, key),
+            "day": lambda value: day(value, language),
+            "figure": lambda value, decimals=1: figure(value, language, decimals),
+            "uid": session.get("uid") if isinstance(session, dict) else None,
+            "csrf": session.get("csrf", "") if isinstance(session, dict) else "",
+            "cities": cities or [],
+            "path": request.url.path,
+            "query": request.url.query,
+        }
+        | context,
+        media_type=MediaType.HTML,
+    )
+
+
+# --- Errors as pages ----------------------------------------------------------------
+
+
+def _is_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _signed_out(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
+    target = f"/dashboard/sign-in?next={request.url.path}"
+    if _is_htmx(request):
+        return Response("", status_code=401, headers={"HX-Redirect": target})
+    return Redirect(target, status_code=303)
+
+
+def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, Problem):
+        status, detail = exc.status, exc.detail
+    elif isinstance(exc, HTTPException):
+        status, detail = exc.status_code, exc.detail
+    else:
+        status, detail = 500, "something went wrong on our side; it has been logged"
+    key = {403: "forbidden", 404: "not_found"}.get(status, "error")
+    page = _render(request, "error.html.j2", title_key=key, detail=detail, status=status)
+    page.status_code = status
+    return page
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    NotAuthorizedException: _signed_out,
+    Problem: _error_page,
+    HTTPException: _error_page,
+}
+
+
+# --- Signing in ------------------------------------------------------------------------
+
+
+class SignInController(Controller):
+    """The sign-in page and the exchange of a Firebase ID token for a session."""
+
+    path = "/sign-in"
+    guards = [PUBLIC]
+
+    @get("/", name="dashboard-sign-in")
+    async def page(self, request: Request[Any, Any, Any], ctx: NamedDependency[Context]) -> Template:
+        return _render(
+            request,
+            "sign_in.html.j2",
+            emulated=ctx.settings.auth_emulated,
+            project_id=ctx.settings.firebase_project_id,
+            next=service.safe_next(request.query_params.get("next")),
+            problem=None,
+        )
+
+    @post("/", status_code=303)
+    async def sign_in(self, request: Request[Any, Any, Any], ctx: NamedDependency[Context]) -> Response[Any]:
+        form = await request.form()
+        token, target = form.get("id_token"), service.safe_next(form.get("next"))
+        if not isinstance(token, str) or not token.strip() or len(token) > 8192:
+            raise NotAuthorizedException("no ID token was sent")
+        try:
+            identity, _, csrf = await service.sign_in(request.app.state.token_verifier, ctx.pool, token)
+        except (NotAuthorizedException, Problem) as exc:
+            page = _render(
+                request,
+                "sign_in.html.j2",
+                emulated=ctx.settings.auth_emulated,
+                project_id=ctx.settings.firebase_project_id,
+                next=target,
+                problem=text(_language(request), "not_staff")
+                if isinstance(exc, Problem)
+                else text(_language(request), "bad_token") + str(exc.detail),
+            )
+            page.status_code = 403 if isinstance(exc, Problem) else 401
+            return page
+        # A fresh session id: an id planted in the browser before signing in is never the signed-in one.
+        old = request.cookies.pop(SESSION_COOKIE, None)
+        if old:
+            await request.app.stores.get(STORE).delete(old)
+        language = _language(request)
+        expires_at = min(time.time() + service.SESSION_SECONDS, identity.expires_at + service.SESSION_SECONDS)
+        request.set_session({"uid": identity.uid, "csrf": csrf, "expires_at": float(expires_at), "lang": language})
+        return Redirect(target, status_code=303)
+
+
+# --- The pages -----------------------------------------------------------------------
+
+
+def _today() -> date:
+    return datetime.now(ZoneInfo("Europe/Ljubljana")).date()
+
+
+class DashboardController(Controller):
+    """Every page a signed-in coordinator (or admin) uses."""
+
+    path = "/"
+    guards = [COORDINATOR]
+
+    @post("/sign-out", guards=[csrf_protected], status_code=303)
+    async def sign_out(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        request.clear_session()
+        return Redirect("/dashboard/sign-in", status_code=303)
+
+    @get("/", name="dashboard-home")
+    async def campaigns(self, request: Request[Any, Any, Any], ctx: NamedDependency[Context]) -> Template:
+        today = _today()
+        listed = await campaigns.overview(ctx.pool, ctx.grants, today - timedelta(days=today.weekday()))
+        return await _page(request, "campaigns.html.j2", ctx, listed=listed)
+
+    @get("/campaigns/{code:str}")
+    async def campaign(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Template:
+        language = _language(request)
+        snapshot = await ctx.catalogue.current()
+        found = await campaigns.get_campaign(ctx.pool, ctx.grants, code)
+        stats = await campaigns.stats(ctx.pool, ctx.grants, code)
+        recognition = await campaigns.recognition(ctx.pool, ctx.grants, code)
+        contest = await campaigns.contest(ctx.pool, snapshot, ctx.grants, code, language)
+        definition = found.definition
+        today = _today()
+        active = service.active_per_day(stats, definition.starts_on, definition.ends_on, today)
+        weeks, by_category = service.co2e_per_week(stats, CATEGORIES)
+        cohorts = sorted({c.cohort for c in stats.retention})
+        retention_weeks = sorted({c.week for c in stats.retention})
+        figures = {
+            "active": charts.bars(
+                text(language, "active_per_day"),
+                active.labels,
+                active.series,
+                text(language, "residents"),
+                label_every=max(1, len(active.labels) // 12),
+            ),
+            "co2e": charts.bars(
+                text(language, "co2e_per_week"),
+                [day(w, language) for w in weeks],
+                [(text(language, f"cat_{c}"), v) for c, v in by_category],
+                "kg CO2e",
+            ),
+            "retention": charts.heatmap(
+                text(language, "retention"),
+                [day(c, language) for c in cohorts],
+                [day(w, language) for w in retention_weeks],
+                {(day(c.cohort, language), day(c.week, language)): (c.active, c.size) for c in stats.retention},
+            ),
+            "contest": charts.ranking(
+                text(language, "contest"), [(c.name, c.value) for c in contest.cities], contest.unit
+            ),
+            "goals": [
+                (g, charts.progress(_localized(g.title, language), g.value, g.target, _goal_unit(g.measure)))
+                for g in contest.goals
+            ],
+        }
+        return await _page(
+            request,
+            "campaign_fragment.html.j2" if _is_htmx(request) else "campaign.html.j2",
+            ctx,
+            campaign=found,
+            title=_localized(definition.title, language),
+            stats=stats,
+            recognition=recognition,
+            contest=contest,
+            figures=figures,
+            weeks=weeks,
+            by_category=by_category,
+            active=active,
+            localized=lambda texts: _localized(texts, language),
+        )
+
+    @get("/campaigns/{code:str}/recognition.csv")
+    async def recognition_csv(self, code: Code, ctx: NamedDependency[Context]) -> Response[str]:
+        recognised = await campaigns.recognition(ctx.pool, ctx.grants, code)
+        return _csv(campaigns.recognition_csv(recognised), f"{code}-recognition.csv")
+
+    @get("/campaigns/{code:str}/contest.csv")
+    async def contest_csv(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Response[str]:
+        snapshot = await ctx.catalogue.current()
+        standing = await campaigns.contest(ctx.pool, snapshot, ctx.grants, code, _language(request))
+        return _csv(campaigns.contest_csv(standing), f"{code}-contest.csv")
+
+    # --- the editor
+
+    @get("/campaigns/new")
+    async def new_campaign(self, request: Request[Any, Any, Any], ctx: NamedDependency[Context]) -> Template:
+        managed = managed_cities(ctx.grants)
+        snapshot = await ctx.catalogue.current()
+        city = (managed or sorted(snapshot.cities))[0]
+        return await self._editor(request, ctx, service.new_campaign(city, _today()), new=True)
+
+    @post("/campaigns/new", guards=[csrf_protected], status_code=200)
+    async def create_campaign(self, request: Request[Any, Any, Any], ctx: NamedDependency[Context]) -> Response[Any]:
+        form = await request.form()
+        fields = list(form.multi_items())
+        managed = managed_cities(ctx.grants)
+        snapshot = await ctx.catalogue.current()
+        base = service.new_campaign((managed or sorted(snapshot.cities))[0], _today())
+        definition = service.form_to_definition(fields, base)
+        code = definition.get("code", "")
+        if isinstance(code, str) and code and await campaigns.campaign_id(ctx.pool, code) is not None:
+            errors = {"code": f"a campaign {code!r} exists already"}
+            return await self._editor(request, ctx, definition, new=True, errors=errors, status=422)
+        return await self._save(request, ctx, definition, code if isinstance(code, str) else "", new=True)
+
+    @get("/campaigns/{code:str}/edit")
+    async def edit_campaign(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Template:
+        found = await campaigns.get_campaign(ctx.pool, ctx.grants, code)
+        return await self._editor(request, ctx, msgspec.to_builtins(found.definition), source=found.source)
+
+    @post("/campaigns/{code:str}/edit", guards=[csrf_protected], status_code=200)
+    async def save_campaign(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Response[Any]:
+        found = await campaigns.get_campaign(ctx.pool, ctx.grants, code)
+        form = await request.form()
+        definition = service.form_to_definition(list(form.multi_items()), msgspec.to_builtins(found.definition))
+        definition["code"] = code
+        return await self._save(request, ctx, definition, code, new=False, source=found.source)
+
+    @get("/campaigns/editor-row")
+    async def editor_row(
+        self,
+        request: Request[Any, Any, Any],
+        ctx: NamedDependency[Context],
+        kind: Annotated[str, Parameter(pattern="^(action|team|challenge)$")],
+        index: Annotated[int, Parameter(ge=0, lt=service.MAX_ROWS)],
+        city: Annotated[str, Parameter(max_length=64)] = "",
+    ) -> Template:
+        snapshot = await ctx.catalogue.current()
+        return await _page(
+            request,
+            "editor_row.html.j2",
+            ctx,
+            **self._editor_context(snapshot, {"cities": [city] if city else [], "action": []}),
+            row_kind=kind,
+            index=index,
+            row={},
+            errors={},
+        )
+
+    async def _save(
+        self,
+        request: Request[Any, Any, Any],
+        ctx: NamedDependency[Context],
+        definition: dict[str, Any],
+        code: str,
+        *,
+        new: bool,
+        source: str = "api",
+    ) -> Response[Any]:
+        snapshot = await ctx.catalogue.current()
+        try:
+            campaign = service.to_campaign(definition)
+            await campaigns.put_campaign(ctx.pool, snapshot, ctx.grants, code, campaign)
+        except InvalidInput as exc:
+            errors = service.errors_by_field(exc.errors)
+            return await self._editor(request, ctx, definition, new=new, errors=errors, status=422, source=source)
+        except Problem as exc:
+            if exc.status not in (409, 422):
+                raise
+            errors = service.errors_by_field(exc.errors or [FieldError("", exc.detail)])
+            return await self._editor(
+                request, ctx, definition, new=new, errors=errors, status=exc.status, source=source
+            )
+        return Redirect(f"/dashboard/campaigns/{code}/edit?saved=1", status_code=303)
+
+    def _editor_context(self, snapshot: Any, definition: dict[str, Any]) -> dict[str, Any]:
+        cities = definition.get("cities") or []
+        offered = sorted(
+            {t.code: t for c in cities if c in snapshot.cities for t in snapshot.offered_in(snapshot.cities[c])}.values(),
+            key=lambda t: (t.category, t.code),
+        )
+        return {
+            "action_types": offered,
+            "categories": CATEGORIES,
+            "team_kinds": TeamKinds,
+            "campaign_cities": cities,
+        }
+
+    async def _editor(
+        self,
+        request: Request[Any, Any, Any],
+        ctx: NamedDependency[Context],
+        definition: dict[str, Any],
+        *,
+        new: bool = False,
+        errors: dict[str, str] | None = None,
+        status: int = 200,
+        source: str = "api",
+    ) -> Template:
+        snapshot = await ctx.catalogue.current()
+        errors = errors or {}
+        page = await _page(
+            request,
+            "editor.html.j2",
+            ctx,
+            d=definition,
+            new=new,
+            errors=errors,
+            unplaced=[(f, r) for f, r in errors.items() if not _placed(f)],
+            saved=request.query_params.get("saved") == "1" and not errors,
+            read_only=source == "file",
+            **self._editor_context(snapshot, definition),
+        )
+        page.status_code = status
+        return page
+
+    # --- broadcast
+
+    @get("/campaigns/{code:str}/broadcast")
+    async def broadcast_form(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Template:
+        found = await campaigns.get_campaign(ctx.pool, ctx.grants, code)
+        teams = await campaigns.teams(ctx.pool, ctx.grants, code)
+        return await _page(request, "broadcast.html.j2", ctx, campaign=found, teams=teams, form={}, errors={}, result=None)
+
+    @post("/campaigns/{code:str}/broadcast", guards=[csrf_protected], status_code=200)
+    async def broadcast(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Template:
+        found = await campaigns.get_campaign(ctx.pool, ctx.grants, code)
+        teams = await campaigns.teams(ctx.pool, ctx.grants, code)
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        send = form.get("action") == "send"
+        body: dict[str, Any] = {
+            "title": {lang: form.get(f"title.{lang}", "") for lang in LANGUAGES},
+            "body": {lang: form.get(f"body.{lang}", "") for lang in LANGUAGES},
+            "segment": {
+                k: v for k, v in (("team", form.get("team")), ("inactive_days", form.get("inactive_days"))) if v
+            },
+            "dry_run": not send,
+        }
+        errors: dict[str, str] = {}
+        result = None
+        try:
+            message = msgspec.convert(body, BroadcastIn, strict=False)
+            result = await campaigns.broadcast(ctx.pool, ctx.grants, code, message, datetime.now(UTC))
+        except msgspec.ValidationError:
+            errors = service.errors_by_field(collect_errors(body, BroadcastIn, strict=False))
+        except Problem as exc:
+            if exc.status != 422:
+                raise
+            errors = service.errors_by_field(exc.errors or [FieldError("", exc.detail)])
+        page = await _page(
+            request,
+            "broadcast_result.html.j2" if _is_htmx(request) else "broadcast.html.j2",
+            ctx,
+            campaign=found,
+            teams=teams,
+            form=form,
+            errors=errors,
+            result=result,
+        )
+        page.status_code = 422 if errors else 200
+        return page
+
+    # --- held entries
+
+    @get("/held-entries")
+    async def held_entries(
+        self,
+        request: Request[Any, Any, Any],
+        ctx: NamedDependency[Context],
+        status: Status | None = "pending",
+        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> Template:
+        page = await reviews.list_entries(ctx.pool, ctx.grants, None, status, 50, cursor)
+        return await _page(request, "held_entries.html.j2", ctx, entries=page, status=status)
+
+    @post("/held-entries/{entry_id:int}/decision", guards=[csrf_protected], status_code=200)
+    async def decide(
+        self, request: Request[Any, Any, Any], entry_id: Annotated[int, Parameter(ge=1)], ctx: NamedDependency[Context]
+    ) -> Template:
+        form = await request.form()
+        raw = {"decision": form.get("decision"), "note": (form.get("note") or None)}
+        try:
+            decision = msgspec.convert(raw, DecisionIn)
+        except msgspec.ValidationError:
+            errors = collect_errors(raw, DecisionIn)
+            raise Problem.invalid(errors) from None
+        entry = await reviews.decide(ctx.pool, ctx.grants, ctx.uid, entry_id, decision, datetime.now(UTC))
+        if _is_htmx(request):
+            return await _page(request, "held_entry_row.html.j2", ctx, entry=entry)
+        listed = await reviews.list_entries(ctx.pool, ctx.grants, None, "pending", 50, None)
+        return await _page(request, "held_entries.html.j2", ctx, entries=listed, status="pending")
+
+    # --- city impact
+
+    @get("/cities/{code:str}/impact")
+    async def impact(
+        self,
+        request: Request[Any, Any, Any],
+        code: Code,
+        ctx: NamedDependency[Context],
+        start: Annotated[str | None, Parameter(query="from", max_length=7)] = None,
+        to: Annotated[str | None, Parameter(max_length=7)] = None,
+    ) -> Template:
+        language = _language(request)
+        snapshot = await ctx.catalogue.current()
+        report = await reports.city_impact(
+            ctx.pool, snapshot, ctx.grants, code, start or None, to or None, datetime.now(UTC)
+        )
+        used = [c for c in CATEGORIES if any(x.category == c and x.co2e_kg for m in report.months for x in m.by_category)]
+        chart = charts.bars(
+            text(language, "per_month"),
+            [m.month for m in report.months],
+            [
+                (
+                    text(language, f"cat_{c}"),
+                    [next((x.co2e_kg for x in m.by_category if x.category == c), 0.0) for m in report.months],
+                )
+                for c in used
+            ],
+            "kg CO2e",
+        )
+        target = None
+        if report.climate_target is not None and report.climate_target.reduction_t_co2e > 0:
+            target = charts.progress(
+                text(language, "climate_target"),
+                report.co2e_kg / 1000,
+                report.climate_target.reduction_t_co2e,
+                "t CO2e",
+            )
+        city = snapshot.cities[code]
+        return await _page(
+            request,
+            "impact.html.j2",
+            ctx,
+            report=report,
+            chart=chart,
+            target=target,
+            used=used,
+            city_name=_localized(city.name, language),
+        )
+
+    @get("/cities/{code:str}/impact.csv")
+    async def impact_csv(
+        self,
+        code: Code,
+        ctx: NamedDependency[Context],
+        start: Annotated[str | None, Parameter(query="from", max_length=7)] = None,
+        to: Annotated[str | None, Parameter(max_length=7)] = None,
+    ) -> Response[str]:
+        snapshot = await ctx.catalogue.current()
+        report = await reports.city_impact(
+            ctx.pool, snapshot, ctx.grants, code, start or None, to or None, datetime.now(UTC)
+        )
+        return _csv(reports.impact_csv(report), f"{code}-impact-{report.from_}-{report.to}.csv")
+
+
+def _placed(field: str) -> bool:
+    """Whether the editor shows an error beside this field (others are listed on top)."""
+    return field.startswith(("title.", "description.", "starts_on", "ends_on", "code", "status", "enrolment",
+                             "invite_code", "action[", "team[", "challenge[", "ranking"))  # fmt: skip
+
+
+def _localized(texts: dict[str, str] | Any, language: str) -> str:
+    if not isinstance(texts, dict):
+        return str(texts)
+    return str(texts.get(language) or texts.get("en") or next(iter(texts.values()), ""))
+
+
+def _goal_unit(measure: str) -> str:
+    return "kg CO2e" if measure == "co2e_kg" else ""
+
+
+def _csv(content: str, name: str) -> Response[str]:
+    return Response(
+        content,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# --- Registration -----------------------------------------------------------------------
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("upscale_api.dashboard", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals["CSRF_FIELD"] = CSRF_FIELD
+    return environment
+
+
+def configure_dashboard(app_config: AppConfig, settings: Settings) -> None:
+    """Register the dashboard on the app: its routes under ``/dashboard``, its templates, the
+    session store and the session middleware (on these routes only), its static files."""
+    store = PostgresSessionStore()
+    app_config.stores = {**dict(app_config.stores or {}), STORE: store}  # type: ignore[call-overload]
+    app_config.template_config = TemplateConfig(instance=JinjaTemplateEngine.from_environment(_environment()))
+    sessions = ServerSideSessionConfig(
+        key=SESSION_COOKIE,
+        store=STORE,
+        max_age=service.SESSION_SECONDS,
+        path="/dashboard",
+        httponly=True,
+        secure=settings.upscale_env == "production",
+        samesite="lax",
+    )
+    static = create_static_files_router(
+        path="/static",
+        directories=[resources.files("upscale_api.dashboard") / "static"],  # type: ignore[list-item]
+        guards=[PUBLIC],
+        include_in_schema=False,
+        name="dashboard-static",
+        opt={"rate_limit": "off"},
+    )
+    app_config.route_handlers.append(
+        Router(
+            "/dashboard",
+            route_handlers=[SignInController, DashboardController, static],
+            middleware=[sessions.middleware, session_identity],
+            exception_handlers=EXCEPTION_HANDLERS,
+            include_in_schema=False,
+        )
+    )
+
+    @asynccontextmanager
+    async def bind_store(app: Litestar) -> AsyncIterator[None]:
+        store.bind(app.state.pool)
+        try:
+            yield
+        finally:
+            store.bind(None)
+
+    app_config.lifespan.append(bind_store)
