@@ -36,6 +36,7 @@ from upscale_api.campaigns.routes import AdminCampaignController
 from upscale_api.catalogue.routes import CatalogueController
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.context import provide_context
+from upscale_api.dashboard.routes import configure_dashboard
 from upscale_api.definitions.commands import campaigns_group
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
@@ -125,6 +126,7 @@ class ApplicationCore(InitPluginProtocol, CLIPluginProtocol):
         check_google_credentials(settings)
         app_config.route_handlers.extend(ROUTES)
         app_config.lifespan.append(self._lifespan)
+        configure_dashboard(app_config, settings)  # /dashboard: its pages, templates, sessions, static files
         app_config.request_class = StrictRequest
         # Outermost first: every request counts against its limits, bad values included.
         app_config.middleware.extend([*rate_limits(settings), input_guard])

@@ -59,6 +59,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """``fcm``: the worker sends push messages through firebase-admin; ``off``: inbox only."""
     upscale_fcm_endpoint: str | None = None
     """Send to this FCM-compatible endpoint instead of Google's (tests, staging)."""
+    upscale_firebase_web_api_key: str | None = None
+    """The Firebase project's web API key, for the dashboard's sign-in page outside emulator mode."""
+    upscale_firebase_auth_domain: str | None = None
+    """The Firebase Auth domain (``PROJECT.firebaseapp.com``) for the dashboard's sign-in page."""
     firebase_auth_emulator_host: str | None = None
     """Set: ID tokens are checked in Firebase Auth-emulator mode (no signature)."""
     upscale_rate_limit_store: Literal["memory", "postgres", "off"] = "memory"

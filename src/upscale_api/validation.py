@@ -194,19 +194,26 @@ def _explain(type_: Any, inner: Any, value: object, path: str, strict: bool) -> 
         return None
     tagged = _tagged(inner)
     if tagged is not None and isinstance(value, dict):
-        tag_field, by_tag = tagged
-        kinds = ", ".join(by_tag)
-        if tag_field not in value:
-            return [FieldError(_join(path, tag_field), f"required field is missing: one of {kinds}")]
-        struct = by_tag.get(value[tag_field]) if isinstance(value[tag_field], str) else None
-        if struct is None:
-            return [FieldError(_join(path, tag_field), f"{value[tag_field]!r} is not one of {kinds}")]
-        errors = _struct_errors({k: v for k, v in value.items() if k != tag_field}, struct, path, strict)
-        return errors or None
+        return _tagged_errors(tagged, value, path, strict)
     number = value if strict else _as_number(value)
     if _is_fraction(type_) and isinstance(number, int | float) and not isinstance(number, bool):
         return [FieldError(path, f"must be a fraction above 0 and at most 1 (0.5 is half, 1 is all), not {number}")]
     return None
+
+
+def _tagged_errors(
+    tagged: tuple[str, dict[str, type[msgspec.Struct]]], value: dict[str, Any], path: str, strict: bool
+) -> list[FieldError] | None:
+    """A tagged union's value: its tag must name one of the kinds, then its fields are that kind's."""
+    tag_field, by_tag = tagged
+    kinds = ", ".join(by_tag)
+    if tag_field not in value:
+        return [FieldError(_join(path, tag_field), f"required field is missing: one of {kinds}")]
+    struct = by_tag.get(value[tag_field]) if isinstance(value[tag_field], str) else None
+    if struct is None:
+        return [FieldError(_join(path, tag_field), f"{value[tag_field]!r} is not one of {kinds}")]
+    errors = _struct_errors({k: v for k, v in value.items() if k != tag_field}, struct, path, strict)
+    return errors or None
 
 
 def _as_number(value: object) -> object:

@@ -45,6 +45,7 @@ LAYERS = [
     "impact",
     "reviews",
     "reports",
+    "dashboard",
     "definitions",
     "demo",
     "health",

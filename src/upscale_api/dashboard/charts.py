@@ -30,6 +30,16 @@ def _nice_ceiling(value: float) -> float:
     return float(10 * power)
 
 
+def _axis(value: float, ticks: int = 5) -> tuple[float, float]:
+    """An axis' top and step: ``ticks`` steps or fewer of 1, 2 or 5 times a power of ten."""
+    if value <= 0:
+        return 1.0, 0.25
+    rough = value / ticks
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(s * power for s in (1, 2, 5, 10) if rough <= s * power)
+    return math.ceil(value / step) * step, step
+
+
 def number(value: float) -> str:
     """A figure as people read it: whole above 100, one decimal above 10, else two."""
     if abs(value) >= 100:
@@ -52,11 +62,11 @@ def bars(
     width, height = WIDTH, HEIGHT
     plot_w, plot_h = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
     totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
-    top = _nice_ceiling(max(totals, default=0))
+    top, step_value = _axis(max(totals, default=0))
     parts = [_frame(title, width, height)]
-    for step in range(5):
-        value = top * step / 4
-        y = _TOP + plot_h - plot_h * step / 4
+    for step in range(round(top / step_value) + 1):
+        value = step * step_value
+        y = _TOP + plot_h - plot_h * value / top
         parts.append(
             f'<line class="grid" x1="{_LEFT}" x2="{width - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text class="axis" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(number(value))}</text>'
@@ -65,13 +75,17 @@ def bars(
     bar_w = max(slot * 0.72, 1.0)
     for i, label in enumerate(labels):
         x = _LEFT + i * slot + (slot - bar_w) / 2
-        base = _TOP + plot_h
+        base = float(_TOP + plot_h)
         for n, (name, values) in enumerate(series):
             h = plot_h * values[i] / top
             if h <= 0:
                 continue
             base -= h
-            tip = f"{label}: {name} {number(values[i])} {unit}" if len(series) > 1 else f"{label}: {number(values[i])} {unit}"
+            tip = (
+                f"{label}: {name} {number(values[i])} {unit}"
+                if len(series) > 1
+                else f"{label}: {number(values[i])} {unit}"
+            )
             parts.append(
                 f'<rect class="bar series-{n}" x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
                 f"<title>{escape(tip)}</title></rect>"
@@ -85,7 +99,7 @@ def bars(
     if len(series) > 1:
         parts.append(_legend([name for name, _ in series], width))
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return _svg(parts)
 
 
 def heatmap(
@@ -96,7 +110,7 @@ def heatmap(
     cell_w, cell_h, left, top = 64, 26, 92, 22
     width = left + cell_w * max(len(columns), 1) + 4
     height = top + cell_h * max(len(rows), 1) + 4
-    parts = [_frame(title, width, height)]
+    parts = [_frame(title, width, height, natural=True)]
     for j, column in enumerate(columns):
         parts.append(
             f'<text class="axis" x="{left + j * cell_w + cell_w / 2:.0f}" y="{top - 8}" '
@@ -104,7 +118,9 @@ def heatmap(
         )
     for i, row in enumerate(rows):
         y = top + i * cell_h
-        parts.append(f'<text class="axis" x="{left - 6}" y="{y + cell_h / 2 + 4:.0f}" text-anchor="end">{escape(row)}</text>')
+        parts.append(
+            f'<text class="axis" x="{left - 6}" y="{y + cell_h / 2 + 4:.0f}" text-anchor="end">{escape(row)}</text>'
+        )
         for j, column in enumerate(columns):
             found = shares.get((row, column))
             if found is None:
@@ -120,7 +136,7 @@ def heatmap(
                 f'y="{y + cell_h / 2 + 4:.0f}" text-anchor="middle">{share:.0%}</text>'
             )
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return _svg(parts)
 
 
 def progress(title: str, value: float, target: float, unit: str) -> Markup:
@@ -129,11 +145,14 @@ def progress(title: str, value: float, target: float, unit: str) -> Markup:
     share = min(value / target, 1.0) if target > 0 else 0.0
     filled = (width - 2) * share
     label = f"{number(value)} / {number(target)} {unit} ({value / target:.0%})" if target > 0 else number(value)
-    return Markup(
-        _frame(title, width, height)
-        + f'<rect class="track" x="1" y="4" width="{width - 2}" height="24" rx="4"/>'
-        + f'<rect class="bar series-0" x="1" y="4" width="{filled:.1f}" height="24" rx="4"><title>{escape(label)}</title></rect>'
-        + f'<text class="bar-label" x="10" y="21">{escape(label)}</text></svg>'
+    return _svg(
+        [
+            _frame(title, width, height),
+            f'<rect class="track" x="1" y="4" width="{width - 2}" height="24" rx="4"/>',
+            f'<rect class="bar series-0" x="1" y="4" width="{filled:.1f}" height="24" rx="4">',
+            f"<title>{escape(label)}</title></rect>",
+            f'<text class="bar-label{" light" if share > 0.4 else ""}" x="10" y="21">{escape(label)}</text></svg>',
+        ]
     )
 
 
@@ -154,12 +173,18 @@ def ranking(title: str, entries: Sequence[tuple[str, float]], unit: str) -> Mark
             f'<text class="axis" x="{left + w + 6:.1f}" y="{y + 18}">{escape(number(value))} {escape(unit)}</text>'
         )
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return _svg(parts)
 
 
-def _frame(title: str, width: int, height: int) -> str:
+def _svg(parts: list[str]) -> Markup:
+    # Safe: every text inside (titles, labels, names) went through escape() where it was written.
+    return Markup("".join(parts))  # noqa: S704
+
+
+def _frame(title: str, width: int, height: int, *, natural: bool = False) -> str:
+    size = f'class="chart natural" width="{width}" height="{height}"' if natural else 'class="chart" width="100%"'
     return (
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'<svg {size} role="img" viewBox="0 0 {width} {height}" '
         f'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">'
         f"<title>{escape(title)}</title>"
     )

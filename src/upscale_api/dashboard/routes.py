@@ -16,6 +16,7 @@ like the stylesheet: nothing is fetched from anywhere else.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,22 +30,21 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from litestar import Controller, Litestar, MediaType, Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware.session.server_side import ServerSideSessionConfig
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from upscale_api.auth import COORDINATOR, PUBLIC, Identity
 from upscale_api.campaigns import service as campaigns
-from upscale_api.campaigns.structs import BroadcastIn, Campaign, Segment
+from upscale_api.campaigns.structs import BroadcastIn
 from upscale_api.catalogue.structs import Category
 from upscale_api.context import Context
 from upscale_api.dashboard import charts, service
-from upscale_api.dashboard.sessions import PostgresSessionStore
+from upscale_api.dashboard.sessions import ROTATE, DashboardSessionConfig, PostgresSessionStore
 from upscale_api.dashboard.texts import LANGUAGES, Language, day, figure, pick_language, text
 from upscale_api.errors import Problem
 from upscale_api.reports import service as reports
@@ -64,7 +64,7 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "_csrf"
 CATEGORIES: list[str] = list(Category.__args__)  # type: ignore[attr-defined]
 TeamKinds = ("school", "kindergarten", "workplace", "association", "district", "other")
-Code = Annotated[str, Parameter(max_length=64)]
+Code = Annotated[str, PathParameter(max_length=64)]
 
 
 # --- Sessions and access -----------------------------------------------------------
@@ -114,16 +114,18 @@ async def _page(request: Request[Any, Any, Any], template: str, ctx: Context, **
     return _render(request, template, cities, **context)
 
 
-def _render(request: Request[Any, Any, Any], template: str, cities: list[str] | None = None, **context: Any) -> Template:
+def _render(
+    request: Request[Any, Any, Any], template: str, cities: list[str] | None = None, **context: Any
+) -> Template:
     language = _language(request)
     session = request.scope.get("session") or {}
     return Template(
         template_name=template,
         context={
             "lang": language,
-            "t": lambda key: text(language, key),
-            "day": lambda value: day(value, language),
-            "figure": lambda value, decimals=1: figure(value, language, decimals),
+            "t": functools.partial(text, language),
+            "day": functools.partial(_day, language=language),
+            "figure": functools.partial(_figure, language=language),
             "uid": session.get("uid") if isinstance(session, dict) else None,
             "csrf": session.get("csrf", "") if isinstance(session, dict) else "",
             "cities": cities or [],
@@ -185,6 +187,8 @@ class SignInController(Controller):
             "sign_in.html.j2",
             emulated=ctx.settings.auth_emulated,
             project_id=ctx.settings.firebase_project_id,
+            api_key=ctx.settings.upscale_firebase_web_api_key,
+            auth_domain=ctx.settings.upscale_firebase_auth_domain,
             next=service.safe_next(request.query_params.get("next")),
             problem=None,
         )
@@ -203,6 +207,8 @@ class SignInController(Controller):
                 "sign_in.html.j2",
                 emulated=ctx.settings.auth_emulated,
                 project_id=ctx.settings.firebase_project_id,
+                api_key=ctx.settings.upscale_firebase_web_api_key,
+                auth_domain=ctx.settings.upscale_firebase_auth_domain,
                 next=target,
                 problem=text(_language(request), "not_staff")
                 if isinstance(exc, Problem)
@@ -210,10 +216,7 @@ class SignInController(Controller):
             )
             page.status_code = 403 if isinstance(exc, Problem) else 401
             return page
-        # A fresh session id: an id planted in the browser before signing in is never the signed-in one.
-        old = request.cookies.pop(SESSION_COOKIE, None)
-        if old:
-            await request.app.stores.get(STORE).delete(old)
+        request.scope[ROTATE] = True  # type: ignore[literal-required]
         language = _language(request)
         expires_at = min(time.time() + service.SESSION_SECONDS, identity.expires_at + service.SESSION_SECONDS)
         request.set_session({"uid": identity.uid, "csrf": csrf, "expires_at": float(expires_at), "lang": language})
@@ -299,6 +302,9 @@ class DashboardController(Controller):
             weeks=weeks,
             by_category=by_category,
             active=active,
+            retention_rows=[
+                (day(c.cohort, language), day(c.week, language), c.size, c.active) for c in stats.retention
+            ],
             localized=lambda texts: _localized(texts, language),
         )
 
@@ -308,7 +314,9 @@ class DashboardController(Controller):
         return _csv(campaigns.recognition_csv(recognised), f"{code}-recognition.csv")
 
     @get("/campaigns/{code:str}/contest.csv")
-    async def contest_csv(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Response[str]:
+    async def contest_csv(
+        self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]
+    ) -> Response[str]:
         snapshot = await ctx.catalogue.current()
         standing = await campaigns.contest(ctx.pool, snapshot, ctx.grants, code, _language(request))
         return _csv(campaigns.contest_csv(standing), f"{code}-contest.csv")
@@ -337,38 +345,21 @@ class DashboardController(Controller):
         return await self._save(request, ctx, definition, code if isinstance(code, str) else "", new=True)
 
     @get("/campaigns/{code:str}/edit")
-    async def edit_campaign(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Template:
+    async def edit_campaign(
+        self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]
+    ) -> Template:
         found = await campaigns.get_campaign(ctx.pool, ctx.grants, code)
         return await self._editor(request, ctx, msgspec.to_builtins(found.definition), source=found.source)
 
     @post("/campaigns/{code:str}/edit", guards=[csrf_protected], status_code=200)
-    async def save_campaign(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Response[Any]:
+    async def save_campaign(
+        self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]
+    ) -> Response[Any]:
         found = await campaigns.get_campaign(ctx.pool, ctx.grants, code)
         form = await request.form()
         definition = service.form_to_definition(list(form.multi_items()), msgspec.to_builtins(found.definition))
         definition["code"] = code
         return await self._save(request, ctx, definition, code, new=False, source=found.source)
-
-    @get("/campaigns/editor-row")
-    async def editor_row(
-        self,
-        request: Request[Any, Any, Any],
-        ctx: NamedDependency[Context],
-        kind: Annotated[str, Parameter(pattern="^(action|team|challenge)$")],
-        index: Annotated[int, Parameter(ge=0, lt=service.MAX_ROWS)],
-        city: Annotated[str, Parameter(max_length=64)] = "",
-    ) -> Template:
-        snapshot = await ctx.catalogue.current()
-        return await _page(
-            request,
-            "editor_row.html.j2",
-            ctx,
-            **self._editor_context(snapshot, {"cities": [city] if city else [], "action": []}),
-            row_kind=kind,
-            index=index,
-            row={},
-            errors={},
-        )
 
     async def _save(
         self,
@@ -399,7 +390,9 @@ class DashboardController(Controller):
     def _editor_context(self, snapshot: Any, definition: dict[str, Any]) -> dict[str, Any]:
         cities = definition.get("cities") or []
         offered = sorted(
-            {t.code: t for c in cities if c in snapshot.cities for t in snapshot.offered_in(snapshot.cities[c])}.values(),
+            {
+                t.code: t for c in cities if c in snapshot.cities for t in snapshot.offered_in(snapshot.cities[c])
+            }.values(),
             key=lambda t: (t.category, t.code),
         )
         return {
@@ -440,10 +433,14 @@ class DashboardController(Controller):
     # --- broadcast
 
     @get("/campaigns/{code:str}/broadcast")
-    async def broadcast_form(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Template:
+    async def broadcast_form(
+        self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]
+    ) -> Template:
         found = await campaigns.get_campaign(ctx.pool, ctx.grants, code)
         teams = await campaigns.teams(ctx.pool, ctx.grants, code)
-        return await _page(request, "broadcast.html.j2", ctx, campaign=found, teams=teams, form={}, errors={}, result=None)
+        return await _page(
+            request, "broadcast.html.j2", ctx, campaign=found, teams=teams, form={}, errors={}, result=None
+        )
 
     @post("/campaigns/{code:str}/broadcast", guards=[csrf_protected], status_code=200)
     async def broadcast(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Template:
@@ -490,15 +487,18 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         ctx: NamedDependency[Context],
-        status: Status | None = "pending",
-        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        status: Annotated[Status | None, QueryParameter()] = "pending",
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
         page = await reviews.list_entries(ctx.pool, ctx.grants, None, status, 50, cursor)
         return await _page(request, "held_entries.html.j2", ctx, entries=page, status=status)
 
     @post("/held-entries/{entry_id:int}/decision", guards=[csrf_protected], status_code=200)
     async def decide(
-        self, request: Request[Any, Any, Any], entry_id: Annotated[int, Parameter(ge=1)], ctx: NamedDependency[Context]
+        self,
+        request: Request[Any, Any, Any],
+        entry_id: Annotated[int, PathParameter(ge=1)],
+        ctx: NamedDependency[Context],
     ) -> Template:
         form = await request.form()
         raw = {"decision": form.get("decision"), "note": (form.get("note") or None)}
@@ -521,15 +521,17 @@ class DashboardController(Controller):
         request: Request[Any, Any, Any],
         code: Code,
         ctx: NamedDependency[Context],
-        start: Annotated[str | None, Parameter(query="from", max_length=7)] = None,
-        to: Annotated[str | None, Parameter(max_length=7)] = None,
+        start: Annotated[str | None, QueryParameter(name="from", max_length=7)] = None,
+        to: Annotated[str | None, QueryParameter(max_length=7)] = None,
     ) -> Template:
         language = _language(request)
         snapshot = await ctx.catalogue.current()
         report = await reports.city_impact(
             ctx.pool, snapshot, ctx.grants, code, start or None, to or None, datetime.now(UTC)
         )
-        used = [c for c in CATEGORIES if any(x.category == c and x.co2e_kg for m in report.months for x in m.by_category)]
+        used = [
+            c for c in CATEGORIES if any(x.category == c and x.co2e_kg for m in report.months for x in m.by_category)
+        ]
         chart = charts.bars(
             text(language, "per_month"),
             [m.month for m in report.months],
@@ -567,8 +569,8 @@ class DashboardController(Controller):
         self,
         code: Code,
         ctx: NamedDependency[Context],
-        start: Annotated[str | None, Parameter(query="from", max_length=7)] = None,
-        to: Annotated[str | None, Parameter(max_length=7)] = None,
+        start: Annotated[str | None, QueryParameter(name="from", max_length=7)] = None,
+        to: Annotated[str | None, QueryParameter(max_length=7)] = None,
     ) -> Response[str]:
         snapshot = await ctx.catalogue.current()
         report = await reports.city_impact(
@@ -581,6 +583,14 @@ def _placed(field: str) -> bool:
     """Whether the editor shows an error beside this field (others are listed on top)."""
     return field.startswith(("title.", "description.", "starts_on", "ends_on", "code", "status", "enrolment",
                              "invite_code", "action[", "team[", "challenge[", "ranking"))  # fmt: skip
+
+
+def _day(value: date, *, language: Language) -> str:
+    return day(value, language)
+
+
+def _figure(value: float, decimals: int = 1, *, language: Language) -> str:
+    return figure(value, language, decimals)
 
 
 def _localized(texts: dict[str, str] | Any, language: str) -> str:
@@ -612,7 +622,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals["CSRF_FIELD"] = CSRF_FIELD
+    environment.globals.update(CSRF_FIELD=CSRF_FIELD, zip=zip)
     return environment
 
 
@@ -620,9 +630,10 @@ def configure_dashboard(app_config: AppConfig, settings: Settings) -> None:
     """Register the dashboard on the app: its routes under ``/dashboard``, its templates, the
     session store and the session middleware (on these routes only), its static files."""
     store = PostgresSessionStore()
-    app_config.stores = {**dict(app_config.stores or {}), STORE: store}  # type: ignore[call-overload]
+    stores = app_config.stores if isinstance(app_config.stores, dict) else {}
+    app_config.stores = {**stores, STORE: store}
     app_config.template_config = TemplateConfig(instance=JinjaTemplateEngine.from_environment(_environment()))
-    sessions = ServerSideSessionConfig(
+    sessions = DashboardSessionConfig(
         key=SESSION_COOKIE,
         store=STORE,
         max_age=service.SESSION_SECONDS,

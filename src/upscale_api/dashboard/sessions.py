@@ -12,8 +12,12 @@ from __future__ import annotations
 import hashlib
 import time
 from datetime import timedelta
+from typing import Any
 
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.stores.base import Store
+from litestar.types import Message, ScopeSession
 
 from upscale_api.dashboard import queries
 from upscale_api.db import Pool
@@ -77,3 +81,42 @@ class PostgresSessionStore(Store):
             return None
         seconds: int = row["seconds"]
         return seconds
+
+
+ROTATE = "upscale.rotate_session"
+"""Set on a request's scope by signing in: its session is stored under a fresh id."""
+
+
+class DashboardSessionBackend(ServerSideSessionBackend):
+    """Litestar's server-side sessions, with two changes: a request without a session leaves
+    no row and sets no cookie (a visitor of the sign-in page stores nothing), and signing in
+    moves the session to a fresh id (an id planted in a browser beforehand is never a
+    signed-in one)."""
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        scope: dict[str, Any] = connection.scope  # type: ignore[assignment]
+        if scope.get(ROTATE):
+            fresh = scope.get(_FRESH_ID)
+            if not isinstance(fresh, str):
+                fresh = scope[_FRESH_ID] = self.generate_session_id()
+            return fresh
+        return super().get_session_id(connection)
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        had_cookie = self.config.key in connection.cookies
+        if not scope_session and not had_cookie:
+            return
+        if connection.scope.get(ROTATE) and had_cookie:
+            await self.delete(connection.cookies[self.config.key], self.config.get_store_from_app(connection.app))
+        await super().store_in_message(scope_session, message, connection)
+
+
+_FRESH_ID = "upscale.fresh_session_id"
+
+
+class DashboardSessionConfig(ServerSideSessionConfig):
+    """:class:`ServerSideSessionConfig` with :class:`DashboardSessionBackend`."""
+
+    _backend_class = DashboardSessionBackend

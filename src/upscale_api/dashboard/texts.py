@@ -29,7 +29,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "sign_in_with_google": ("Prijava z Googlom", "Sign in with Google"),
     "sign_in_email": ("E-pošta", "Email"),
     "sign_in_password": ("Geslo", "Password"),
-    "dev_sign_in": ("Prijava v razvojnem načinu (emulator Firebase Auth)", "Development sign-in (Firebase Auth emulator)"),
+    "dev_sign_in": (
+        "Prijava v razvojnem načinu (emulator Firebase Auth)",
+        "Development sign-in (Firebase Auth emulator)",
+    ),
     "dev_uid": ("Uporabnik (uid)", "User (uid)"),
     "dev_hint": (
         "V razvoju se lahko prijavi vsak uid z vlogo koordinatorja, npr. demo-coordinator-kranj.",
@@ -221,11 +224,11 @@ def text(language: Language, key: str) -> str:
 def pick_language(asked: str | None, accept_language: str) -> Language:
     """``asked`` when it is a dashboard language, else the first of Accept-Language we speak, else Slovenian."""
     if asked in LANGUAGES:
-        return asked  # type: ignore[return-value]
+        return "sl" if asked == "sl" else "en"
     for part in accept_language.split(","):
         tag = part.split(";")[0].strip().lower()[:2]
         if tag in LANGUAGES:
-            return tag  # type: ignore[return-value]
+            return "sl" if tag == "sl" else "en"
     return "sl"
 
 
