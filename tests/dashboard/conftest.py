@@ -63,7 +63,9 @@ class Browser:
 
     async def sign_in(self, uid: str) -> httpx.Response:
         """Exchange ``uid``'s ID token for a session, as the sign-in page does; then read a page for its CSRF token."""
-        response = await self.post("/dashboard/sign-in", {"id_token": token_for(uid), "next": "/dashboard/"}, csrf=False)
+        response = await self.post(
+            "/dashboard/sign-in", {"id_token": token_for(uid), "next": "/dashboard/"}, csrf=False
+        )
         if response.status_code == 303:
             await self.get("/dashboard/")
         return response

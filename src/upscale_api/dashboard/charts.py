@@ -56,13 +56,17 @@ def bars(
     unit: str,
     *,
     label_every: int = 1,
+    whole: bool = False,
 ) -> Markup:
     """Vertical bars, one per label, stacked when there are several series (each a name and one
-    value per label). ``label_every`` thins the axis labels of long periods."""
+    value per label). ``label_every`` thins the axis labels of long periods; ``whole``: the
+    values are counts, ticked in whole numbers."""
     width, height = WIDTH, HEIGHT
     plot_w, plot_h = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
     totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
     top, step_value = _axis(max(totals, default=0))
+    if whole and step_value < 1:  # counts of people: no fractional ticks
+        top, step_value = max(math.ceil(top), 1), 1.0
     parts = [_frame(title, width, height)]
     for step in range(round(top / step_value) + 1):
         value = step * step_value
@@ -72,7 +76,7 @@ def bars(
             f'<text class="axis" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(number(value))}</text>'
         )
     slot = plot_w / max(len(labels), 1)
-    bar_w = max(slot * 0.72, 1.0)
+    bar_w = min(max(slot * 0.72, 1.0), 64.0)
     for i, label in enumerate(labels):
         x = _LEFT + i * slot + (slot - bar_w) / 2
         base = float(_TOP + plot_h)

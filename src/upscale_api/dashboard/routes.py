@@ -268,6 +268,7 @@ class DashboardController(Controller):
                 active.series,
                 text(language, "residents"),
                 label_every=max(1, len(active.labels) // 12),
+                whole=True,
             ),
             "co2e": charts.bars(
                 text(language, "co2e_per_week"),
@@ -626,14 +627,9 @@ def _environment() -> Environment:
     return environment
 
 
-def configure_dashboard(app_config: AppConfig, settings: Settings) -> None:
-    """Register the dashboard on the app: its routes under ``/dashboard``, its templates, the
-    session store and the session middleware (on these routes only), its static files."""
-    store = PostgresSessionStore()
-    stores = app_config.stores if isinstance(app_config.stores, dict) else {}
-    app_config.stores = {**stores, STORE: store}
-    app_config.template_config = TemplateConfig(instance=JinjaTemplateEngine.from_environment(_environment()))
-    sessions = DashboardSessionConfig(
+def session_config(settings: Settings) -> DashboardSessionConfig:
+    """The session cookie: HttpOnly, SameSite=Lax, only under /dashboard, Secure outside development and tests."""
+    return DashboardSessionConfig(
         key=SESSION_COOKIE,
         store=STORE,
         max_age=service.SESSION_SECONDS,
@@ -642,6 +638,16 @@ def configure_dashboard(app_config: AppConfig, settings: Settings) -> None:
         secure=settings.upscale_env == "production",
         samesite="lax",
     )
+
+
+def configure_dashboard(app_config: AppConfig, settings: Settings) -> None:
+    """Register the dashboard on the app: its routes under ``/dashboard``, its templates, the
+    session store and the session middleware (on these routes only), its static files."""
+    store = PostgresSessionStore()
+    stores = app_config.stores if isinstance(app_config.stores, dict) else {}
+    app_config.stores = {**stores, STORE: store}
+    app_config.template_config = TemplateConfig(instance=JinjaTemplateEngine.from_environment(_environment()))
+    sessions = session_config(settings)
     static = create_static_files_router(
         path="/static",
         directories=[resources.files("upscale_api.dashboard") / "static"],  # type: ignore[list-item]

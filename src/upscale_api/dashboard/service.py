@@ -91,7 +91,9 @@ def form_to_definition(form: list[tuple[str, str]], stored: dict[str, Any] | Non
         if key in ("action", "team", "challenge"):
             rows = [row for _, row in sorted(value.items())] if isinstance(value, dict) else []
             definition[key] = [_rule_of_kind(row) for row in rows if isinstance(row, dict) and not row.get("_remove")]
-        elif key != "residents_create_teams._present":
+        elif isinstance(value, dict) and isinstance(definition.get(key), dict):
+            definition[key] = definition[key] | value  # e.g. title.en alone keeps title.sl
+        else:
             definition[key] = value
     return definition
 
