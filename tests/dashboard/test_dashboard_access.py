@@ -22,7 +22,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.conftest import MakeResident
 from tests.dashboard.conftest import Browser
-from tests.factories import TEXT, campaign_definition, coordinator_of
+from tests.factories import campaign_definition, coordinator_of
 from upscale_api import db
 from upscale_api.app import create_app
 from upscale_api.roles.service import grant_role
@@ -95,7 +95,7 @@ TABLE: dict[str, Row] = {
             "body.en": "Text",
             "action": "preview",
         },
-    ),  # fmt: skip
+    ),
     "GET /dashboard/held-entries": row(OUT, OUT, OUT, OUT, 200, 200, OUT, 200, held_entry=True),
     "POST /dashboard/held-entries/{entry_id:int}/decision": row(
         OUT, OUT, OUT, OUT, 200, 404, OUT, 200, held_entry=True, form={"decision": "accept"}

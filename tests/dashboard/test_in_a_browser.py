@@ -14,6 +14,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -182,7 +183,7 @@ async def test_a_coordinator_creates_a_team_campaign_and_sees_its_teams_recognis
         logged = await api.post(
             "/v1/me/actions",
             json={
-                "id": "0b6e4f00-0000-4000-8000-%012d" % (os.getpid() % 10**12),
+                "id": str(uuid.uuid4()),
                 "action_type": "cycle-instead-of-car",
                 "quantity": 6,
                 "performed_at": local_noon(1),

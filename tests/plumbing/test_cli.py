@@ -83,7 +83,9 @@ def test_campaigns_validate_lists_the_allowed_values_and_says_a_share_is_a_fract
     contest = tmp_path / "c/kranj/mobility-contest-2027.toml"
     text = contest.read_text()
     assert "share = 0.5" in text and 'kind = "distinct_days"' in text
-    contest.write_text(text.replace("share = 0.5", "share = 50", 1).replace('kind = "distinct_days"', 'kind = "collective"', 1))
+    contest.write_text(
+        text.replace("share = 0.5", "share = 50", 1).replace('kind = "distinct_days"', 'kind = "collective"', 1)
+    )
 
     result = upscale("campaigns", "validate", str(tmp_path / "c"))
 
