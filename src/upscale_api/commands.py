@@ -48,6 +48,7 @@ def dev(no_seed: bool) -> None:
         f"  OpenAPI:         {base}/schema/openapi.json\n"
         f"  a dev token:     python3 run.py upscale token demo-resident-0001   (any uid works)\n"
         f'  then:            curl -H "Authorization: Bearer $TOKEN" {base}/v1/me/impact\n'
+        f"  dashboard:       {base}/dashboard/   sign in as demo-coordinator-kranj (coordinator of Kranj)\n"
         f"  data folder:     {settings.data_dir / 'pgdata'} (kept across restarts)\n"
     )
     uvicorn.run(create_app(settings, with_worker=True), log_level="info", **_listen(settings))

@@ -195,6 +195,8 @@ def _explain(type_: Any, inner: Any, value: object, path: str, strict: bool) -> 
     tagged = _tagged(inner)
     if tagged is not None and isinstance(value, dict):
         return _tagged_errors(tagged, value, path, strict)
+    if value == "" and _min_length(type_) >= 1:
+        return [FieldError(path, "must not be empty")]
     number = value if strict else _as_number(value)
     if _is_fraction(type_) and isinstance(number, int | float) and not isinstance(number, bool):
         return [FieldError(path, f"must be a fraction above 0 and at most 1 (0.5 is half, 1 is all), not {number}")]
@@ -214,6 +216,15 @@ def _tagged_errors(
         return [FieldError(_join(path, tag_field), f"{value[tag_field]!r} is not one of {kinds}")]
     errors = _struct_errors({k: v for k, v in value.items() if k != tag_field}, struct, path, strict)
     return errors or None
+
+
+def _min_length(type_: Any) -> int:
+    """The least length a text of ``type_`` must have (0 when none is set)."""
+    if typing.get_origin(type_) is not typing.Annotated:
+        return 0
+    base, *metas = typing.get_args(type_)
+    found = [m.min_length for m in metas if isinstance(m, msgspec.Meta) and m.min_length is not None]
+    return max([*found, _min_length(base)])
 
 
 def _as_number(value: object) -> object:

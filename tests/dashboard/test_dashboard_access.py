@@ -63,8 +63,8 @@ NEW_CAMPAIGN: Form = {
 #   anonymous, owner, neighbour, stranger, coordinator, other coordinator, researcher, admin
 TABLE: dict[str, Row] = {
     "GET /dashboard/sign-in": row(200, 200, 200, 200, 200, 200, 200, 200),
-    # Residents and researchers are refused a session; without a token the page is shown again.
-    "POST /dashboard/sign-in": row(OUT, 403, 403, 403, 303, 303, 403, 303),
+    # Residents and researchers are refused a session; without a token the page says so (401).
+    "POST /dashboard/sign-in": row(401, 403, 403, 403, 303, 303, 403, 303),
     "GET /dashboard/static/{file_path:path}": row(200, 200, 200, 200, 200, 200, 200, 200),
     "POST /dashboard/sign-out": row(OUT, OUT, OUT, OUT, 303, 303, OUT, 303),
     "GET /dashboard": STAFF_PAGE,

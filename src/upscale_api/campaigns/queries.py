@@ -81,15 +81,17 @@ SELECT
         WHERE w.week >= c.cohort
         GROUP BY c.cohort, w.week) r) AS retention,
     (SELECT coalesce(jsonb_agg(s ORDER BY s.participation DESC, s.co2e_kg DESC, s.team), '[]') FROM (
-        SELECT t.code AS team, t.name, count(DISTINCT e.resident_id) AS members,
-               count(DISTINCT k.resident_id) AS active_members,
-               CASE WHEN count(DISTINCT e.resident_id) = 0 THEN 0
-                    ELSE round(count(DISTINCT k.resident_id)::numeric / count(DISTINCT e.resident_id), 4)::float8
+        -- each member's sum first: one row per member to join, by hash, not each action per member
+        SELECT t.code AS team, t.name, count(e.resident_id) AS members,
+               count(k.resident_id) AS active_members,
+               CASE WHEN count(e.resident_id) = 0 THEN 0
+                    ELSE round(count(k.resident_id)::numeric / count(e.resident_id), 4)::float8
                END AS participation,
                coalesce(round(sum(k.co2e_kg)::numeric, 3)::float8, 0) AS co2e_kg
         FROM teams t
         LEFT JOIN enrolments e ON e.team_id = t.id AND e.left_at IS NULL
-        LEFT JOIN counted k ON k.team_id = t.id AND k.resident_id = e.resident_id
+        LEFT JOIN (SELECT resident_id, team_id, sum(co2e_kg) AS co2e_kg FROM counted GROUP BY resident_id, team_id) k
+            ON k.team_id = t.id AND k.resident_id = e.resident_id
         WHERE t.campaign_id = $1 AND t.active
         GROUP BY t.id) s) AS teams,
     (SELECT coalesce(jsonb_agg(w ORDER BY w.week, w.category), '[]') FROM (

@@ -65,6 +65,8 @@ CSRF_FIELD = "_csrf"
 CATEGORIES: list[str] = list(Category.__args__)  # type: ignore[attr-defined]
 TeamKinds = ("school", "kindergarten", "workplace", "association", "district", "other")
 Code = Annotated[str, PathParameter(max_length=64)]
+MAX_TOKEN = 8192
+"""Longer than any Firebase ID token."""
 
 
 # --- Sessions and access -----------------------------------------------------------
@@ -197,11 +199,13 @@ class SignInController(Controller):
     async def sign_in(self, request: Request[Any, Any, Any], ctx: NamedDependency[Context]) -> Response[Any]:
         form = await request.form()
         token, target = form.get("id_token"), service.safe_next(form.get("next"))
-        if not isinstance(token, str) or not token.strip() or len(token) > 8192:
-            raise NotAuthorizedException("no ID token was sent")
+        language = _language(request)
         try:
+            if not isinstance(token, str) or not token.strip() or len(token) > MAX_TOKEN:
+                raise NotAuthorizedException("no usable ID token was sent")
             identity, _, csrf = await service.sign_in(request.app.state.token_verifier, ctx.pool, token)
         except (NotAuthorizedException, Problem) as exc:
+            refused = isinstance(exc, Problem)
             page = _render(
                 request,
                 "sign_in.html.j2",
@@ -210,14 +214,11 @@ class SignInController(Controller):
                 api_key=ctx.settings.upscale_firebase_web_api_key,
                 auth_domain=ctx.settings.upscale_firebase_auth_domain,
                 next=target,
-                problem=text(_language(request), "not_staff")
-                if isinstance(exc, Problem)
-                else text(_language(request), "bad_token") + str(exc.detail),
+                problem=text(language, "not_staff") if refused else text(language, "bad_token") + str(exc.detail),
             )
-            page.status_code = 403 if isinstance(exc, Problem) else 401
+            page.status_code = 403 if refused else 401
             return page
         request.scope[ROTATE] = True  # type: ignore[literal-required]
-        language = _language(request)
         expires_at = min(time.time() + service.SESSION_SECONDS, identity.expires_at + service.SESSION_SECONDS)
         request.set_session({"uid": identity.uid, "csrf": csrf, "expires_at": float(expires_at), "lang": language})
         return Redirect(target, status_code=303)

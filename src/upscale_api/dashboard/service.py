@@ -79,14 +79,14 @@ def form_to_definition(form: list[tuple[str, str]], stored: dict[str, Any] | Non
     out so that defaults apply; a rule keeps only the fields of its ``kind``."""
     definition = dict(stored or {})
     edited: dict[str, Any] = {}
+    names = {name for name, _ in form}
     for name, value in form:
-        if name.startswith("_") or not name:
+        if name.startswith("_") or not name or name.endswith("._present"):
             continue
         _put(edited, name, value)
     for key in BOOLEAN_FIELDS:
-        if f"{key}._present" in {n for n, _ in form}:
+        if f"{key}._present" in names:  # a checkbox left unchecked posts nothing: the marker says it was there
             edited[key] = key in edited
-    edited.pop("residents_create_teams._present", None)
     for key, value in edited.items():
         if key in ("action", "team", "challenge"):
             rows = [row for _, row in sorted(value.items())] if isinstance(value, dict) else []
@@ -119,17 +119,25 @@ def _put(tree: dict[str, Any], path: str, value: str) -> None:
             node = rows.setdefault(int(index), {})
             continue
         if last:
-            if key in LIST_FIELDS:
-                node.setdefault(key, []).append(value) if value else node.setdefault(key, [])
-            elif key == "_remove":
-                node["_remove"] = True
-            elif value.strip() != "":
-                node[key] = value.strip() if key not in ("sl", "en") else value
+            _put_value(node, key, value)
             return
         child = node.setdefault(key, {})
         if not isinstance(child, dict):
             return
         node = child
+
+
+def _put_value(node: dict[str, Any], key: str, value: str) -> None:
+    if key in LIST_FIELDS:
+        values = node.setdefault(key, [])
+        if value:  # a group of checkboxes posts an empty value first, so that none checked is an empty list
+            values.append(value)
+    elif key == "_remove":
+        node["_remove"] = True
+    elif key in ("sl", "en"):
+        node[key] = value  # a text emptied is an error to show, not a text to keep
+    elif value.strip() != "":
+        node[key] = value.strip()
 
 
 def _fields_of(union: Any, kind: object) -> set[str] | None:
