@@ -16,6 +16,7 @@ like the stylesheet: nothing is fetched from anywhere else.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator
@@ -252,10 +253,13 @@ class DashboardController(Controller):
     async def campaign(self, request: Request[Any, Any, Any], code: Code, ctx: NamedDependency[Context]) -> Template:
         language = _language(request)
         snapshot = await ctx.catalogue.current()
-        found = await campaigns.get_campaign(ctx.pool, ctx.grants, code)
-        stats = await campaigns.stats(ctx.pool, ctx.grants, code)
-        recognition = await campaigns.recognition(ctx.pool, ctx.grants, code)
-        contest = await campaigns.contest(ctx.pool, snapshot, ctx.grants, code, language)
+        # Four reads on four connections at once: the page waits for the slowest, not for their sum.
+        found, stats, recognition, contest = await asyncio.gather(
+            campaigns.get_campaign(ctx.pool, ctx.grants, code),
+            campaigns.stats(ctx.pool, ctx.grants, code),
+            campaigns.recognition(ctx.pool, ctx.grants, code),
+            campaigns.contest(ctx.pool, snapshot, ctx.grants, code, language),
+        )
         definition = found.definition
         today = _today()
         active = service.active_per_day(stats, definition.starts_on, definition.ends_on, today)
@@ -397,8 +401,12 @@ class DashboardController(Controller):
             }.values(),
             key=lambda t: (t.category, t.code),
         )
+        # A rule or the ranking counts only the campaign's own action types: those are the choices
+        # (every offered type while it has none yet).
+        counted = {a.get("type") for a in definition.get("action") or [] if isinstance(a, dict)}
         return {
             "action_types": offered,
+            "counted_types": [t for t in offered if t.code in counted] or offered,
             "categories": CATEGORIES,
             "team_kinds": TeamKinds,
             "campaign_cities": cities,
