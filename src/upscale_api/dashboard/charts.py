@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
+from upscale_api.dashboard.texts import Language, figure
+
 WIDTH = 720
 HEIGHT = 240
 _LEFT, _RIGHT, _TOP, _BOTTOM = 52, 12, 12, 40
@@ -40,13 +42,20 @@ def _axis(value: float, ticks: int = 5) -> tuple[float, float]:
     return math.ceil(value / step) * step, step
 
 
-def number(value: float) -> str:
-    """A figure as people read it: whole above 100, one decimal above 10, else two."""
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:,.1f}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
+def number(value: float, language: Language = "en") -> str:
+    """A figure as people read it, with the language's separators: whole from 100 on, one decimal
+    from 10 on, else up to two (1.234 or 1,234; 2,5 or 2.5)."""
+    decimals = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+    shown = figure(value, language, decimals)
+    if decimals:
+        point = "," if language == "sl" else "."
+        shown = shown.rstrip("0").rstrip(point)
+    return shown
+
+
+def _share(value: float, target: float) -> str:
+    share = value / target * 100
+    return f"{share:.0f} %" if share >= 10 or share == 0 else f"{share:.2g} %"
 
 
 def bars(
@@ -57,6 +66,7 @@ def bars(
     *,
     label_every: int = 1,
     whole: bool = False,
+    language: Language = "en",
 ) -> Markup:
     """Vertical bars, one per label, stacked when there are several series (each a name and one
     value per label). ``label_every`` thins the axis labels of long periods; ``whole``: the
@@ -71,9 +81,10 @@ def bars(
     for step in range(round(top / step_value) + 1):
         value = step * step_value
         y = _TOP + plot_h - plot_h * value / top
+        tick = escape(number(value, language))
         parts.append(
             f'<line class="grid" x1="{_LEFT}" x2="{width - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="axis" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(number(value))}</text>'
+            f'<text class="axis" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>'
         )
     slot = plot_w / max(len(labels), 1)
     bar_w = min(max(slot * 0.72, 1.0), 64.0)
@@ -86,9 +97,9 @@ def bars(
                 continue
             base -= h
             tip = (
-                f"{label}: {name} {number(values[i])} {unit}"
+                f"{label}: {name} {number(values[i], language)} {unit}"
                 if len(series) > 1
-                else f"{label}: {number(values[i])} {unit}"
+                else f"{label}: {number(values[i], language)} {unit}"
             )
             parts.append(
                 f'<rect class="bar series-{n}" x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
@@ -143,12 +154,16 @@ def heatmap(
     return _svg(parts)
 
 
-def progress(title: str, value: float, target: float, unit: str) -> Markup:
+def progress(title: str, value: float, target: float, unit: str, language: Language = "en") -> Markup:
     """One horizontal bar from 0 to ``target`` filled to ``value`` (capped at the end)."""
     width, height = WIDTH, 34
     share = min(value / target, 1.0) if target > 0 else 0.0
     filled = (width - 2) * share
-    label = f"{number(value)} / {number(target)} {unit} ({value / target:.0%})" if target > 0 else number(value)
+    label = (
+        f"{number(value, language)} / {number(target, language)} {unit} ({_share(value, target)})"
+        if target > 0
+        else number(value, language)
+    )
     return _svg(
         [
             _frame(title, width, height),
@@ -160,7 +175,7 @@ def progress(title: str, value: float, target: float, unit: str) -> Markup:
     )
 
 
-def ranking(title: str, entries: Sequence[tuple[str, float]], unit: str) -> Markup:
+def ranking(title: str, entries: Sequence[tuple[str, float]], unit: str, language: Language = "en") -> Markup:
     """Horizontal bars, one per entry (a name and its value), in the order given."""
     row_h, left = 30, 160
     width = WIDTH
@@ -170,11 +185,12 @@ def ranking(title: str, entries: Sequence[tuple[str, float]], unit: str) -> Mark
     for i, (name, value) in enumerate(entries):
         y = 4 + i * row_h
         w = (width - left - 90) * value / top
+        shown = escape(f"{number(value, language)} {unit}")
         parts.append(
             f'<text class="axis" x="{left - 8}" y="{y + 18}" text-anchor="end">{escape(name)}</text>'
             f'<rect class="bar series-{min(i, 1)}" x="{left}" y="{y + 3}" width="{w:.1f}" height="{row_h - 10}">'
-            f"<title>{escape(f'{name}: {number(value)} {unit}')}</title></rect>"
-            f'<text class="axis" x="{left + w + 6:.1f}" y="{y + 18}">{escape(number(value))} {escape(unit)}</text>'
+            f"<title>{escape(name)}: {shown}</title></rect>"
+            f'<text class="axis" x="{left + w + 6:.1f}" y="{y + 18}">{shown}</text>'
         )
     parts.append("</svg>")
     return _svg(parts)

@@ -274,12 +274,14 @@ class DashboardController(Controller):
                 text(language, "residents"),
                 label_every=max(1, len(active.labels) // 12),
                 whole=True,
+                language=language,
             ),
             "co2e": charts.bars(
                 text(language, "co2e_per_week"),
                 [day(w, language) for w in weeks],
                 [(text(language, f"cat_{c}"), v) for c, v in by_category],
                 "kg CO2e",
+                language=language,
             ),
             "retention": charts.heatmap(
                 text(language, "retention"),
@@ -288,10 +290,10 @@ class DashboardController(Controller):
                 {(day(c.cohort, language), day(c.week, language)): (c.active, c.size) for c in stats.retention},
             ),
             "contest": charts.ranking(
-                text(language, "contest"), [(c.name, c.value) for c in contest.cities], contest.unit
+                text(language, "contest"), [(c.name, c.value) for c in contest.cities], contest.unit, language
             ),
             "goals": [
-                (g, charts.progress(_localized(g.title, language), g.value, g.target, _goal_unit(g.measure)))
+                (g, charts.progress(_localized(g.title, language), g.value, g.target, _goal_unit(g.measure), language))
                 for g in contest.goals
             ],
         }
@@ -553,6 +555,7 @@ class DashboardController(Controller):
                 for c in used
             ],
             "kg CO2e",
+            language=language,
         )
         target = None
         if report.climate_target is not None and report.climate_target.reduction_t_co2e > 0:
@@ -561,6 +564,7 @@ class DashboardController(Controller):
                 report.co2e_kg / 1000,
                 report.climate_target.reduction_t_co2e,
                 "t CO2e",
+                language,
             )
         city = snapshot.cities[code]
         return await _page(
