@@ -12,7 +12,9 @@ N clients each on its own keep-alive connection. ``GET /health/live`` is the bas
 no session, no template, no database; it is measured in the same run, its slices
 alternating with the pages', so the machine's other load falls on both.
 
-Each row: requests per second, p50 and p99 of one request, and the server's peak RSS
+Each row: requests per second, p50 and p99 of one request, the CPU one request cost the
+API process and the PostgreSQL server (what latency comes down to on an idle machine: on a
+shared one, p99 grows with the other load, the CPU does not), and the server's peak RSS
 during the row. The target: p99 < 100 ms for every page.
 """
 
@@ -31,7 +33,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from procstats import ROOT, PeakSampler, admin_url, descendants, proc_table, rss_bytes, run_loop
+from procstats import ROOT, PeakSampler, admin_url, descendants, local_parent, proc_table, rss_bytes, run_loop
 from upscale_api import db, migrations
 from upscale_api.auth import dev_token
 from upscale_api.catalogue.service import Catalogue
@@ -71,7 +73,16 @@ class ServerPeak(PeakSampler):
         super().reset()
 
 
-async def prepare(url: str) -> None:
+def cpu_seconds(root: int | None) -> float:
+    """CPU used so far by ``root`` and every process below it (the ended ones included)."""
+    if root is None:
+        return 0.0
+    table = proc_table()
+    return sum(table[pid][1] + table[pid][2] for pid in descendants(table, root))
+
+
+async def prepare(url: str) -> int | None:
+    """Migrate, apply the definitions, seed and score; the local PostgreSQL server's pid (None: remote)."""
     settings = load_settings({"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"})
     pool = await db.create_pool(url, settings)
     try:
@@ -82,6 +93,7 @@ async def prepare(url: str) -> None:
         now = datetime.now(UTC)
         await scoring.tick(pool, now)
         await scoring.compute_standings(pool, now)
+        return local_parent(await pool.fetchval("SELECT pg_backend_pid()"))
     finally:
         await pool.close()
 
@@ -131,7 +143,7 @@ async def main(args: argparse.Namespace) -> int:
     server = None
     try:
         print(f"database {name}: migrating, seeding the demo data, scoring it once ...", flush=True)
-        await prepare(url)
+        postmaster = await prepare(url)
         port = 18000 + secrets.randbelow(1000)
         environ = os.environ | {
             "DATABASE_URL": url,
@@ -142,7 +154,13 @@ async def main(args: argparse.Namespace) -> int:
             "UPSCALE_CAMPAIGNS_DIR": str(ROOT / "campaigns"),
         }
         server = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "upscale_api", "serve", env=environ, stdout=asyncio.subprocess.DEVNULL
+            sys.executable,
+            "-m",
+            "upscale_api",
+            "serve",
+            env=environ,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base) as http:
@@ -161,19 +179,25 @@ async def main(args: argparse.Namespace) -> int:
             f"at start; {args.requests} requests per row after {args.warmup} to warm up",
             flush=True,
         )
-        header = f"{'page':<44} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'server RSS MB':>14}"
+        header = (
+            f"{'page':<44} {'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'API CPU ms':>10} "
+            f"{'PG CPU ms':>9} {'RSS MB':>6}"
+        )
         print(header)
         print("-" * len(header))
         for clients in args.clients:
             for label, path in PAGES.items():
                 await measure(base, path, session, clients, args.warmup)
                 sampler.reset()
+                api_before, pg_before = cpu_seconds(server.pid), cpu_seconds(postmaster)
                 rate, times = await measure(base, path, session, clients, args.requests)
-                baseline_rate, baseline = await measure(base, "/health/live", session, clients, args.requests // 3)
-                del baseline_rate, baseline  # alternated with the page so that both see the same load
+                api_ms = (cpu_seconds(server.pid) - api_before) * 1000 / len(times)
+                pg_ms = (cpu_seconds(postmaster) - pg_before) * 1000 / len(times)
+                # the baseline again after each page, so that both see the same load
+                await measure(base, "/health/live", session, clients, args.requests // 3)
                 print(
-                    f"{label:<44} {clients:>7} {rate:>8.0f} {statistics.median(times) * 1000:>8.1f} "
-                    f"{p(times, 0.99):>8.1f} {sampler.peak_server / 2**20:>14.0f}",
+                    f"{label:<44} {clients:>7} {rate:>7.0f} {statistics.median(times) * 1000:>7.1f} "
+                    f"{p(times, 0.99):>7.1f} {api_ms:>10.2f} {pg_ms:>9.2f} {sampler.peak_server / 2**20:>6.0f}",
                     flush=True,
                 )
         sampler.stop()

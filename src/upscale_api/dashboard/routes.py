@@ -66,6 +66,8 @@ CSRF_FIELD = "_csrf"
 CATEGORIES: list[str] = list(Category.__args__)  # type: ignore[attr-defined]
 TeamKinds = ("school", "kindergarten", "workplace", "association", "district", "other")
 Code = Annotated[str, PathParameter(max_length=64)]
+DISPLAY_ZONE = ZoneInfo("Europe/Ljubljana")
+"""Times on pages about no one city (held entries, broadcasts) read on this clock."""
 MAX_TOKEN = 8192
 """Longer than any Firebase ID token."""
 
@@ -128,6 +130,8 @@ def _render(
             "lang": language,
             "t": functools.partial(text, language),
             "day": functools.partial(_day, language=language),
+            "moment": functools.partial(_moment, zone=context.get("zone", DISPLAY_ZONE)),
+            "zone": context.get("zone", DISPLAY_ZONE),
             "figure": functools.partial(_figure, language=language),
             "uid": session.get("uid") if isinstance(session, dict) else None,
             "csrf": session.get("csrf", "") if isinstance(session, dict) else "",
@@ -314,6 +318,7 @@ class DashboardController(Controller):
                 (day(c.cohort, language), day(c.week, language), c.size, c.active) for c in stats.retention
             ],
             localized=lambda texts: _localized(texts, language),
+            zone=ZoneInfo(snapshot.cities[found.city].time_zone) if found.city in snapshot.cities else DISPLAY_ZONE,
         )
 
     @get("/campaigns/{code:str}/recognition.csv")
@@ -597,6 +602,11 @@ def _placed(field: str) -> bool:
     """Whether the editor shows an error beside this field (others are listed on top)."""
     return field.startswith(("title.", "description.", "starts_on", "ends_on", "code", "status", "enrolment",
                              "invite_code", "action[", "team[", "challenge[", "ranking"))  # fmt: skip
+
+
+def _moment(value: datetime, *, zone: ZoneInfo) -> str:
+    """A moment on the clock of the city the page is about."""
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _day(value: date, *, language: Language) -> str:
