@@ -194,6 +194,7 @@ async def test_the_scoring_jobs_send_exactly_the_committed_statements(demo: tupl
             assert await reads.contest(conn, campaign_id, "sl")
             await reads.goals(conn, campaign_id, "sl")
             assert await reads.active_since(conn, [campaign_id], today - timedelta(days=7))
+            assert (await reads.campaign_stats(conn, campaign_id))["active_residents"] > 0
             assert (await reads.computed_at(conn, campaign_id))["computed_at"] is not None
             async with conn.transaction():
                 await scoring.ranking_changed(conn, [DEMO_CAMPAIGN])

@@ -95,6 +95,7 @@ class AdminCampaignController(Controller):
         "/{code:str}/stats",
         operation_id="getCampaignStats",
         summary="Participation and savings: enrolled, active per day and week, by action type, retention, teams",
+        description="As the scoring jobs last counted them (a few seconds old); held entries count once accepted.",
         response_description="The campaign's statistics",
         responses={403: problem(("forbidden", "the campaign belongs to a city you do not coordinate"))},
     )

@@ -154,11 +154,10 @@ async def teams(pool: Pool, grants: list[Grant], code: str) -> list[AdminTeamOut
 
 
 async def stats(pool: Pool, grants: list[Grant], code: str) -> CampaignStats:
+    """The campaign's participation and savings as the scoring jobs last counted them."""
     async with pool.acquire() as conn:
         row = await _one(conn, grants, code)
-        campaign = msgspec.convert(row["definition"], Campaign)
-        result = await conn.fetchrow(queries.STATS, row["id"], campaign.starts_on, campaign.ends_on)
-    assert result is not None
+        result = await reads.campaign_stats(conn, row["id"])
     return msgspec.convert(dict(result), CampaignStats, strict=False)
 
 

@@ -386,7 +386,8 @@ class WeekCategoryStats(msgspec.Struct):
 
 
 class CampaignStats(msgspec.Struct):
-    """A campaign's participation and savings, for its coordinators."""
+    """A campaign's participation and savings, for its coordinators, as the scoring jobs last
+    counted them (seconds old): actions held for review count once accepted."""
 
     enrolled: Annotated[Tally, Meta(description="Residents enrolled now")]
     left: Annotated[Tally, Meta(description="Residents who left")]

@@ -69,3 +69,12 @@ async def active_since(conn: Connection, campaign_ids: list[int], since: date) -
     """Participants of each campaign with a counted action on a local day from ``since`` on (absent: none)."""
     rows = await conn.fetch(queries.ACTIVE_SINCE, campaign_ids, since)
     return {row["campaign_id"]: row["active"] for row in rows}
+
+
+async def campaign_stats(conn: Connection, campaign_id: int) -> Record:
+    """What coordinators watch of a campaign, as the scoring jobs last counted it: ``enrolled``,
+    ``left``, ``active_residents``, and as jsonb ``by_day``, ``by_week``, ``by_action_type``,
+    ``by_week_and_category``, ``retention`` (cohort, week, size, active) and ``teams``."""
+    row = await conn.fetchrow(queries.CAMPAIGN_STATS, campaign_id)
+    assert row is not None
+    return row
