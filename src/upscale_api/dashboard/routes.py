@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import typing
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -41,7 +42,7 @@ from litestar.template.config import TemplateConfig
 
 from upscale_api.auth import COORDINATOR, PUBLIC, Identity
 from upscale_api.campaigns import service as campaigns
-from upscale_api.campaigns.structs import BroadcastIn
+from upscale_api.campaigns.structs import BroadcastIn, TeamKind
 from upscale_api.catalogue.structs import Category
 from upscale_api.context import Context
 from upscale_api.dashboard import charts, service
@@ -63,8 +64,8 @@ SESSION_COOKIE = "upscale_dashboard"
 STORE = "dashboard_sessions"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "_csrf"
-CATEGORIES: list[str] = list(Category.__args__)  # type: ignore[attr-defined]
-TeamKinds = ("school", "kindergarten", "workplace", "association", "district", "other")
+CATEGORIES: list[str] = list(typing.get_args(Category))
+TEAM_KINDS: list[str] = list(typing.get_args(TeamKind))
 Code = Annotated[str, PathParameter(max_length=64)]
 DISPLAY_ZONE = ZoneInfo("Europe/Ljubljana")
 """Times on pages about no one city (held entries, broadcasts) read on this clock."""
@@ -415,7 +416,7 @@ class DashboardController(Controller):
             "action_types": offered,
             "counted_types": [t for t in offered if t.code in counted] or offered,
             "categories": CATEGORIES,
-            "team_kinds": TeamKinds,
+            "team_kinds": TEAM_KINDS,
             "campaign_cities": cities,
         }
 
