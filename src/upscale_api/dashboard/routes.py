@@ -401,7 +401,7 @@ class DashboardController(Controller):
             )
         return Redirect(f"/dashboard/campaigns/{code}/edit?saved=1", status_code=303)
 
-    def _editor_context(self, snapshot: Any, definition: dict[str, Any]) -> dict[str, Any]:
+    def _editor_context(self, snapshot: Any, definition: dict[str, Any], language: Language) -> dict[str, Any]:
         cities = definition.get("cities") or []
         offered = sorted(
             {
@@ -412,9 +412,20 @@ class DashboardController(Controller):
         # A rule or the ranking counts only the campaign's own action types: those are the choices
         # (every offered type while it has none yet).
         counted = {a.get("type") for a in definition.get("action") or [] if isinstance(a, dict)}
+        choices = [t for t in offered if t.code in counted] or offered
+
+        def named(types: list[Any]) -> list[tuple[str, str]]:
+            return [(t.code, f"{_localized(t.title, language)} ({t.unit})") for t in types]
+
         return {
-            "action_types": offered,
-            "counted_types": [t for t in offered if t.code in counted] or offered,
+            "category_options": [(c, text(language, f"cat_{c}")) for c in CATEGORIES],
+            "rule_kinds": [
+                (k, text(language, f"kind_{k}"))
+                for k in ("team_participation", "quantity", "distinct_days", "collective", "personal")
+            ],
+            "member_kinds": [(k, text(language, f"kind_{k}")) for k in ("distinct_days", "quantity")],
+            "type_options": named(offered),
+            "counted_options": named(choices),
             "categories": CATEGORIES,
             "team_kinds": TEAM_KINDS,
             "campaign_cities": cities,
@@ -443,7 +454,7 @@ class DashboardController(Controller):
             unplaced=[(f, r) for f, r in errors.items() if not _placed(f)],
             saved=request.query_params.get("saved") == "1" and not errors,
             read_only=source == "file",
-            **self._editor_context(snapshot, definition),
+            **self._editor_context(snapshot, definition, _language(request)),
         )
         page.status_code = status
         return page

@@ -4,13 +4,17 @@
 (function () {
   "use strict";
 
-  function showKinds(row) {
-    var kindSelect = row.querySelector('select[name$=".rule.kind"]');
+  function showFor(row, selectSuffix, attribute) {
+    var kindSelect = row.querySelector('select[name$="' + selectSuffix + '"]');
     if (!kindSelect) return;
-    row.querySelectorAll("[data-kinds]").forEach(function (part) {
-      var shown = part.getAttribute("data-kinds").split(" ").indexOf(kindSelect.value) !== -1;
-      part.hidden = !shown;
+    row.querySelectorAll("[" + attribute + "]").forEach(function (part) {
+      part.hidden = part.getAttribute(attribute).split(" ").indexOf(kindSelect.value) === -1;
     });
+  }
+
+  function showKinds(row) {
+    showFor(row, ".rule.kind", "data-kinds");
+    showFor(row, ".rule.member_rule.kind", "data-member-kinds");
   }
 
   function nextIndex(container) {
@@ -38,7 +42,9 @@
   });
 
   document.addEventListener("change", function (event) {
-    if (event.target.matches('select[name$=".rule.kind"]')) showKinds(event.target.closest("[data-rule]"));
+    if (event.target.matches('select[name$=".rule.kind"], select[name$=".member_rule.kind"]')) {
+      showKinds(event.target.closest("[data-rule]"));
+    }
   });
 
   document.addEventListener("DOMContentLoaded", function () {
