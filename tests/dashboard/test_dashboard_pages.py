@@ -58,6 +58,18 @@ async def test_signing_in_gives_an_httponly_samesite_session_under_a_fresh_id(
     assert page.status_code == 200
     assert coordinator.uid in page.text
 
+    # A page that leaves the session as it was does not write it again; choosing a language does.
+    def version() -> Any:
+        return pool.fetchval(
+            "SELECT xmin::text FROM dashboard_sessions WHERE key_hash = sha256(convert_to($1, 'UTF8'))", browser.session
+        )
+
+    written = await version()
+    await browser.get("/dashboard/held-entries")
+    assert await version() == written
+    await browser.get("/dashboard/held-entries", params={"lang": "sl"})
+    assert await version() != written
+
 
 def test_the_session_cookie_is_secure_in_production() -> None:
     production = session_config(settings_for_tests(UPSCALE_ENV="production", FIREBASE_AUTH_EMULATOR_HOST=""))
