@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.conftest import MakeCampaign, MakeResident
 from tests.dashboard.conftest import SESSION_COOKIE, Browser, editor_fields
-from tests.factories import Resident, campaign_definition, settings_for_tests
+from tests.factories import ROOT, Resident, campaign_definition, settings_for_tests
 from upscale_api import db
 from upscale_api.dashboard.routes import session_config
 from upscale_api.dashboard.texts import TEXTS
@@ -354,3 +354,22 @@ async def test_bad_input_is_a_page_with_a_4xx_never_a_5xx(
         response = await browser.post(path, form or {}, csrf=not path.endswith("sign-in"))
     assert 400 <= response.status_code < 500, (response.status_code, response.text[-500:])
     assert response.headers["content-type"].startswith("text/html")
+
+
+def test_the_production_sign_in_page_uses_the_firebase_sdk_the_app_serves() -> None:
+    """Outside emulator mode the page signs in with the Firebase JS SDK; every script it loads is
+    one the app serves itself (nothing from a CDN), so the page works on an intranet."""
+    from upscale_api.dashboard import routes
+
+    page = routes._environment().get_template("sign_in.html.j2").render(
+        lang="en", t=lambda key: key, uid=None, csrf="", cities=[], path="/dashboard/sign-in", query="",
+        emulated=False, project_id="upscale-prod", api_key="AIza-test", auth_domain="upscale-prod.firebaseapp.com",
+        next="/dashboard/", problem=None, moment=str, zone=None, day=str, figure=str,
+    )  # fmt: skip
+
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert "/dashboard/static/firebase/firebase-auth-compat.js" in scripts
+    assert 'data-api-key="AIza-test"' in page and 'id="dev-uid"' not in page
+    static = ROOT / "src" / "upscale_api" / "dashboard" / "static"
+    assert all(s.startswith("/dashboard/static/") and (static / s.removeprefix("/dashboard/static/")).is_file()
+               for s in scripts)  # fmt: skip
