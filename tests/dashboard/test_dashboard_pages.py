@@ -239,6 +239,7 @@ async def test_a_held_entry_is_decided_in_place(
     await browser.sign_in(coordinator.uid)
     listed = await browser.get("/dashboard/held-entries")
     assert f'id="entry-{entry_id}"' in listed.text
+    assert "<summary>2 actions</summary>" in listed.text  # the day's actions, to judge them by
 
     response = await browser.post(
         f"/dashboard/held-entries/{entry_id}/decision",
