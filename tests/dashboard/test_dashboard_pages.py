@@ -374,3 +374,29 @@ def test_the_production_sign_in_page_uses_the_firebase_sdk_the_app_serves() -> N
     static = ROOT / "src" / "upscale_api" / "dashboard" / "static"
     assert all(s.startswith("/dashboard/static/") and (static / s.removeprefix("/dashboard/static/")).is_file()
                for s in scripts)  # fmt: skip
+
+
+async def test_a_contest_between_cities_shows_each_city_by_the_measure_and_its_goal(
+    browser: Browser, coordinator: Resident, make_campaign: MakeCampaign, make_resident: MakeResident,
+    pool: db.Pool, score: Any,
+) -> None:  # fmt: skip
+    campaign = await make_campaign(ranking={"measure": "quantity", "action_types": ["cycle-instead-of-car"]})
+    for city, km in (("kranj", 12), ("velenje", 30)):
+        resident = await make_resident(city)
+        joined = await resident.post(
+            f"/v1/campaigns/{campaign.code}/enrolment", json={"baseline": {"car_km_per_week": 50}}
+        )
+        assert joined.status_code == 201
+        assert (await resident.log("cycle-instead-of-car", km)).status_code == 201
+    await score()
+    await browser.sign_in(coordinator.uid)
+
+    page = await browser.get(f"/dashboard/campaigns/{campaign.code}")
+
+    assert page.status_code == 200
+    contest = page.text[page.text.index('id="h-contest"') :]
+    assert "The cities&#39; contest" in contest and 'id="chart-contest"' in contest
+    assert contest.index("Velenje") < contest.index("Kranj")  # 30 km before 12
+    assert "30 km" in contest and "12 km" in contest  # the chart's labels: the measure in its unit
+    goals = page.text[page.text.index('id="h-goals"') : page.text.index('id="h-contest"')]
+    assert goals.count('<figure class="goal">') == 2  # the goal per city, each with its progress
