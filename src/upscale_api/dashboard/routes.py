@@ -190,16 +190,7 @@ class SignInController(Controller):
 
     @get("/", name="dashboard-sign-in")
     async def page(self, request: Request[Any, Any, Any], ctx: NamedDependency[Context]) -> Template:
-        return _render(
-            request,
-            "sign_in.html.j2",
-            emulated=ctx.settings.auth_emulated,
-            project_id=ctx.settings.firebase_project_id,
-            api_key=ctx.settings.upscale_firebase_web_api_key,
-            auth_domain=ctx.settings.upscale_firebase_auth_domain,
-            next=service.safe_next(request.query_params.get("next")),
-            problem=None,
-        )
+        return _sign_in_page(request, ctx, service.safe_next(request.query_params.get("next")))
 
     @post("/", status_code=303)
     async def sign_in(self, request: Request[Any, Any, Any], ctx: NamedDependency[Context]) -> Response[Any]:
@@ -210,31 +201,39 @@ class SignInController(Controller):
             if not isinstance(token, str) or not token.strip() or len(token) > MAX_TOKEN:
                 raise NotAuthorizedException("no usable ID token was sent")
             identity, _, csrf = await service.sign_in(request.app.state.token_verifier, ctx.pool, token)
-        except (NotAuthorizedException, Problem) as exc:
-            refused = isinstance(exc, Problem)
-            page = _render(
-                request,
-                "sign_in.html.j2",
-                emulated=ctx.settings.auth_emulated,
-                project_id=ctx.settings.firebase_project_id,
-                api_key=ctx.settings.upscale_firebase_web_api_key,
-                auth_domain=ctx.settings.upscale_firebase_auth_domain,
-                next=target,
-                problem=text(language, "not_staff") if refused else text(language, "bad_token") + str(exc.detail),
-            )
-            page.status_code = 403 if refused else 401
-            return page
+        except NotAuthorizedException as exc:
+            return _sign_in_page(request, ctx, target, text(language, "bad_token") + str(exc.detail), 401)
+        except Problem:
+            return _sign_in_page(request, ctx, target, text(language, "not_staff"), 403)
         request.scope[ROTATE] = True  # type: ignore[literal-required]
-        expires_at = min(time.time() + service.SESSION_SECONDS, identity.expires_at + service.SESSION_SECONDS)
-        request.set_session({"uid": identity.uid, "csrf": csrf, "expires_at": float(expires_at), "lang": language})
+        expires_at = time.time() + service.SESSION_SECONDS
+        request.set_session({"uid": identity.uid, "csrf": csrf, "expires_at": expires_at, "lang": language})
         return Redirect(target, status_code=303)
+
+
+def _sign_in_page(
+    request: Request[Any, Any, Any], ctx: Context, target: str, problem: str | None = None, status: int = 200
+) -> Template:
+    settings = ctx.settings
+    page = _render(
+        request,
+        "sign_in.html.j2",
+        emulated=settings.auth_emulated,
+        project_id=settings.firebase_project_id,
+        api_key=settings.upscale_firebase_web_api_key,
+        auth_domain=settings.upscale_firebase_auth_domain,
+        next=target,
+        problem=problem,
+    )
+    page.status_code = status
+    return page
 
 
 # --- The pages -----------------------------------------------------------------------
 
 
 def _today() -> date:
-    return datetime.now(ZoneInfo("Europe/Ljubljana")).date()
+    return datetime.now(DISPLAY_ZONE).date()
 
 
 class DashboardController(Controller):
