@@ -45,9 +45,9 @@ from upscale_api.campaigns import service as campaigns
 from upscale_api.campaigns.structs import BroadcastIn, TeamKind
 from upscale_api.catalogue.structs import Category
 from upscale_api.context import Context
-from upscale_api.dashboard import charts, service
+from upscale_api.dashboard import service
 from upscale_api.dashboard.sessions import ROTATE, DashboardSessionConfig, PostgresSessionStore
-from upscale_api.dashboard.texts import LANGUAGES, Language, day, figure, pick_language, text
+from upscale_api.dashboard.texts import LANGUAGES, Language, day, figure, localized, pick_language, text
 from upscale_api.errors import Problem
 from upscale_api.reports import service as reports
 from upscale_api.reviews import service as reviews
@@ -264,60 +264,18 @@ class DashboardController(Controller):
             campaigns.recognition(ctx.pool, ctx.grants, code),
             campaigns.contest(ctx.pool, snapshot, ctx.grants, code, language),
         )
-        definition = found.definition
-        today = _today()
-        active = service.active_per_day(stats, definition.starts_on, definition.ends_on, today)
-        weeks, by_category = service.co2e_per_week(stats, CATEGORIES)
-        cohorts = sorted({c.cohort for c in stats.retention})
-        retention_weeks = sorted({c.week for c in stats.retention})
-        figures = {
-            "active": charts.bars(
-                text(language, "active_per_day"),
-                active.labels,
-                active.series,
-                text(language, "residents"),
-                label_every=max(1, len(active.labels) // 12),
-                whole=True,
-                language=language,
-            ),
-            "co2e": charts.bars(
-                text(language, "co2e_per_week"),
-                [day(w, language) for w in weeks],
-                [(text(language, f"cat_{c}"), v) for c, v in by_category],
-                "kg CO2e",
-                language=language,
-            ),
-            "retention": charts.heatmap(
-                text(language, "retention"),
-                [day(c, language) for c in cohorts],
-                [day(w, language) for w in retention_weeks],
-                {(day(c.cohort, language), day(c.week, language)): (c.active, c.size) for c in stats.retention},
-            ),
-            "contest": charts.ranking(
-                text(language, "contest"), [(c.name, c.value) for c in contest.cities], contest.unit, language
-            ),
-            "goals": [
-                (g, charts.progress(_localized(g.title, language), g.value, g.target, _goal_unit(g.measure), language))
-                for g in contest.goals
-            ],
-        }
+        figures = service.campaign_figures(found.definition, stats, contest, language, _today())
         return await _page(
             request,
             "campaign_fragment.html.j2" if _is_htmx(request) else "campaign.html.j2",
             ctx,
             campaign=found,
-            title=_localized(definition.title, language),
+            title=localized(found.definition.title, language),
             stats=stats,
             recognition=recognition,
             contest=contest,
             figures=figures,
-            weeks=weeks,
-            by_category=by_category,
-            active=active,
-            retention_rows=[
-                (day(c.cohort, language), day(c.week, language), c.size, c.active) for c in stats.retention
-            ],
-            localized=lambda texts: _localized(texts, language),
+            localized=lambda texts: localized(texts, language),
             zone=ZoneInfo(snapshot.cities[found.city].time_zone) if found.city in snapshot.cities else DISPLAY_ZONE,
         )
 
@@ -414,7 +372,7 @@ class DashboardController(Controller):
         choices = [t for t in offered if t.code in counted] or offered
 
         def named(types: list[Any]) -> list[tuple[str, str]]:
-            return [(t.code, f"{_localized(t.title, language)} ({t.unit})") for t in types]
+            return [(t.code, f"{localized(t.title, language)} ({t.unit})") for t in types]
 
         return {
             "category_options": [(c, text(language, f"cat_{c}")) for c in CATEGORIES],
@@ -557,31 +515,7 @@ class DashboardController(Controller):
         report = await reports.city_impact(
             ctx.pool, snapshot, ctx.grants, code, start or None, to or None, datetime.now(UTC)
         )
-        used = [
-            c for c in CATEGORIES if any(x.category == c and x.co2e_kg for m in report.months for x in m.by_category)
-        ]
-        chart = charts.bars(
-            text(language, "per_month"),
-            [m.month for m in report.months],
-            [
-                (
-                    text(language, f"cat_{c}"),
-                    [next((x.co2e_kg for x in m.by_category if x.category == c), 0.0) for m in report.months],
-                )
-                for c in used
-            ],
-            "kg CO2e",
-            language=language,
-        )
-        target = None
-        if report.climate_target is not None and report.climate_target.reduction_t_co2e > 0:
-            target = charts.progress(
-                text(language, "climate_target"),
-                report.co2e_kg / 1000,
-                report.climate_target.reduction_t_co2e,
-                "t CO2e",
-                language,
-            )
+        chart, target, used = service.impact_figures(report, language)
         city = snapshot.cities[code]
         return await _page(
             request,
@@ -591,7 +525,7 @@ class DashboardController(Controller):
             chart=chart,
             target=target,
             used=used,
-            city_name=_localized(city.name, language),
+            city_name=localized(city.name, language),
         )
 
     @get("/cities/{code:str}/impact.csv")
@@ -626,16 +560,6 @@ def _day(value: date, *, language: Language) -> str:
 
 def _figure(value: float, decimals: int = 1, *, language: Language) -> str:
     return figure(value, language, decimals)
-
-
-def _localized(texts: dict[str, str] | Any, language: str) -> str:
-    if not isinstance(texts, dict):
-        return str(texts)
-    return str(texts.get(language) or texts.get("en") or next(iter(texts.values()), ""))
-
-
-def _goal_unit(measure: str) -> str:
-    return "kg CO2e" if measure == "co2e_kg" else ""
 
 
 def _csv(content: str, name: str) -> Response[str]:

@@ -18,10 +18,15 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
+from markupsafe import Markup
 
 from upscale_api.auth import Identity, TokenVerifier
-from upscale_api.campaigns.structs import Campaign, CampaignStats, ChallengeRule, MemberRule
+from upscale_api.campaigns.structs import Campaign, CampaignStats, ChallengeRule, ContestOut, MemberRule
+from upscale_api.catalogue.structs import Category
+from upscale_api.dashboard import charts
+from upscale_api.dashboard.texts import Language, day, localized, text
 from upscale_api.errors import Problem
+from upscale_api.reports.structs import CityImpact
 from upscale_api.roles.service import grants_of
 from upscale_api.roles.structs import Grant
 from upscale_api.validation import FieldError, InvalidInput, collect_errors
@@ -226,3 +231,85 @@ def co2e_per_week(stats: CampaignStats, categories: list[str]) -> tuple[list[dat
         values[cell.category][cell.week] = cell.co2e_kg
     present = [c for c in categories if c in values]
     return weeks, [(c, [values[c].get(w, 0.0) for w in weeks]) for c in present]
+
+
+def campaign_figures(
+    campaign: Campaign, stats: CampaignStats, contest: ContestOut, language: Language, today: date
+) -> dict[str, Any]:
+    """The campaign page's charts (SVG) and the rows of the tables beside them."""
+    categories = list(typing.get_args(Category))
+    active = active_per_day(stats, campaign.starts_on, campaign.ends_on, today)
+    weeks, by_category = co2e_per_week(stats, categories)
+    cohorts = sorted({c.cohort for c in stats.retention})
+    retention_weeks = sorted({c.week for c in stats.retention})
+    goals: list[tuple[Any, Markup]] = [
+        (
+            g,
+            charts.progress(
+                localized(g.title, language), g.value, g.target, "kg CO2e" if g.measure == "co2e_kg" else "", language
+            ),
+        )
+        for g in contest.goals
+    ]
+    return {
+        "active": charts.bars(
+            text(language, "active_per_day"),
+            active.labels,
+            active.series,
+            text(language, "residents"),
+            label_every=max(1, len(active.labels) // 12),
+            whole=True,
+            language=language,
+        ),
+        "active_rows": list(zip(active.labels, [int(v) for v in active.series[0][1]], strict=True)),
+        "co2e": charts.bars(
+            text(language, "co2e_per_week"),
+            [day(w, language) for w in weeks],
+            [(text(language, f"cat_{c}"), v) for c, v in by_category],
+            "kg CO2e",
+            language=language,
+        ),
+        "weeks": weeks,
+        "by_category": by_category,
+        "retention": charts.heatmap(
+            text(language, "retention"),
+            [day(c, language) for c in cohorts],
+            [day(w, language) for w in retention_weeks],
+            {(day(c.cohort, language), day(c.week, language)): (c.active, c.size) for c in stats.retention},
+        ),
+        "retention_rows": [(day(c.cohort, language), day(c.week, language), c.size, c.active) for c in stats.retention],
+        "contest": charts.ranking(
+            text(language, "contest"), [(c.name, c.value) for c in contest.cities], contest.unit, language
+        ),
+        "goals": goals,
+    }
+
+
+def impact_figures(report: CityImpact, language: Language) -> tuple[Markup, Markup | None, list[str]]:
+    """The city report's chart of kg CO2e per month and category, its progress toward the city's
+    climate target (None without one), and the categories with any savings."""
+    present = {x.category for m in report.months for x in m.by_category if x.co2e_kg}
+    used = [c for c in typing.get_args(Category) if c in present]
+    chart = charts.bars(
+        text(language, "per_month"),
+        [m.month for m in report.months],
+        [
+            (
+                text(language, f"cat_{c}"),
+                [next((x.co2e_kg for x in m.by_category if x.category == c), 0.0) for m in report.months],
+            )
+            for c in used
+        ],
+        "kg CO2e",
+        language=language,
+    )
+    target = None
+    if report.climate_target is not None and report.climate_target.reduction_t_co2e > 0:
+        target = charts.progress(
+            text(language, "climate_target"),
+            report.co2e_kg / 1000,
+            report.climate_target.reduction_t_co2e,
+            "t CO2e",
+            language,
+        )
+    return chart, target, used

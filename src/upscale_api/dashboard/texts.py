@@ -237,6 +237,13 @@ def pick_language(asked: str | None, accept_language: str) -> Language:
     return "sl"
 
 
+def localized(texts: object, language: str) -> str:
+    """A text given per language in ``language``, English when it lacks that one."""
+    if not isinstance(texts, dict):
+        return str(texts)
+    return str(texts.get(language) or texts.get("en") or next(iter(texts.values()), ""))
+
+
 def day(value: date, language: Language) -> str:
     """A date as each language writes it: 2. 3. 2027, or 2 Mar 2027."""
     if language == "sl":
