@@ -383,7 +383,6 @@ class DashboardController(Controller):
             "member_kinds": [(k, text(language, f"kind_{k}")) for k in ("distinct_days", "quantity")],
             "type_options": named(offered),
             "counted_options": named(choices),
-            "categories": CATEGORIES,
             "team_kinds": TEAM_KINDS,
             "campaign_cities": cities,
         }
