@@ -57,6 +57,10 @@ async def test_signing_in_gives_an_httponly_samesite_session_under_a_fresh_id(
     page = await browser.get("/dashboard/")
     assert page.status_code == 200
     assert coordinator.uid in page.text
+    # Scripts only from the app, never framed by another site, kept off shared caches.
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["cache-control"] == "no-store"
 
     # A page that leaves the session as it was does not write it again; choosing a language does.
     def version() -> Any:

@@ -179,6 +179,28 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 }
 
 
+# --- Response headers ------------------------------------------------------------------
+
+# Scripts, styles and images from the app only (the sign-in page's Firebase SDK talks to Google's
+# identity endpoints and opens their sign-in window); no page may be framed by another site.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' https://identitytoolkit.googleapis.com https://securetoken.googleapis.com; "
+    "frame-src https://*.firebaseapp.com; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+async def _security_headers(response: Response[Any]) -> Response[Any]:
+    """Pages and exports: the policy above, and kept off shared caches (static files pass as they are)."""
+    if not isinstance(response, Response):  # a static file
+        return response
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 # --- Signing in ------------------------------------------------------------------------
 
 
@@ -619,6 +641,7 @@ def configure_dashboard(app_config: AppConfig, settings: Settings) -> None:
             route_handlers=[SignInController, DashboardController, static],
             middleware=[sessions.middleware, session_identity],
             exception_handlers=EXCEPTION_HANDLERS,
+            after_request=_security_headers,
             include_in_schema=False,
         )
     )
