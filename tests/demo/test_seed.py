@@ -11,7 +11,7 @@ from upscale_api import db
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
-from upscale_api.demo.seed import DEMO_CAMPAIGN, RESIDENTS_PER_CITY, seed_demo
+from upscale_api.demo.seed import DEMO_CAMPAIGN, DEMO_CONTEST, RESIDENTS_PER_CITY, seed_demo
 
 
 @pytest.fixture
@@ -74,3 +74,18 @@ async def test_kranj_demo_residents_take_part_in_an_active_campaign(loaded_pool:
     assert row["phase"] == "active"
     assert (row["enrolled"], row["teams"]) == (RESIDENTS_PER_CITY["kranj"], 3)
     assert row["counted_actions"] > 100
+
+
+async def test_kranj_and_ljubljana_demo_residents_race_in_km_cycled(loaded_pool: db.Pool) -> None:
+    await seed_demo(loaded_pool, await Catalogue(loaded_pool).reload())
+
+    row = await loaded_pool.fetchrow(
+        "SELECT k.definition -> 'ranking' AS ranking, array_agg(DISTINCT c.code ORDER BY c.code) AS cities, "
+        "count(e.*) AS enrolled FROM campaigns k JOIN enrolments e ON e.campaign_id = k.id "
+        "JOIN cities c ON c.id = e.city_id WHERE k.code = $1 GROUP BY k.id",
+        DEMO_CONTEST,
+    )
+    assert row["cities"] == ["kranj", "ljubljana"]
+    assert row["enrolled"] == RESIDENTS_PER_CITY["kranj"] + RESIDENTS_PER_CITY["ljubljana"]
+    assert row["ranking"]["measure"] == "quantity"
+    assert "cycle-instead-of-car" in row["ranking"]["action_types"]
