@@ -39,7 +39,7 @@ from upscale_api.auth import dev_token
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
-from upscale_api.demo.seed import DEMO_CAMPAIGN, seed_demo
+from upscale_api.demo.seed import DEMO_CAMPAIGN, DEMO_CONTEST, seed_demo
 from upscale_api.scoring import service as scoring
 from upscale_api.settings import load_settings
 
@@ -49,6 +49,7 @@ PAGES = {
     "my city's campaigns": "/dashboard/",
     "a campaign: charts, recognition, contest": f"/dashboard/campaigns/{DEMO_CAMPAIGN}",
     "a campaign's figures (htmx refresh)": f"/dashboard/campaigns/{DEMO_CAMPAIGN}#htmx",
+    "a contest of two cities (240 participants)": f"/dashboard/campaigns/{DEMO_CONTEST}",
     "campaign editor": f"/dashboard/campaigns/{DEMO_CAMPAIGN}/edit",
     "broadcast form": f"/dashboard/campaigns/{DEMO_CAMPAIGN}/broadcast",
     "held entries": "/dashboard/held-entries?status=pending",
