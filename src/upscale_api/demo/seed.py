@@ -141,7 +141,7 @@ async def _demo_contest(conn: Connection, snapshot: Snapshot, today: date) -> No
             "title": {"sl": "Demo: Kranj proti Ljubljani", "en": "Demo: Kranj against Ljubljana"},
             "description": text,
             "starts_on": (today - timedelta(days=DAYS)).isoformat(),
-            "ends_on": (today + timedelta(days=14)).isoformat(),
+            "ends_on": (today + timedelta(days=40)).isoformat(),  # after the other demo campaign
             "action": [{"type": code, "points_per_unit": 10} for code in cycling],
             "challenge": [
                 {
