@@ -90,7 +90,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "met_since": ("Od", "Since"),
     "yes": ("da", "yes"),
     "no": ("ne", "no"),
-    "teams_met": ("priznanih ekip", "teams recognised"),
+    "teams_met": ("Priznanih ekip", "Teams recognised"),
     "badge_every_member": ("značko dobijo vsi člani", "every member earns the badge"),
     "badge_members_meeting_rule": (
         "značko dobijo le člani, ki izpolnijo pravilo",
