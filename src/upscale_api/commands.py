@@ -59,6 +59,7 @@ def dev(no_seed: bool) -> None:
         f'  then:            curl -H "Authorization: Bearer $TOKEN" {base}/v1/me/impact\n'
         f"  a researcher:    demo-researcher-kranj, study demo-kranj-evening-reminders:\n"
         f"                   {base}/v1/research/studies/demo-kranj-evening-reminders\n"
+        f"  dashboard:       {base}/dashboard/   sign in as demo-coordinator-kranj (coordinator of Kranj)\n"
         f"  data folder:     {settings.data_dir / 'pgdata'} (kept across restarts)\n"
     )
     _serve(create_app(settings, with_worker=True), settings)

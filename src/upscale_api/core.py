@@ -40,6 +40,7 @@ from upscale_api.catalogue.routes import CatalogueController
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.consents.routes import ConsentController
 from upscale_api.context import provide_context
+from upscale_api.dashboard.routes import configure_dashboard
 from upscale_api.definitions.commands import campaigns_group
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
@@ -170,6 +171,7 @@ class ApplicationCore(InitPluginProtocol, CLIPluginProtocol):
         if settings.upscale_metrics_token:
             app_config.route_handlers.append(MetricsController)
         app_config.lifespan.append(self._lifespan)
+        configure_dashboard(app_config, settings)  # /dashboard: its pages, templates, sessions, static files
         app_config.request_class = StrictRequest
         # Outermost first: every answer gets its id and is counted; every request counts against
         # its limits, bad values included.

@@ -32,13 +32,13 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
 import structlog
-from litestar import Request
+from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -77,6 +77,16 @@ DRAINING = Draining()
 """One per process: one server per process answers its requests."""
 
 
+def _handler_for(scope: Scope, exc: Exception) -> Callable[[Request[Any, Any, Any], Exception], Response[Any]]:
+    """The route's own handler for ``exc`` (the dashboard answers with pages), else a problem+json."""
+    handlers = scope["route_handler"].resolve_exception_handlers() if "route_handler" in scope else {}
+    for kind in type(exc).__mro__:
+        if kind in handlers:
+            handler: Callable[[Request[Any, Any, Any], Exception], Response[Any]] = handlers[kind]
+            return handler
+    return problem_for
+
+
 class ServingMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
@@ -112,7 +122,7 @@ class ServingMiddleware(ASGIMiddleware):
         except Exception as exc:
             if answer["started"]:
                 raise
-            response = problem_for(request, exc)
+            response = _handler_for(scope, exc)(request, exc)
             await response.to_asgi_response(app=None, request=request)(scope, receive, send_observed)
         finally:
             seconds = time.perf_counter() - started

@@ -69,6 +69,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     upscale_fcm_client: Literal["pyreqwest", "httpx"] = "pyreqwest"
     """``pyreqwest``: messages posted by pyreqwest, firebase-admin encoding them and mapping errors;
     ``httpx``: firebase-admin's own client (about 20x the CPU per message)."""
+    upscale_firebase_web_api_key: str | None = None
+    """The Firebase project's web API key, for the dashboard's sign-in page outside emulator mode."""
+    upscale_firebase_auth_domain: str | None = None
+    """The Firebase Auth domain (``PROJECT.firebaseapp.com``) for the dashboard's sign-in page."""
     firebase_auth_emulator_host: str | None = None
     """Set: ID tokens are checked in Firebase Auth-emulator mode (no signature)."""
     upscale_rate_limit_store: Literal["memory", "postgres", "off"] = "memory"

@@ -149,35 +149,122 @@ def convert(value: object, type_: type[T]) -> T:
         raise InvalidInput(collect_errors(value, type_)) from None
 
 
-def collect_errors(value: object, type_: Any, path: str = "") -> list[FieldError]:
-    """Every place where untyped ``value`` does not fit ``type_`` (empty when it fits)."""
+def collect_errors(value: object, type_: Any, path: str = "", *, strict: bool = True) -> list[FieldError]:
+    """Every place where untyped ``value`` does not fit ``type_`` (empty when it fits).
+
+    ``strict=False`` reads numbers and booleans written as text (a form's fields) as
+    :func:`msgspec.convert` does with ``strict=False``."""
     if _unwrap(type_) is msgspec.Raw:  # left undecoded on purpose: anything fits
         return []
     try:
-        msgspec.convert(value, type_, strict=True)
+        msgspec.convert(value, type_, strict=strict)
         return []
     except msgspec.ValidationError as exc:
         whole = _as_field_error(str(exc), path)
     inner = _unwrap(type_)
+    explained = _explain(type_, inner, value, path, strict)
+    if explained is not None:
+        return explained
     found: list[FieldError] = []
     if isinstance(inner, type) and issubclass(inner, msgspec.Struct) and isinstance(value, dict):
-        found = _struct_errors(value, inner, path)
+        found = _struct_errors(value, inner, path, strict)
     elif typing.get_origin(inner) is list and isinstance(value, list):
         (item_type,) = typing.get_args(inner)
         for index, item in enumerate(value):
-            found += collect_errors(item, item_type, f"{path}[{index}]")
+            found += collect_errors(item, item_type, f"{path}[{index}]", strict=strict)
     elif typing.get_origin(inner) is dict and isinstance(value, dict):
         _, value_type = typing.get_args(inner)
         for key, item in value.items():
-            found += collect_errors(item, value_type, _join(path, str(key)))
+            found += collect_errors(item, value_type, _join(path, str(key)), strict=strict)
     elif _is_optional(inner) and value is not None:
         (present,) = [a for a in typing.get_args(inner) if a is not type(None)]
-        found = collect_errors(value, present, path)
+        found = collect_errors(value, present, path, strict=strict)
     # Nothing deeper explains it (a length bound, a cross-field rule): report it here.
     return found or [whole]
 
 
-def _struct_errors(value: dict[str, Any], struct: type[msgspec.Struct], path: str) -> list[FieldError]:
+def _explain(type_: Any, inner: Any, value: object, path: str, strict: bool) -> list[FieldError] | None:
+    """A clearer reason than msgspec's for the mistakes people make writing a value by hand: the
+    allowed values of a choice (a literal, or the ``kind`` of a rule), a fraction written as a
+    percentage. None when there is nothing to add."""
+    if typing.get_origin(inner) is typing.Literal:
+        allowed = typing.get_args(inner)
+        if value not in allowed:
+            return [FieldError(path, f"{value!r} is not one of {', '.join(map(str, allowed))}")]
+        return None
+    tagged = _tagged(inner)
+    if tagged is not None and isinstance(value, dict):
+        return _tagged_errors(tagged, value, path, strict)
+    if value == "" and _min_length(type_) >= 1:
+        return [FieldError(path, "must not be empty")]
+    number = value if strict else _as_number(value)
+    if _is_fraction(type_) and isinstance(number, int | float) and not isinstance(number, bool):
+        return [FieldError(path, f"must be a fraction above 0 and at most 1 (0.5 is half, 1 is all), not {number}")]
+    return None
+
+
+def _tagged_errors(
+    tagged: tuple[str, dict[str, type[msgspec.Struct]]], value: dict[str, Any], path: str, strict: bool
+) -> list[FieldError] | None:
+    """A tagged union's value: its tag must name one of the kinds, then its fields are that kind's."""
+    tag_field, by_tag = tagged
+    kinds = ", ".join(by_tag)
+    if tag_field not in value:
+        return [FieldError(_join(path, tag_field), f"required field is missing: one of {kinds}")]
+    struct = by_tag.get(value[tag_field]) if isinstance(value[tag_field], str) else None
+    if struct is None:
+        return [FieldError(_join(path, tag_field), f"{value[tag_field]!r} is not one of {kinds}")]
+    errors = _struct_errors({k: v for k, v in value.items() if k != tag_field}, struct, path, strict)
+    return errors or None
+
+
+def _min_length(type_: Any) -> int:
+    """The least length a text of ``type_`` must have (0 when none is set)."""
+    if typing.get_origin(type_) is not typing.Annotated:
+        return 0
+    base, *metas = typing.get_args(type_)
+    found = [m.min_length for m in metas if isinstance(m, msgspec.Meta) and m.min_length is not None]
+    return max([*found, _min_length(base)])
+
+
+def _as_number(value: object) -> object:
+    try:
+        return float(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+def _tagged(type_: Any) -> tuple[str, dict[str, type[msgspec.Struct]]] | None:
+    """The tag field and the Struct of each tag of a union of tagged Structs (None for other types)."""
+    if typing.get_origin(type_) not in (Union, types.UnionType):
+        return None
+    by_tag: dict[str, type[msgspec.Struct]] = {}
+    tag_field = None
+    for member in typing.get_args(type_):
+        if not (isinstance(member, type) and issubclass(member, msgspec.Struct)):
+            return None
+        info = msgspec.inspect.type_info(member)
+        if not isinstance(info, msgspec.inspect.StructType) or info.tag_field is None:
+            return None
+        tag_field = info.tag_field
+        by_tag[str(info.tag)] = member
+    return (tag_field, by_tag) if tag_field is not None else None
+
+
+def _is_fraction(type_: Any) -> bool:
+    """A float constrained to 0..1 (a share): its bounds read as a fraction."""
+    if typing.get_origin(type_) is not typing.Annotated:
+        return False
+    base, *metas = typing.get_args(type_)
+    if _unwrap(base) is not float:
+        return False
+    bounds = [m for m in metas if isinstance(m, msgspec.Meta)]
+    return any(m.le == 1 and m.gt == 0 for m in bounds)
+
+
+def _struct_errors(
+    value: dict[str, Any], struct: type[msgspec.Struct], path: str, strict: bool = True
+) -> list[FieldError]:
     found: list[FieldError] = []
     hints = typing.get_type_hints(struct, include_extras=True)
     known = set()
@@ -188,7 +275,7 @@ def _struct_errors(value: dict[str, Any], struct: type[msgspec.Struct], path: st
             if field.required:
                 found.append(FieldError(where, "required field is missing"))
             continue
-        found += collect_errors(value[field.encode_name], hints[field.name], where)
+        found += collect_errors(value[field.encode_name], hints[field.name], where, strict=strict)
     if struct.__struct_config__.forbid_unknown_fields:
         found += [FieldError(_join(path, k), "unknown field") for k in value if k not in known]
     return found

@@ -198,6 +198,10 @@ TABLE: dict[str, Row] = {
     "PUT /v1/admin/campaigns/{code}": row(401, 403, 403, 403, 200, 403, 403, 200, body=_own_city),
     "GET /v1/admin/campaigns/{code}/teams": CITY_STAFF,
     "GET /v1/admin/campaigns/{code}/stats": CITY_STAFF,
+    "GET /v1/admin/campaigns/{code}/recognition": CITY_STAFF,
+    "GET /v1/admin/campaigns/{code}/recognition.csv": CITY_STAFF,
+    "GET /v1/admin/campaigns/{code}/contest": CITY_STAFF,
+    "GET /v1/admin/campaigns/{code}/contest.csv": CITY_STAFF,
     "POST /v1/admin/campaigns/{code}/broadcasts": row(
         401, 403, 403, 403, 200, 403, 403, 200, body=lambda w, who: MESSAGE | {"dry_run": True}
     ),

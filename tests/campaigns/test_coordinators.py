@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import MakeResident
+from tests.conftest import MakeResident, Score
 from tests.factories import TODAY, Resident, action, assert_problem, campaign_definition, local_noon
 from upscale_api import db
 from upscale_api.roles.service import grant_role
@@ -179,7 +179,7 @@ async def test_campaigns_from_files_are_changed_in_their_files(coordinator: Resi
 
 
 async def test_stats_show_participation_and_savings(
-    coordinator: Resident, make_resident: MakeResident, pool: db.Pool
+    coordinator: Resident, make_resident: MakeResident, pool: db.Pool, score: Score
 ) -> None:
     body = _body(
         cities=["kranj"],
@@ -196,6 +196,7 @@ async def test_stats_show_participation_and_savings(
         await active.post("/v1/me/actions", json=action("cycle-instead-of-car", 12, performed_at=local_noon(0)))
     ).json()
     await active.post("/v1/me/actions", json=action("walk-instead-of-car", 2, performed_at=local_noon(0)))
+    await score()  # the figures are the scoring jobs'
 
     response = await coordinator.get(f"/v1/admin/campaigns/{body['code']}/stats")
     assert response.status_code == 200, response.text

@@ -12,7 +12,14 @@ from upscale_api import db
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.definitions.files import read_definitions
 from upscale_api.definitions.service import apply_definitions
-from upscale_api.demo.seed import DEMO_CAMPAIGN, DEMO_RESEARCHER, DEMO_STUDY, RESIDENTS_PER_CITY, seed_demo
+from upscale_api.demo.seed import (
+    DEMO_CAMPAIGN,
+    DEMO_CONTEST,
+    DEMO_RESEARCHER,
+    DEMO_STUDY,
+    RESIDENTS_PER_CITY,
+    seed_demo,
+)
 from upscale_api.research import export as exports
 from upscale_api.research import service as research
 from upscale_api.roles.service import grants_of
@@ -103,3 +110,18 @@ async def test_the_demo_study_has_two_arms_survey_answers_and_a_researcher_who_c
     assert [(g.role, g.study) for g in grants] == [("researcher", DEMO_STUDY)]
     assert result.gate.k_reached is not None and result.gate.k_reached >= 5
     assert result.rows["participants"] > 40 and result.rows["actions"] > 500
+
+
+async def test_kranj_and_ljubljana_demo_residents_race_in_km_cycled(loaded_pool: db.Pool) -> None:
+    await seed_demo(loaded_pool, await Catalogue(loaded_pool).reload())
+
+    row = await loaded_pool.fetchrow(
+        "SELECT k.definition -> 'ranking' AS ranking, array_agg(DISTINCT c.code ORDER BY c.code) AS cities, "
+        "count(e.*) AS enrolled FROM campaigns k JOIN enrolments e ON e.campaign_id = k.id "
+        "JOIN cities c ON c.id = e.city_id WHERE k.code = $1 GROUP BY k.id",
+        DEMO_CONTEST,
+    )
+    assert row["cities"] == ["kranj", "ljubljana"]
+    assert row["enrolled"] == RESIDENTS_PER_CITY["kranj"] + RESIDENTS_PER_CITY["ljubljana"]
+    assert row["ranking"]["measure"] == "quantity"
+    assert "cycle-instead-of-car" in row["ranking"]["action_types"]

@@ -74,7 +74,24 @@ def test_campaigns_validate_prints_every_problem_with_file_and_field(tmp_path: P
 
     assert result.returncode == 1
     assert f"{tmp_path / 'c/kranj/city.toml'}: country:" in result.stderr
-    assert "nothing was applied" in result.stderr
+    assert "problem(s) in" in result.stderr
+    assert "applied" not in result.stderr  # checking applies nothing, and says nothing of applying
+
+
+def test_campaigns_validate_lists_the_allowed_values_and_says_a_share_is_a_fraction(tmp_path: Path) -> None:
+    shutil.copytree(CAMPAIGNS, tmp_path / "c")
+    contest = tmp_path / "c/kranj/mobility-contest-2027.toml"
+    text = contest.read_text()
+    assert "share = 0.5" in text and 'kind = "distinct_days"' in text
+    contest.write_text(
+        text.replace("share = 0.5", "share = 50", 1).replace('kind = "distinct_days"', 'kind = "collective"', 1)
+    )
+
+    result = upscale("campaigns", "validate", str(tmp_path / "c"))
+
+    assert result.returncode == 1
+    assert "'collective' is not one of quantity, distinct_days" in result.stderr
+    assert "must be a fraction above 0 and at most 1 (0.5 is half, 1 is all), not 50" in result.stderr
 
 
 def test_a_dev_token_is_printed_for_a_uid() -> None:

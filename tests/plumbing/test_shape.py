@@ -52,6 +52,7 @@ LAYERS = [
     "rewards",
     "privacy",
     "opendata",
+    "dashboard",
     "definitions",
     "demo",
     "health",

@@ -196,6 +196,16 @@ async def test_the_scoring_jobs_send_exactly_the_committed_statements(demo: tupl
             assert any(await reads.resident_results(conn, resident_id))
             assert await reads.city_weeks(conn, city_id, today - timedelta(days=28), today)
             assert await reads.city_campaign_weeks(conn, city_id, today - timedelta(days=28), today)
+
+            # what coordinators read
+            await reads.team_recognition(conn, campaign_id)
+            assert await reads.contest(conn, campaign_id, "sl")
+            await reads.goals(conn, campaign_id, "sl")
+            assert await reads.active_since(conn, [campaign_id], today - timedelta(days=7))
+            assert (await reads.campaign_stats(conn, campaign_id))["active_residents"] > 0
+            assert (await reads.computed_at(conn, campaign_id))["computed_at"] is not None
+            async with conn.transaction():
+                await scoring.ranking_changed(conn, [DEMO_CAMPAIGN])
         cutoff = scoring.history_cutoff(today, 0)
         assert await scoring.history_due(pool, cutoff)
         assert await scoring.advance_history(pool, cutoff, between=lambda: scoring.tick(pool, now))

@@ -33,6 +33,7 @@ def check_campaign(c: Campaign, cities: set[str], units: Mapping[str, str]) -> l
         *_check_codes(c, units),
         *_check_challenges(c, units),
         *_check_badges_and_questions(c),
+        *_check_ranking(c, units),
     ]
 
 
@@ -105,6 +106,27 @@ def _check_badges_and_questions(c: Campaign) -> list[tuple[str, str]]:
         for i, question in enumerate(c.question)
         if question.min >= question.max
     ]
+    return problems
+
+
+def _check_ranking(c: Campaign, units: Mapping[str, str]) -> list[tuple[str, str]]:
+    """A quantity ranking adds up listed action types of one unit that count in the campaign."""
+    ranking = c.ranking
+    if ranking.measure != "quantity":
+        if ranking.action_types:
+            return [("ranking.action_types", "only a ranking by quantity adds up action types")]
+        return []
+    if not ranking.action_types:
+        return [("ranking.action_types", "a ranking by quantity needs the action types it adds up")]
+    counted = {a.type for a in c.action}
+    problems = []
+    for j, code in enumerate(ranking.action_types):
+        if code not in units:
+            problems.append((f"ranking.action_types[{j}]", f"no action type with code {code!r}"))
+        elif code not in counted:
+            problems.append((f"ranking.action_types[{j}]", f"{code!r} does not count in this campaign"))
+    if len({units[code] for code in ranking.action_types if code in units}) > 1:
+        problems.append(("ranking.action_types", "ranked action types must share one unit"))
     return problems
 
 

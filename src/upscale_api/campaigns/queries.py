@@ -3,7 +3,7 @@
 CAMPAIGN_ID = "SELECT id FROM campaigns WHERE code = $1"
 
 ADMIN_LIST = """
-SELECT k.code, c.code AS city, k.definition, p.phase, k.source,
+SELECT k.id, k.code, c.code AS city, k.definition, p.phase, k.source,
        (SELECT count(*) FROM enrolments e WHERE e.campaign_id = k.id AND e.left_at IS NULL) AS enrolled
 FROM campaigns k JOIN cities c ON c.id = k.city_id JOIN campaign_phases p ON p.id = k.id
 WHERE $1::text[] IS NULL OR c.code = ANY($1::text[])
@@ -35,63 +35,6 @@ ADMIN_ONE = """
 SELECT k.id, k.code, c.code AS city, k.definition, p.phase, k.source
 FROM campaigns k JOIN cities c ON c.id = k.city_id JOIN campaign_phases p ON p.id = k.id
 WHERE k.code = $1
-"""
-
-# Everything a coordinator watches, in one statement. Counted actions as for
-# progress: campaign types, inside its days, by current participants, from the
-# day each enrolled.
-STATS = """
-WITH counted AS (
-    SELECT a.resident_id, a.local_date, a.quantity, a.co2e_kg, t.code AS action_type, e.team_id,
-           date_trunc('week', a.local_date)::date AS week
-    FROM action_logs a
-    JOIN action_types t ON t.id = a.action_type_id
-    JOIN campaign_action_types x ON x.campaign_id = $1 AND x.action_type_id = a.action_type_id
-    JOIN enrolments e ON e.campaign_id = $1 AND e.resident_id = a.resident_id AND e.left_at IS NULL
-    JOIN residents r ON r.id = a.resident_id
-    WHERE a.deleted_at IS NULL AND a.local_date BETWEEN $2::date AND $3::date
-      AND a.local_date >= (e.enrolled_at AT TIME ZONE r.time_zone)::date
-), cohorts AS (
-    SELECT e.resident_id, date_trunc('week', (e.enrolled_at AT TIME ZONE r.time_zone)::date)::date AS cohort
-    FROM enrolments e JOIN residents r ON r.id = e.resident_id
-    WHERE e.campaign_id = $1 AND e.left_at IS NULL
-)
-SELECT
-    (SELECT count(*) FROM cohorts) AS enrolled,
-    (SELECT count(*) FROM enrolments WHERE campaign_id = $1 AND left_at IS NOT NULL) AS left,
-    (SELECT count(DISTINCT resident_id) FROM counted) AS active_residents,
-    (SELECT coalesce(jsonb_agg(d ORDER BY d.day), '[]') FROM (
-        SELECT local_date AS day, count(DISTINCT resident_id) AS active_residents, count(*) AS actions,
-               round(sum(co2e_kg)::numeric, 3)::float8 AS co2e_kg
-        FROM counted GROUP BY local_date) d) AS by_day,
-    (SELECT coalesce(jsonb_agg(w ORDER BY w.week), '[]') FROM (
-        SELECT week, count(DISTINCT resident_id) AS active_residents, count(*) AS actions,
-               round(sum(co2e_kg)::numeric, 3)::float8 AS co2e_kg
-        FROM counted GROUP BY week) w) AS by_week,
-    (SELECT coalesce(jsonb_agg(t ORDER BY t.co2e_kg DESC, t.action_type), '[]') FROM (
-        SELECT action_type, count(*) AS actions, round(sum(quantity)::numeric, 3)::float8 AS quantity,
-               round(sum(co2e_kg)::numeric, 3)::float8 AS co2e_kg
-        FROM counted GROUP BY action_type) t) AS by_action_type,
-    (SELECT coalesce(jsonb_agg(r ORDER BY r.cohort, r.week), '[]') FROM (
-        SELECT c.cohort, w.week, count(DISTINCT c.resident_id) FILTER (WHERE k.resident_id IS NOT NULL) AS active,
-               (SELECT count(*) FROM cohorts c2 WHERE c2.cohort = c.cohort) AS size
-        FROM cohorts c
-        CROSS JOIN (SELECT DISTINCT week FROM counted) w
-        LEFT JOIN counted k ON k.resident_id = c.resident_id AND k.week = w.week
-        WHERE w.week >= c.cohort
-        GROUP BY c.cohort, w.week) r) AS retention,
-    (SELECT coalesce(jsonb_agg(s ORDER BY s.participation DESC, s.co2e_kg DESC, s.team), '[]') FROM (
-        SELECT t.code AS team, t.name, count(DISTINCT e.resident_id) AS members,
-               count(DISTINCT k.resident_id) AS active_members,
-               CASE WHEN count(DISTINCT e.resident_id) = 0 THEN 0
-                    ELSE round(count(DISTINCT k.resident_id)::numeric / count(DISTINCT e.resident_id), 4)::float8
-               END AS participation,
-               coalesce(round(sum(k.co2e_kg)::numeric, 3)::float8, 0) AS co2e_kg
-        FROM teams t
-        LEFT JOIN enrolments e ON e.team_id = t.id AND e.left_at IS NULL
-        LEFT JOIN counted k ON k.team_id = t.id AND k.resident_id = e.resident_id
-        WHERE t.campaign_id = $1 AND t.active
-        GROUP BY t.id) s) AS teams
 """
 
 # Participants of campaign $1 in the segment: team code $2 (NULL: any), no live

@@ -18,11 +18,20 @@ from upscale_api.campaigns.structs import (
     BroadcastOut,
     Campaign,
     CampaignStats,
+    ContestOut,
+    RecognitionOut,
 )
 from upscale_api.context import Context
 from upscale_api.openapi import also, problem
 
 CampaignCode = Annotated[str, PathParameter(description="The campaign's code")]
+_FORBIDDEN = problem(("forbidden", "the campaign belongs to a city you do not coordinate"))
+
+
+def _csv(text: str, name: str) -> Response[str]:
+    return Response(
+        text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 class AdminCampaignController(Controller):
@@ -86,11 +95,62 @@ class AdminCampaignController(Controller):
         "/{code:str}/stats",
         operation_id="getCampaignStats",
         summary="Participation and savings: enrolled, active per day and week, by action type, retention, teams",
+        description="As the scoring jobs last counted them (a few seconds old); held entries count once accepted.",
         response_description="The campaign's statistics",
         responses={403: problem(("forbidden", "the campaign belongs to a city you do not coordinate"))},
     )
     async def stats(self, code: CampaignCode, ctx: NamedDependency[Context]) -> CampaignStats:
         return await service.stats(ctx.pool, ctx.grants, code)
+
+    @get(
+        "/{code:str}/recognition",
+        operation_id="getTeamRecognition",
+        summary="Which teams and institutions are recognised: per team challenge, every team's members, "
+        "members meeting the member rule, share, met and since when",
+        description="As the scoring jobs last counted them (`scored_at`). The same as CSV: `recognition.csv`.",
+        response_description="Each team challenge with every team",
+        responses={403: _FORBIDDEN},
+    )
+    async def recognition(self, code: CampaignCode, ctx: NamedDependency[Context]) -> RecognitionOut:
+        return await service.recognition(ctx.pool, ctx.grants, code)
+
+    @get(
+        "/{code:str}/recognition.csv",
+        operation_id="getTeamRecognitionCsv",
+        summary="Team recognition as CSV: one line per team challenge and team",
+        response_description="CSV with a header line",
+        media_type="text/csv",
+        responses={403: _FORBIDDEN},
+    )
+    async def recognition_csv(self, code: CampaignCode, ctx: NamedDependency[Context]) -> Response[str]:
+        recognised = await service.recognition(ctx.pool, ctx.grants, code)
+        return _csv(service.recognition_csv(recognised), f"{code}-recognition.csv")
+
+    @get(
+        "/{code:str}/contest",
+        operation_id="getCampaignContest",
+        summary="Cities and teams ranked by the campaign's measure, with their totals, and its collective goals",
+        description="The measure is the campaign's `ranking` (points per member unless declared otherwise), as "
+        "the standings last ranked them (`computed_at`). The same as CSV: `contest.csv`.",
+        response_description="Cities and teams by the measure, and the collective goals",
+        responses={403: _FORBIDDEN},
+    )
+    async def contest(self, code: CampaignCode, ctx: NamedDependency[Context]) -> ContestOut:
+        snapshot = await ctx.catalogue.current()
+        return await service.contest(ctx.pool, snapshot, ctx.grants, code, "en")
+
+    @get(
+        "/{code:str}/contest.csv",
+        operation_id="getCampaignContestCsv",
+        summary="Cities and teams by the campaign's measure as CSV: one line each",
+        response_description="CSV with a header line",
+        media_type="text/csv",
+        responses={403: _FORBIDDEN},
+    )
+    async def contest_csv(self, code: CampaignCode, ctx: NamedDependency[Context]) -> Response[str]:
+        snapshot = await ctx.catalogue.current()
+        standing = await service.contest(ctx.pool, snapshot, ctx.grants, code, "en")
+        return _csv(service.contest_csv(standing), f"{code}-contest.csv")
 
     @post(
         "/{code:str}/broadcasts",

@@ -7,8 +7,10 @@ the same rules once started; a campaign from a file is changed in its file.
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import msgspec
 
@@ -22,6 +24,13 @@ from upscale_api.campaigns.structs import (
     BroadcastOut,
     Campaign,
     CampaignStats,
+    ChallengeRecognition,
+    ContestEntry,
+    ContestOut,
+    GoalProgress,
+    RecognitionOut,
+    TeamParticipationRule,
+    TeamRecognition,
 )
 from upscale_api.catalogue.service import Snapshot
 from upscale_api.db import AdvisoryLock, Connection, Pool, Record
@@ -29,6 +38,7 @@ from upscale_api.errors import Problem
 from upscale_api.i18n import pick
 from upscale_api.roles.service import managed_cities
 from upscale_api.roles.structs import Grant
+from upscale_api.scoring import reads
 from upscale_api.validation import FieldError
 
 
@@ -51,6 +61,14 @@ async def campaign_id(pool: Pool, code: str) -> int | None:
 async def list_campaigns(pool: Pool, grants: list[Grant]) -> list[AdminCampaignOut]:
     rows = await pool.fetch(queries.ADMIN_LIST, managed_cities(grants))
     return [_out(r, r["enrolled"]) for r in rows]
+
+
+async def overview(pool: Pool, grants: list[Grant], week_start: date) -> list[tuple[AdminCampaignOut, int]]:
+    """The caller's campaigns, each with how many participants were active since ``week_start``."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(queries.ADMIN_LIST, managed_cities(grants))
+        active = await reads.active_since(conn, [r["id"] for r in rows], week_start)
+    return [(_out(r, r["enrolled"]), active.get(r["id"], 0)) for r in rows]
 
 
 def _out(row: Record, enrolled: int) -> AdminCampaignOut:
@@ -136,11 +154,10 @@ async def teams(pool: Pool, grants: list[Grant], code: str) -> list[AdminTeamOut
 
 
 async def stats(pool: Pool, grants: list[Grant], code: str) -> CampaignStats:
+    """The campaign's participation and savings as the scoring jobs last counted them."""
     async with pool.acquire() as conn:
         row = await _one(conn, grants, code)
-        campaign = msgspec.convert(row["definition"], Campaign)
-        result = await conn.fetchrow(queries.STATS, row["id"], campaign.starts_on, campaign.ends_on)
-    assert result is not None
+        result = await reads.campaign_stats(conn, row["id"])
     return msgspec.convert(dict(result), CampaignStats, strict=False)
 
 
@@ -178,3 +195,136 @@ async def broadcast(pool: Pool, grants: list[Grant], code: str, data: BroadcastI
     languages = sorted(set(data.title) | set(data.body))
     preview = {lang: {"title": pick(data.title, lang), "body": pick(data.body, lang)} for lang in languages}
     return BroadcastOut(recipients=recipients, preview=preview, scheduled_for=send_at, dry_run=data.dry_run)
+
+
+async def recognition(pool: Pool, grants: list[Grant], code: str) -> RecognitionOut:
+    """Each team challenge with every team: members, members meeting the member rule, share, met since."""
+    async with pool.acquire() as conn:
+        row = await _one(conn, grants, code)
+        rows = await reads.team_recognition(conn, row["id"])
+        scored_at = (await reads.computed_at(conn, row["id"]))["scored_at"]
+    challenges: dict[str, ChallengeRecognition] = {}
+    for r in rows:
+        found = challenges.get(r["challenge"])
+        if found is None:
+            rule = msgspec.convert(r["rule"], TeamParticipationRule)
+            found = challenges[r["challenge"]] = ChallengeRecognition(
+                challenge=r["challenge"],
+                title=r["title"],
+                required_share=rule.share,
+                member_rule=rule.member_rule,
+                badge_to=rule.badge_to,
+                teams_met=0,
+                teams=[],
+            )
+        met = r["met_at"] is not None
+        found.teams_met += met
+        found.teams.append(
+            TeamRecognition(
+                team=r["team"],
+                name=r["name"],
+                kind=r["kind"],
+                city=r["city"],
+                members=r["members"],
+                members_meeting_rule=r["members_met"],
+                share=round(r["share"], 4),
+                met=met,
+                met_since=r["met_at"],
+            )
+        )
+    return RecognitionOut(campaign=code, scored_at=scored_at, challenges=list(challenges.values()))
+
+
+def recognition_csv(recognised: RecognitionOut) -> str:
+    """One line per challenge and team, for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["challenge", "team", "name", "kind", "city", "members", "members_meeting_rule", "share",
+         "required_share", "met", "met_since"]
+    )  # fmt: skip
+    for c in recognised.challenges:
+        writer.writerows(
+            [c.challenge, t.team, t.name, t.kind, t.city, t.members, t.members_meeting_rule, t.share,
+             c.required_share, "yes" if t.met else "no", t.met_since.isoformat() if t.met_since else ""]
+            for t in c.teams
+        )  # fmt: skip
+    return out.getvalue()
+
+
+async def contest(pool: Pool, snapshot: Snapshot, grants: list[Grant], code: str, language: str) -> ContestOut:
+    """The campaign's cities and teams by its ranking measure, and its collective goals."""
+    async with pool.acquire() as conn:
+        row = await _one(conn, grants, code)
+        entries = await reads.contest(conn, row["id"], language)
+        goal_rows = await reads.goals(conn, row["id"], language)
+        computed_at = (await reads.computed_at(conn, row["id"]))["computed_at"]
+    campaign = msgspec.convert(row["definition"], Campaign)
+    ranked: dict[str, list[ContestEntry]] = {"city": [], "team": []}
+    for e in entries:
+        ranked[e["scope"]].append(
+            ContestEntry(
+                code=e["code"],
+                name=e["name"],
+                city=e["city"],
+                rank=e["rank"],
+                value=round(e["value"], 6),
+                points=round(e["points"], 6),
+                co2e_kg=round(e["co2e_kg"], 6),
+                members=e["members"],
+                active_members=e["active_members"],
+            )
+        )
+    goals = []
+    for g in goal_rows:
+        measure = g["rule"].get("measure", "co2e_kg")
+        goals.append(
+            GoalProgress(
+                challenge=g["challenge"],
+                title=g["title"],
+                city=g["city"],
+                measure=measure,
+                value=round(g["value"], 6),
+                target=g["target"],
+                met_since=g["met_at"],
+            )
+        )
+    return ContestOut(
+        campaign=code,
+        measure=campaign.ranking.measure,
+        unit=measure_unit(campaign, snapshot),
+        computed_at=computed_at,
+        cities=ranked["city"],
+        teams=ranked["team"],
+        goals=goals,
+    )
+
+
+def measure_unit(campaign: Campaign, snapshot: Snapshot) -> str:
+    """The unit of the campaign's ranking measure (for a quantity: its action types' unit)."""
+    ranking = campaign.ranking
+    if ranking.measure == "quantity":
+        units = {snapshot.action_types[t].unit for t in ranking.action_types if t in snapshot.action_types}
+        return units.pop() if len(units) == 1 else "quantity"
+    return {
+        "points": "points",
+        "co2e_kg": "kg CO2e",
+        "participation": "share of members taking part",
+    }.get(ranking.measure, "points per member")
+
+
+def contest_csv(standing: ContestOut) -> str:
+    """One line per city and team, for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["scope", "rank", "code", "name", "city", "measure", "value", "unit", "points", "co2e_kg", "members",
+         "active_members"]
+    )  # fmt: skip
+    for scope, entries in (("city", standing.cities), ("team", standing.teams)):
+        writer.writerows(
+            [scope, e.rank or "", e.code, e.name, e.city or "", standing.measure, e.value, standing.unit, e.points,
+             e.co2e_kg, e.members, e.active_members]
+            for e in entries
+        )  # fmt: skip
+    return out.getvalue()

@@ -16,6 +16,7 @@ import msgspec
 from upscale_api.campaigns import queries
 from upscale_api.campaigns.structs import Campaign
 from upscale_api.db import Connection, rows_affected
+from upscale_api.scoring import service as scoring
 
 Source = Literal["file", "api"]
 
@@ -90,6 +91,7 @@ async def apply_campaigns(
     """
     stored = {r["code"]: r for r in await conn.fetch(queries.STORED_DEFINITIONS, [c.code for c in campaigns])}
     problems = []
+    reranked: list[str] = []
     for campaign in campaigns:
         row = stored.get(campaign.code)
         if row is None:
@@ -101,6 +103,8 @@ async def apply_campaigns(
             continue
         old = msgspec.convert(row["definition"], Campaign)
         problems += [(campaign.code, f, r) for f, r in started_changes(old, campaign, today)]
+        if old.ranking != campaign.ranking:
+            reranked.append(campaign.code)
     if problems or not campaigns:
         return CampaignCounts(), problems
 
@@ -125,6 +129,7 @@ async def apply_campaigns(
         )
     )
     codes = [c.code for c in campaigns]
+    await scoring.ranking_changed(conn, reranked)
     await conn.execute(
         queries.SYNC_CAMPAIGN_CITIES,
         rows,

@@ -22,6 +22,7 @@ from upscale_api.openapi import example
 Moment = Annotated[datetime, Meta(tz=True)]
 
 Share = Annotated[float, Meta(gt=0, le=1)]
+"""A fraction: 0.5 is half (50%); :mod:`upscale_api.validation` says so when a value is out of range."""
 Positive = Annotated[float, Meta(gt=0)]
 Count = Annotated[int, Meta(ge=1, le=100_000)]
 Tally = Annotated[int, Meta(ge=0)]
@@ -78,8 +79,17 @@ MemberRule = QuantityRule | DistinctDaysRule
 class TeamParticipationRule(_File, tag="team_participation", tag_field="kind", kw_only=True):
     """A team meets it when at least ``share`` of its members meet ``member_rule``."""
 
-    share: Annotated[Share, Meta(description="The share of members (0 to 1) that must meet the member rule")]
+    share: Annotated[
+        Share, Meta(description="The share of members that must meet the member rule, a fraction: 0.5 is half")
+    ]
     member_rule: Annotated[MemberRule, Meta(description="What each member must do")]
+    badge_to: Annotated[
+        Literal["every_member", "members_meeting_rule"],
+        Meta(
+            description="Who earns the challenge's badge once the team meets it: every member, or only the members "
+            "who met the member rule themselves"
+        ),
+    ] = "every_member"
 
 
 class CollectiveRule(Counted, tag="collective", tag_field="kind", kw_only=True):
@@ -99,7 +109,7 @@ class PersonalRule(Counted, tag="personal", tag_field="kind", kw_only=True):
     baseline ``question`` with counted actions (e.g. 20% of one's car km per week)."""
 
     question: Annotated[AnswerKey, Meta(description="The code of the baseline question the goal is a share of")]
-    share: Annotated[Share, Meta(description="The share (0 to 1) of the answer to replace")]
+    share: Annotated[Share, Meta(description="The share of the answer to replace, a fraction: 0.2 is 20%")]
     window: Annotated[
         Literal["day", "week", "campaign"], Meta(description="Within each local day, ISO week or the campaign")
     ] = "week"
@@ -222,6 +232,26 @@ class CampaignAction(_File, kw_only=True):
     ] = None
 
 
+RankingMeasure = Literal["points_per_member", "points", "co2e_kg", "quantity", "participation"]
+
+
+class Ranking(_File, kw_only=True):
+    """What ranks the campaign's teams, districts and cities (individuals are ranked by points)."""
+
+    measure: Annotated[
+        RankingMeasure,
+        Meta(
+            description="`points_per_member` (a team of 5 can beat a team of 50), `points`, `co2e_kg` avoided, "
+            "`quantity` of `action_types` (e.g. km cycled), or `participation` (the share of members with a "
+            "counted action)"
+        ),
+    ] = "points_per_member"
+    action_types: Annotated[
+        list[Code],
+        Meta(description="For `quantity`: the action types added up (one unit; each counts in the campaign)"),
+    ] = msgspec.field(default_factory=list)
+
+
 Enrolment = Literal["open", "invite", "team"]
 Lifecycle = Literal["draft", "scheduled", "archived"]
 """What a person sets; ``active`` and ``ended`` follow the clock between the dates."""
@@ -265,6 +295,9 @@ class Campaign(_File, kw_only=True):
         default_factory=list
     )
     nudge: Annotated[list[Nudge], Meta(description="Scheduled messages")] = msgspec.field(default_factory=list)
+    ranking: Annotated[
+        Ranking, Meta(description="What ranks teams, districts and cities; by default points per member")
+    ] = msgspec.field(default_factory=Ranking)
 
 
 Phase = Literal["draft", "scheduled", "active", "ended", "archived"]
@@ -344,8 +377,17 @@ class TeamStanding(msgspec.Struct):
     co2e_kg: Annotated[float, Meta(description="kg CO2e its members avoided")]
 
 
+class WeekCategoryStats(msgspec.Struct):
+    """kg CO2e avoided in one ISO week by one category of actions."""
+
+    week: Annotated[date, Meta(description="The Monday of the week")]
+    category: Annotated[Category, Meta(description="The category of the action types")]
+    co2e_kg: Annotated[float, Meta(description="kg CO2e avoided")]
+
+
 class CampaignStats(msgspec.Struct):
-    """A campaign's participation and savings, for its coordinators."""
+    """A campaign's participation and savings, for its coordinators, as the scoring jobs last
+    counted them (seconds old): actions held for review count once accepted."""
 
     enrolled: Annotated[Tally, Meta(description="Residents enrolled now")]
     left: Annotated[Tally, Meta(description="Residents who left")]
@@ -355,6 +397,81 @@ class CampaignStats(msgspec.Struct):
     by_action_type: Annotated[list[ActionTypeStats], Meta(description="Per action type")]
     retention: Annotated[list[RetentionCell], Meta(description="Weekly activity of each enrolment cohort")]
     teams: Annotated[list[TeamStanding], Meta(description="Ranked by participation share, then kg CO2e")]
+    by_week_and_category: Annotated[list[WeekCategoryStats], Meta(description="kg CO2e per ISO week and category")] = (
+        msgspec.field(default_factory=list)
+    )
+
+
+class TeamRecognition(msgspec.Struct):
+    """One team in one team challenge: whether it is recognised, and how far it is."""
+
+    team: Annotated[str, Meta(description="The team's code")]
+    name: Annotated[str, Meta(description="Its name")]
+    kind: Annotated[str, Meta(description="What kind of group it is (school, kindergarten, workplace, ...)")]
+    city: Annotated[str, Meta(description="Its city")]
+    members: Annotated[Tally, Meta(description="Members now")]
+    members_meeting_rule: Annotated[Tally, Meta(description="Members who meet the member rule")]
+    share: Annotated[float, Meta(ge=0, le=1, description="members_meeting_rule / members, a fraction")]
+    met: Annotated[bool, Meta(description="The share reaches the challenge's share: the team is recognised")]
+    met_since: Annotated[Moment | None, Meta(description="Since when it is met (null: not met)")]
+
+
+class ChallengeRecognition(msgspec.Struct):
+    """A team challenge and every team of the campaign in it, recognised teams first."""
+
+    challenge: Annotated[str, Meta(description="The challenge's code")]
+    title: Annotated[Localized, Meta(description="Its title per language")]
+    required_share: Annotated[float, Meta(description="The share of members that must meet the member rule")]
+    member_rule: Annotated[MemberRule, Meta(description="What each member must do")]
+    badge_to: Annotated[str, Meta(description="Who earns its badge: every_member or members_meeting_rule")]
+    teams_met: Annotated[Tally, Meta(description="How many teams meet it")]
+    teams: Annotated[list[TeamRecognition], Meta(description="Every team, those meeting it first, by share")]
+
+
+class RecognitionOut(msgspec.Struct):
+    """Which teams and institutions are recognised in each team challenge of a campaign."""
+
+    campaign: Annotated[str, Meta(description="The campaign's code")]
+    scored_at: Annotated[Moment | None, Meta(description="When the scoring jobs last ran")]
+    challenges: Annotated[list[ChallengeRecognition], Meta(description="Each active team challenge")]
+
+
+class ContestEntry(msgspec.Struct):
+    """A city or a team ranked by the campaign's measure."""
+
+    code: Annotated[str, Meta(description="The city's or team's code")]
+    name: Annotated[str, Meta(description="Its name")]
+    city: Annotated[str | None, Meta(description="A team's city (null for a city)")]
+    rank: Annotated[int | None, Meta(description="Rank by the measure; equal values share a rank; null: no members")]
+    value: Annotated[float, Meta(description="The measure: what is ranked")]
+    points: Annotated[float, Meta(description="Campaign points in all")]
+    co2e_kg: Annotated[float, Meta(description="kg CO2e avoided")]
+    members: Annotated[Tally, Meta(description="Participants")]
+    active_members: Annotated[Tally, Meta(description="Participants with a counted action")]
+
+
+class GoalProgress(msgspec.Struct):
+    """A collective goal for the whole campaign or one of its cities."""
+
+    challenge: Annotated[str, Meta(description="The challenge's code")]
+    title: Annotated[Localized, Meta(description="Its title per language")]
+    city: Annotated[str | None, Meta(description="The city whose participants it counts; null: everyone")]
+    measure: Annotated[str, Meta(description="`co2e_kg` or `quantity` (in the unit of its action types)")]
+    value: Annotated[float, Meta(description="Reached so far")]
+    target: Annotated[float, Meta(description="The target")]
+    met_since: Annotated[Moment | None, Meta(description="Since when it is reached (null: not yet)")]
+
+
+class ContestOut(msgspec.Struct):
+    """A campaign's cities and teams by its ranking measure, and its collective goals."""
+
+    campaign: Annotated[str, Meta(description="The campaign's code")]
+    measure: Annotated[RankingMeasure, Meta(description="What ranks cities and teams (the campaign's `ranking`)")]
+    unit: Annotated[str, Meta(description="The measure's unit, e.g. `km`, `kg CO2e`, `points per member`")]
+    computed_at: Annotated[Moment | None, Meta(description="When the standings were computed (null: not yet)")]
+    cities: Annotated[list[ContestEntry], Meta(description="The campaign's cities, best first")]
+    teams: Annotated[list[ContestEntry], Meta(description="The campaign's teams, best first")]
+    goals: Annotated[list[GoalProgress], Meta(description="Collective goals, for everyone or per city")]
 
 
 class Segment(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -455,6 +572,61 @@ example(
         by_action_type=[ActionTypeStats("cycle-instead-of-car", 2210, 12840.5, 2208.6)],
         retention=[RetentionCell(date(2027, 3, 1), date(2027, 3, 15), 380, 231)],
         teams=[TeamStanding("os-orehek", "OŠ Orehek", 412, 305, 0.74, 2208.6)],
+        by_week_and_category=[WeekCategoryStats(date(2027, 3, 15), "mobility", 212.9)],
+    )
+)
+example(
+    RecognitionOut(
+        campaign="mobility-contest-2027",
+        scored_at=datetime(2027, 4, 2, 7, 15, 5, tzinfo=UTC),
+        challenges=[
+            ChallengeRecognition(
+                challenge="half-the-school",
+                title={"sl": "Pol šole trajnostno", "en": "Half the school travels sustainably"},
+                required_share=0.5,
+                member_rule=DistinctDaysRule(categories=["mobility"], days=15),
+                badge_to="every_member",
+                teams_met=1,
+                teams=[
+                    TeamRecognition(
+                        "os-orehek",
+                        "OŠ Orehek",
+                        "school",
+                        "kranj",
+                        412,
+                        230,
+                        0.5583,
+                        True,
+                        datetime(2027, 3, 28, 7, 15, 5, tzinfo=UTC),
+                    ),
+                    TeamRecognition("vrtec-kranj", "Vrtec Kranj", "kindergarten", "kranj", 40, 12, 0.3, False, None),
+                ],
+            )
+        ],
+    )
+)
+example(
+    ContestOut(
+        campaign="ljubljana-vs-kranj-2027",
+        measure="quantity",
+        unit="km",
+        computed_at=datetime(2027, 4, 2, 7, 15, 30, tzinfo=UTC),
+        cities=[
+            ContestEntry("ljubljana", "Ljubljana", None, 1, 18250.5, 182505, 3650.1, 1200, 940),
+            ContestEntry("kranj", "Kranj", None, 2, 9120.0, 91200, 1824.0, 410, 352),
+        ],
+        teams=[],
+        goals=[
+            GoalProgress(
+                "city-10t",
+                {"sl": "10 ton na mesto", "en": "10 tonnes per city"},
+                "kranj",
+                "co2e_kg",
+                1824.0,
+                10000.0,
+                None,
+            )
+        ],
     )
 )
 example(

@@ -26,7 +26,7 @@ def campaigns_group() -> None:
 def validate(path: Path | None) -> None:
     """Check the files under PATH (default: UPSCALE_CAMPAIGNS_DIR); print every problem."""
     path = path or load_settings().campaigns_dir
-    d = read_or_fail(path)
+    d = read_or_fail(path, applying=False)
     click.echo(
         f"{path}: valid ({len(d.cities)} cities, {len(d.action_types)} action types, "
         f"{len(d.factors)} factor versions, {len(d.campaigns)} campaigns)"
@@ -40,7 +40,7 @@ def apply(path: Path | None, dry_run: bool) -> None:
     """Store the files under PATH in the database (idempotent); print what changed."""
     settings = load_settings()
     path = path or settings.campaigns_dir
-    definitions = read_or_fail(path)
+    definitions = read_or_fail(path, applying=True)
 
     async def work() -> None:
         async with db.open_pool(settings) as pool:
@@ -55,13 +55,15 @@ def apply(path: Path | None, dry_run: bool) -> None:
     asyncio.run(work())
 
 
-def read_or_fail(path: Path) -> Definitions:
-    """The definitions under ``path``, or every problem printed and the command ended."""
+def read_or_fail(path: Path, *, applying: bool = True) -> Definitions:
+    """The definitions under ``path``, or every problem printed and the command ended (saying that
+    nothing was applied when ``applying``: checking alone applies nothing anyway)."""
     try:
         return read_definitions(path)
     except InvalidDefinitions as exc:
         _print_problems(path, exc)
-        raise click.ClickException(f"{len(exc.errors)} problem(s) in {path}; nothing was applied") from None
+        ending = "; nothing was applied" if applying else ""
+        raise click.ClickException(f"{len(exc.errors)} problem(s) in {path}{ending}") from None
 
 
 def _print_problems(path: Path, exc: InvalidDefinitions) -> None:

@@ -70,3 +70,12 @@ JOIN studies s ON s.id = a.study_id AND s.code = $1
 JOIN study_waves w ON w.study_id = s.id AND w.code = 'baseline'
 ON CONFLICT DO NOTHING
 """
+
+# Every demo resident of cities $2 takes part in campaign $1 from the day they registered (no team).
+ENROL_CITIES = """
+INSERT INTO enrolments (campaign_id, resident_id, city_id, enrolled_at)
+SELECT k.id, r.id, r.city_id, r.created_at
+FROM campaigns k, residents r JOIN cities c ON c.id = r.city_id
+WHERE k.code = $1 AND c.code = ANY($2::text[]) AND r.firebase_uid LIKE 'demo-resident-%'
+ON CONFLICT DO NOTHING
+"""

@@ -119,10 +119,51 @@ async def seed_demo(pool: Pool, snapshot: Snapshot, today: date | None = None) -
         await _demo_campaign(conn, snapshot, today)
         await _demo_study(conn, rng, today)
         await _demo_rewards(conn)
+        await _demo_contest(conn, snapshot, today)
     return SeedResult(len(rows), len(actions))
 
 
 DEMO_CAMPAIGN = "demo-kranj-active-travel"
+DEMO_CONTEST = "demo-kranj-vs-ljubljana"
+
+
+async def _demo_contest(conn: Connection, snapshot: Snapshot, today: date) -> None:
+    """Kranj against Ljubljana by km cycled, so the coordinators' contest shows two cities."""
+    text = {
+        "sl": "Kranj in Ljubljana tekmujeta v prekolesarjenih kilometrih.",
+        "en": "Kranj and Ljubljana race in km cycled.",
+    }
+    cities = [snapshot.cities["kranj"], snapshot.cities["ljubljana"]]
+    cycling = [
+        t.code
+        for t in snapshot.action_types.values()
+        if t.category == "mobility" and t.unit == "km" and all(c.id in t.city_ids for c in cities)
+    ]
+    ranked = [code for code in cycling if "bike" in code or "cycle" in code] or cycling[:1]
+    campaign = msgspec.convert(
+        {
+            "code": DEMO_CONTEST,
+            "cities": ["kranj", "ljubljana"],
+            "title": {"sl": "Demo: Kranj proti Ljubljani", "en": "Demo: Kranj against Ljubljana"},
+            "description": text,
+            "starts_on": (today - timedelta(days=DAYS)).isoformat(),
+            "ends_on": (today + timedelta(days=40)).isoformat(),  # after the other demo campaign
+            "action": [{"type": code, "points_per_unit": 10} for code in cycling],
+            "challenge": [
+                {
+                    "code": "half-a-tonne",
+                    "title": {"sl": "Pol tone na mesto", "en": "Half a tonne per city"},
+                    "description": text,
+                    "rule": {"kind": "collective", "categories": ["mobility"], "target": 500, "scope": "city"},
+                }
+            ],
+            "ranking": {"measure": "quantity", "action_types": ranked},
+        },
+        Campaign,
+    )
+    zones = {c.code: c.time_zone for c in snapshot.cities.values()}
+    await apply_campaigns(conn, [campaign], zones, "api", today)
+    await conn.execute(queries.ENROL_CITIES, DEMO_CONTEST, ["kranj", "ljubljana"])
 
 
 async def _demo_campaign(conn: Connection, snapshot: Snapshot, today: date) -> None:

@@ -99,9 +99,10 @@ class CampaignController(Controller):
         response_description="The top entries and your own",
         responses={404: problem(NOT_REGISTERED)},
         summary="Standings: the top N and your own entry and rank",
-        description="Individual standings rank points; team, district and city standings rank points per member "
-        "and show the share of members taking part. Ties share a rank. Standings are recomputed by the worker "
-        "shortly after scores change; `computed_at` says when.",
+        description="Individual standings rank points; team, district and city standings rank the campaign's "
+        "ranking measure (points per member unless it declares another) and show the share of members taking "
+        "part. Ties share a rank. Standings are recomputed by the worker shortly after scores change; "
+        "`computed_at` says when.",
     )
     async def leaderboard(
         self,

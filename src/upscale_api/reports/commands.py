@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from datetime import UTC, datetime
 
 import click
@@ -15,7 +13,7 @@ from rich.table import Table
 from upscale_api import db
 from upscale_api.catalogue.service import Catalogue
 from upscale_api.errors import Problem
-from upscale_api.reports.service import report
+from upscale_api.reports.service import impact_csv, report
 from upscale_api.reports.structs import CityImpact
 from upscale_api.settings import load_settings
 
@@ -102,23 +100,3 @@ def impact_table(impact: CityImpact) -> Table:
         end_section=True,
     )
     return table
-
-
-def impact_csv(impact: CityImpact) -> str:
-    """A row per month: totals, then kg CO2e and actions per category."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    categories = [c.category for c in impact.months[0].by_category] if impact.months else []
-    writer.writerow(
-        [
-            "month",
-            "co2e_kg",
-            "actions",
-            "participants",
-            *(f"{c}_{k}" for c in categories for k in ("co2e_kg", "actions")),
-        ]
-    )
-    for m in impact.months:
-        by_category = [v for c in m.by_category for v in (c.co2e_kg, c.actions)]
-        writer.writerow([m.month, m.co2e_kg, m.actions, m.participants, *by_category])
-    return out.getvalue()

@@ -8,6 +8,8 @@ local months; every month of the range is reported, zeros included.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import typing
 import zoneinfo
@@ -104,3 +106,23 @@ async def report(pool: Pool, city: City, start: str | None, end: str | None, now
         computed_at=row["computed_at"],
         months=msgspec.convert(row["months"], list[MonthImpact]),
     )
+
+
+def impact_csv(impact: CityImpact) -> str:
+    """A row per month: totals, then kg CO2e and actions per category."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    categories = [c.category for c in impact.months[0].by_category] if impact.months else []
+    writer.writerow(
+        [
+            "month",
+            "co2e_kg",
+            "actions",
+            "participants",
+            *(f"{c}_{k}" for c in categories for k in ("co2e_kg", "actions")),
+        ]
+    )
+    for m in impact.months:
+        by_category = [v for c in m.by_category for v in (c.co2e_kg, c.actions)]
+        writer.writerow([m.month, m.co2e_kg, m.actions, m.participants, *by_category])
+    return out.getvalue()

@@ -81,3 +81,49 @@ async def city_campaign_weeks(conn: Connection, city_id: int, first: date, last:
     ``co2e_kg`` and ``matching``: the participants whose figures equal their figures in the
     city's same week and category (see CITY_CAMPAIGN_WEEKS)."""
     return await conn.fetch(queries.CITY_CAMPAIGN_WEEKS, city_id, first, last)
+
+
+# --- What coordinators read --------------------------------------------------------
+
+
+async def team_recognition(conn: Connection, campaign_id: int) -> list[Record]:
+    """Each active team in each active team-participation challenge of the campaign: ``challenge``,
+    its ``title`` and ``rule`` (jsonb), ``team``, ``name``, ``kind``, ``city``, ``members``,
+    ``members_met``, ``share``, ``met_at`` (None: not met), and the team's ``rank`` and ``score`` by the
+    campaign's ranking measure (None before the first standings). By challenge, met teams first."""
+    return await conn.fetch(queries.TEAM_RECOGNITION, campaign_id)
+
+
+async def contest(conn: Connection, campaign_id: int, language: str) -> list[Record]:
+    """The campaign's cities and teams (``scope``) by its ranking measure: ``code``, ``name``,
+    ``city`` (a team's), ``rank`` (None without participants), ``value`` (the measure),
+    ``points``, ``co2e_kg``, ``members``, ``active_members``; best first."""
+    return await conn.fetch(queries.CONTEST, campaign_id, language)
+
+
+async def goals(conn: Connection, campaign_id: int, language: str) -> list[Record]:
+    """The campaign's collective goals per scope: ``challenge``, ``title``, ``rule``, ``city`` (None:
+    the whole campaign), ``city_name``, ``value``, ``target``, ``met_at``, ``computed_at``."""
+    return await conn.fetch(queries.GOALS, campaign_id, language)
+
+
+async def computed_at(conn: Connection, campaign_id: int) -> Record:
+    """When the campaign's standings were computed (``computed_at``) and scoring last ran (``scored_at``)."""
+    row = await conn.fetchrow(queries.STANDINGS_AT, campaign_id)
+    assert row is not None
+    return row
+
+
+async def active_since(conn: Connection, campaign_ids: list[int], since: date) -> dict[int, int]:
+    """Participants of each campaign with a counted action on a local day from ``since`` on (absent: none)."""
+    rows = await conn.fetch(queries.ACTIVE_SINCE, campaign_ids, since)
+    return {row["campaign_id"]: row["active"] for row in rows}
+
+
+async def campaign_stats(conn: Connection, campaign_id: int) -> Record:
+    """What coordinators watch of a campaign, as the scoring jobs last counted it: ``enrolled``,
+    ``left``, ``active_residents``, and as jsonb ``by_day``, ``by_week``, ``by_action_type``,
+    ``by_week_and_category``, ``retention`` (cohort, week, size, active) and ``teams``."""
+    row = await conn.fetchrow(queries.CAMPAIGN_STATS, campaign_id)
+    assert row is not None
+    return row

@@ -288,6 +288,12 @@ async def compute_standings(pool: Pool, now: datetime) -> int:
                 done += 1
 
 
+async def ranking_changed(conn: Connection, campaign_codes: list[str]) -> None:
+    """Mark the standings of campaigns whose ranking measure changed as due (in the caller's transaction)."""
+    if campaign_codes:
+        await conn.execute(queries.RANKING_CHANGED, campaign_codes)
+
+
 async def announce_goals(pool: Pool, now: datetime, *, span: int = GOAL_SPAN_IDS) -> int:
     """Tell everyone a reached collective goal concerns, and give them its badges:
     a campaign's goals at once, for a span of ``span`` resident ids per

@@ -29,7 +29,10 @@ class LeaderboardEntry(msgspec.Struct):
     ]
     score: Annotated[
         float,
-        Meta(description="What is ranked: points for individuals, points per member for teams, districts and cities"),
+        Meta(
+            description="What is ranked: points for individuals; for teams, districts and cities the campaign's "
+            "ranking measure (points per member unless it declares points, kg CO2e, a quantity or participation)"
+        ),
     ]
     points: Annotated[float, Meta(description="Campaign points in all")]
     co2e_kg: Annotated[float, Meta(description="kg CO2e avoided in the campaign")]

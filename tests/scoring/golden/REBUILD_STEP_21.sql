@@ -5,7 +5,8 @@ WITH candidates AS MATERIALIZED (
 ), rules AS MATERIALIZED (
     -- each active badge's threshold, or the challenge it is for and that challenge's kind
     SELECT b.id, b.campaign_id, b.rule ->> 'kind' AS kind, (b.rule ->> 'actions')::int AS actions,
-           (b.rule ->> 'days')::int AS days, ch.id AS challenge_id, ch.rule ->> 'kind' AS challenge_kind
+           (b.rule ->> 'days')::int AS days, ch.id AS challenge_id, ch.rule ->> 'kind' AS challenge_kind,
+           ch.rule ->> 'badge_to' AS badge_to
     FROM badges b
     LEFT JOIN challenges ch ON ch.campaign_id = b.campaign_id AND ch.code = b.rule ->> 'challenge'
     WHERE b.active AND b.campaign_id IN (SELECT campaign_id FROM candidates)
@@ -23,6 +24,8 @@ WITH candidates AS MATERIALIZED (
             WHEN 'team_participation' THEN EXISTS (
                 SELECT 1 FROM team_progress tp
                 WHERE tp.challenge_id = b.challenge_id AND tp.team_id = s.team_id AND tp.met_at IS NOT NULL)
+                -- declared per challenge: every member, or only those who met the member rule themselves
+                AND (b.badge_to IS DISTINCT FROM 'members_meeting_rule' OR p.resident_id IS NOT NULL)
             WHEN 'collective' THEN EXISTS (
                 SELECT 1 FROM collective_progress cp
                 WHERE cp.challenge_id = b.challenge_id AND cp.scope_id IN (0, s.city_id) AND cp.met_at IS NOT NULL)

@@ -223,3 +223,126 @@ FROM counted n
 JOIN campaigns k ON k.id = n.campaign_id
 LEFT JOIN city y ON y.resident_id = n.resident_id AND y.week = n.week AND y.category IS NOT DISTINCT FROM n.category
 GROUP BY k.code, n.week, n.category
+
+-- name: TEAM_RECOGNITION
+-- What coordinators read of campaign $1's team-participation challenges: each active team of the
+-- campaign in each such challenge, with its members, the members meeting the member rule, the share
+-- and since when it is met, as the last scoring run counted them (a team not counted yet: its
+-- current members, none meeting the rule), and its rank among the teams by the campaign's measure.
+SELECT ch.code AS challenge, ch.title, ch.rule, t.code AS team, t.name, t.kind, c.code AS city,
+       coalesce(p.members, (SELECT count(*) FROM enrolments e WHERE e.team_id = t.id AND e.left_at IS NULL))::int
+           AS members,
+       coalesce(p.members_met, 0) AS members_met, coalesce(p.share, 0)::float8 AS share, p.met_at,
+       l.above + 1 AS rank, s.score
+FROM challenges ch
+JOIN teams t ON t.campaign_id = ch.campaign_id AND t.active
+JOIN cities c ON c.id = t.city_id
+LEFT JOIN team_progress p ON p.challenge_id = ch.id AND p.team_id = t.id
+LEFT JOIN standings s ON s.campaign_id = ch.campaign_id AND s.scope = 'team' AND s.subject_id = t.id
+LEFT JOIN standings_levels l ON l.campaign_id = s.campaign_id AND l.scope = s.scope AND l.score = s.score
+WHERE ch.campaign_id = $1 AND ch.active AND ch.rule ->> 'kind' = 'team_participation'
+ORDER BY ch.code, p.met_at IS NULL, coalesce(p.share, 0) DESC, t.name, t.code
+
+-- name: CONTEST
+-- Campaign $1's cities and teams by its ranking measure as the standings last ranked them (a rank is
+-- the entries above plus one; a city or team without participants has none), named in language $2.
+SELECT 'city' AS scope, c.code, coalesce(c.name ->> $2, c.name ->> 'en') AS name, NULL AS city,
+       l.above + 1 AS rank, coalesce(s.score, 0)::float8 AS value, coalesce(s.points, 0)::float8 AS points,
+       coalesce(s.co2e_kg, 0)::float8 AS co2e_kg, coalesce(s.members, 0) AS members,
+       coalesce(s.active_members, 0) AS active_members
+FROM campaign_cities cc
+JOIN cities c ON c.id = cc.city_id
+LEFT JOIN standings s ON s.campaign_id = cc.campaign_id AND s.scope = 'city' AND s.subject_id = c.id
+LEFT JOIN standings_levels l ON l.campaign_id = s.campaign_id AND l.scope = s.scope AND l.score = s.score
+WHERE cc.campaign_id = $1
+UNION ALL
+SELECT 'team', t.code, t.name, c.code, l.above + 1, coalesce(s.score, 0)::float8, coalesce(s.points, 0)::float8,
+       coalesce(s.co2e_kg, 0)::float8, coalesce(s.members, 0), coalesce(s.active_members, 0)
+FROM teams t
+JOIN cities c ON c.id = t.city_id
+LEFT JOIN standings s ON s.campaign_id = t.campaign_id AND s.scope = 'team' AND s.subject_id = t.id
+LEFT JOIN standings_levels l ON l.campaign_id = s.campaign_id AND l.scope = s.scope AND l.score = s.score
+WHERE t.campaign_id = $1 AND t.active
+ORDER BY scope, rank NULLS LAST, name, code
+
+-- name: GOALS
+-- Campaign $1's collective goals as the standings last computed them: for the whole campaign (city
+-- NULL) or each of its cities (named in language $2).
+SELECT ch.code AS challenge, ch.title, ch.rule, c.code AS city, coalesce(c.name ->> $2, c.name ->> 'en') AS city_name,
+       p.value::float8 AS value, p.target::float8 AS target, p.met_at, p.computed_at
+FROM challenges ch
+JOIN collective_progress p ON p.challenge_id = ch.id
+LEFT JOIN cities c ON c.id = p.scope_id
+WHERE ch.campaign_id = $1 AND ch.active AND ch.rule ->> 'kind' = 'collective'
+ORDER BY ch.code, p.scope_id <> 0, city_name
+
+-- name: STANDINGS_AT
+-- When campaign $1's standings were last computed and the scoring run last ran.
+SELECT (SELECT computed_at FROM standings_computed WHERE campaign_id = $1) AS computed_at,
+       (SELECT ran_at FROM job_watermarks WHERE job = 'scoring') AS scored_at
+
+-- name: ACTIVE_SINCE
+-- How many participants of each campaign $1 (ids) have a counted action on a local day from $2 on.
+SELECT d.campaign_id, count(DISTINCT d.resident_id)::int AS active
+FROM campaign_days d
+WHERE d.campaign_id = ANY($1::int[]) AND d.local_date >= $2::date
+GROUP BY d.campaign_id
+
+-- name: CAMPAIGN_STATS
+-- What coordinators watch of campaign $1, from what the scoring jobs counted (campaign days: live
+-- actions of its types, inside its days, by current participants from the day they enrolled, not
+-- held for review) in one statement: enrolled and left, active participants, per day, per ISO week,
+-- per action type, per week and category, weekly retention by enrolment cohort, and teams with the
+-- share of members with a counted action. Reading the campaign's own days by its key, not the action
+-- log, a page of it costs a few milliseconds of the database at any size of the log.
+WITH days AS MATERIALIZED (
+    SELECT d.resident_id, d.local_date, date_trunc('week', d.local_date)::date AS week, t.code AS action_type,
+           t.category, d.quantity, d.co2e_kg, d.actions
+    FROM campaign_days d JOIN action_types t ON t.id = d.action_type_id
+    WHERE d.campaign_id = $1
+), cohorts AS MATERIALIZED (
+    SELECT e.resident_id, date_trunc('week', (e.enrolled_at AT TIME ZONE r.time_zone)::date)::date AS cohort
+    FROM enrolments e JOIN residents r ON r.id = e.resident_id
+    WHERE e.campaign_id = $1 AND e.left_at IS NULL
+), active_weeks AS MATERIALIZED (
+    SELECT DISTINCT resident_id, week FROM days
+)
+SELECT
+    (SELECT count(*) FROM cohorts) AS enrolled,
+    (SELECT count(*) FROM enrolments WHERE campaign_id = $1 AND left_at IS NOT NULL) AS left,
+    (SELECT count(*) FROM campaign_scores WHERE campaign_id = $1 AND actions > 0) AS active_residents,
+    (SELECT coalesce(jsonb_agg(d ORDER BY d.day), '[]') FROM (
+        SELECT local_date AS day, count(DISTINCT resident_id) AS active_residents, sum(actions) AS actions,
+               round(sum(co2e_kg), 3)::float8 AS co2e_kg
+        FROM days GROUP BY local_date) d) AS by_day,
+    (SELECT coalesce(jsonb_agg(w ORDER BY w.week), '[]') FROM (
+        SELECT week, count(DISTINCT resident_id) AS active_residents, sum(actions) AS actions,
+               round(sum(co2e_kg), 3)::float8 AS co2e_kg
+        FROM days GROUP BY week) w) AS by_week,
+    (SELECT coalesce(jsonb_agg(t ORDER BY t.co2e_kg DESC, t.action_type), '[]') FROM (
+        SELECT action_type, sum(actions) AS actions, round(sum(quantity), 3)::float8 AS quantity,
+               round(sum(co2e_kg), 3)::float8 AS co2e_kg
+        FROM days GROUP BY action_type) t) AS by_action_type,
+    (SELECT coalesce(jsonb_agg(w ORDER BY w.week, w.category), '[]') FROM (
+        SELECT week, category, round(sum(co2e_kg), 3)::float8 AS co2e_kg
+        FROM days GROUP BY week, category) w) AS by_week_and_category,
+    (SELECT coalesce(jsonb_agg(r ORDER BY r.cohort, r.week), '[]') FROM (
+        SELECT s.cohort, w.week, s.size, count(a.resident_id) AS active
+        FROM (SELECT cohort, count(*) AS size FROM cohorts GROUP BY cohort) s
+        JOIN (SELECT DISTINCT week FROM active_weeks) w ON w.week >= s.cohort
+        LEFT JOIN (active_weeks a JOIN cohorts c ON c.resident_id = a.resident_id)
+            ON c.cohort = s.cohort AND a.week = w.week
+        GROUP BY s.cohort, w.week, s.size) r) AS retention,
+    (SELECT coalesce(jsonb_agg(s ORDER BY s.participation DESC, s.co2e_kg DESC, s.team), '[]') FROM (
+        SELECT t.code AS team, t.name, count(e.resident_id) AS members,
+               count(p.resident_id) FILTER (WHERE p.actions > 0) AS active_members,
+               CASE WHEN count(e.resident_id) = 0 THEN 0
+                    ELSE round((count(p.resident_id) FILTER (WHERE p.actions > 0))::numeric / count(e.resident_id),
+                               4)::float8
+               END AS participation,
+               coalesce(round(sum(p.co2e_kg), 3)::float8, 0) AS co2e_kg
+        FROM teams t
+        LEFT JOIN enrolments e ON e.team_id = t.id AND e.left_at IS NULL
+        LEFT JOIN campaign_scores p ON p.campaign_id = $1 AND p.resident_id = e.resident_id
+        WHERE t.campaign_id = $1 AND t.active
+        GROUP BY t.id) s) AS teams

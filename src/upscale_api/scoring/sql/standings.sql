@@ -25,6 +25,12 @@ SELECT t.campaign_id,
        EXISTS (SELECT 1 FROM standings_computed s WHERE s.campaign_id = t.campaign_id AND s.final) AS final
 FROM taken t
 
+-- name: RANKING_CHANGED
+-- Campaigns $1 (codes) now rank by another measure: their standings are due (in campaign order, as
+-- STANDINGS_DUE inserts).
+INSERT INTO standings_due (campaign_id) SELECT id FROM campaigns WHERE code = ANY($1::text[]) ORDER BY id
+ON CONFLICT DO NOTHING
+
 -- name: STANDINGS_NOT_DUE
 -- Campaign $1 off the list: its final standings were just taken.
 DELETE FROM standings_due WHERE campaign_id = $1
@@ -35,24 +41,48 @@ CREATE TEMP TABLE standings_changes (LIKE standings, gone boolean NOT NULL) ON C
 
 -- name: STANDINGS_COMPARED
 -- What changed in the standings of campaign $1: each participant by points, and teams, districts and
--- cities by points per member, as they are now, set against the stored entries in one pass (a hash
--- join of both), keeping only the entries that are new or differ, and those gone. A national
--- campaign's 990,000 entries are compared in about 0.7 s; comparing them entry by entry in a MERGE
--- took 1.8 s, and finding those gone 0.8 s more.
-WITH scored AS (
+-- cities by the campaign's ranking measure (points per member unless its definition declares points,
+-- kg CO2e, the quantity of chosen action types or the share of members taking part), as they are now,
+-- set against the stored entries in one pass (a hash join of both), keeping only the entries that are
+-- new or differ, and those gone. A national campaign's 990,000 entries are compared in about 0.7 s;
+-- comparing them entry by entry in a MERGE took 1.8 s, and finding those gone 0.8 s more. Only a
+-- campaign ranked by quantity reads its campaign days (the filter on the measure is decided once,
+-- before any of them is read).
+WITH ranking AS MATERIALIZED (
+    SELECT coalesce(k.definition #>> '{ranking,measure}', 'points_per_member') AS measure,
+           array(SELECT t.id FROM action_types t
+                 WHERE t.code IN (SELECT jsonb_array_elements_text(
+                     coalesce(k.definition #> '{ranking,action_types}', '[]')))) AS types
+    FROM campaigns k WHERE k.id = $1
+), quantities AS (
+    SELECT d.resident_id, sum(d.quantity) AS quantity
+    FROM campaign_days d
+    WHERE (SELECT measure FROM ranking) = 'quantity' AND d.campaign_id = $1
+      AND d.action_type_id = ANY((SELECT types FROM ranking)::int[])
+    GROUP BY d.resident_id
+), scored AS (
     SELECT 'individual' AS scope, resident_id AS subject_id, points AS score, points, co2e_kg, 1 AS members,
            (actions > 0)::int AS active_members
     FROM campaign_scores WHERE campaign_id = $1
     UNION ALL
-    SELECT scope, subject_id, score, points, co2e_kg, members, active_members
+    SELECT scope, subject_id,
+           CASE (SELECT measure FROM ranking)
+               WHEN 'points' THEN points
+               WHEN 'co2e_kg' THEN round(co2e_kg, 6)
+               WHEN 'quantity' THEN round(quantity, 6)
+               WHEN 'participation' THEN round(active_members::numeric / members, 6)
+               ELSE round(points / members, 6)
+           END AS score,
+           points, co2e_kg, members, active_members
     FROM (
-        SELECT CASE WHEN grouping(team_id) = 0 THEN 'team' WHEN grouping(district_id) = 0 THEN 'district'
+        SELECT CASE WHEN grouping(s.team_id) = 0 THEN 'team' WHEN grouping(s.district_id) = 0 THEN 'district'
                     ELSE 'city' END AS scope,
-               coalesce(team_id, district_id, city_id) AS subject_id,
-               round(sum(points) / count(*), 6) AS score, sum(points) AS points, sum(co2e_kg) AS co2e_kg,
-               count(*)::int AS members, count(*) FILTER (WHERE actions > 0)::int AS active_members
-        FROM campaign_scores WHERE campaign_id = $1
-        GROUP BY GROUPING SETS ((team_id), (district_id), (city_id))
+               coalesce(s.team_id, s.district_id, s.city_id) AS subject_id,
+               sum(s.points) AS points, sum(s.co2e_kg) AS co2e_kg, coalesce(sum(q.quantity), 0) AS quantity,
+               count(*)::int AS members, count(*) FILTER (WHERE s.actions > 0)::int AS active_members
+        FROM campaign_scores s LEFT JOIN quantities q ON q.resident_id = s.resident_id
+        WHERE s.campaign_id = $1
+        GROUP BY GROUPING SETS ((s.team_id), (s.district_id), (s.city_id))
     ) g
     WHERE subject_id IS NOT NULL
 )
