@@ -76,6 +76,29 @@ async def test_permuted_blocks_follow_the_ratios_in_each_district_with_the_proba
     assert first.get("control", 1 / 3) == 1 / 3 and first.get("treated", 2 / 3) == 2 / 3
 
 
+async def test_residents_already_taking_part_are_assigned_when_a_study_is_added_in_the_order_they_joined(
+    make_resident: MakeResident, study_campaign: Campaign, make_study: MakeStudy, pool: db.Pool
+) -> None:
+    earlier = [await make_resident(district="center") for _ in range(6)]
+    for resident in earlier:
+        await consent(resident, "research")
+        await enrol(resident, study_campaign.code)
+    not_consenting = await make_resident(district="center")
+    await enrol(not_consenting, study_campaign.code)
+
+    study = await make_study(study_campaign.code, stratify_by="district", block_multiplier=1)
+    later = await make_resident(district="center")
+    await consent(later, "research")
+    await enrol(later, study_campaign.code)
+
+    rows = [await arm_of(pool, study.code, r) for r in [*earlier, later]]
+    assert [row["position"] for row in rows] == list(range(7))
+    assert Counter(row["arm"] for row in rows[:6]) == {"control": 3, "treated": 3}  # three blocks of two
+    assert await arm_of(pool, study.code, not_consenting) is None
+    await make_study(study_campaign.code, code=study.code, stratify_by="district", block_multiplier=1)  # again
+    assert [await arm_of(pool, study.code, r) for r in [*earlier, later]] == rows
+
+
 def test_block_allocation_is_reproducible_and_exact_per_block() -> None:
     arms = [("a", 1), ("b", 3)]
     draws = [block_arm("seed-1", "all", n, arms, 2) for n in range(800)]

@@ -27,6 +27,7 @@ import csv
 import hashlib
 import json
 import logging
+import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -511,11 +512,33 @@ async def fail(pool: Pool, export_id: uuid.UUID, reason: str) -> None:
     await pool.execute(queries.FAIL_EXPORT, export_id, reason)
 
 
+HEARTBEAT_SECONDS = 10
+LAPSED_AFTER_SECONDS = 60  # no heartbeat for this long: the worker died; another takes the export again
+MOST_ATTEMPTS = 3
+
+
+async def _beat(pool: Pool, export_id: uuid.UUID) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await pool.execute(queries.EXPORT_HEARTBEAT, export_id)
+
+
 async def run_queued(pool: Pool, settings: Settings, now: Callable[[], datetime]) -> uuid.UUID | None:
-    """Run the oldest queued export (the worker's job); returns its id, or None when none was queued."""
-    export_id: uuid.UUID | None = await pool.fetchval(queries.CLAIM_EXPORT)
-    if export_id is None:
+    """Run the oldest queued export (the worker's job); returns its id, or None when none was queued.
+
+    The export beats while it runs; one whose worker died (no beat for
+    ``LAPSED_AFTER_SECONDS``) is taken again and written afresh, at most ``MOST_ATTEMPTS``
+    times. A worker that is stopped puts its export back in the queue at once.
+    """
+    claimed = await pool.fetchrow(queries.CLAIM_EXPORT, LAPSED_AFTER_SECONDS)
+    if claimed is None:
         return None
+    export_id: uuid.UUID = claimed["id"]
+    if claimed["attempts"] > MOST_ATTEMPTS:
+        await fail(pool, export_id, f"the export was interrupted {MOST_ATTEMPTS} times; ask for it again")
+        return export_id
+    directory = settings.research_export_dir / str(export_id)
+    await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)  # what an interrupted attempt left
     last: dict[str, int] = {}
     pending: list[asyncio.Task[Any]] = []
 
@@ -525,17 +548,21 @@ async def run_queued(pool: Pool, settings: Settings, now: Callable[[], datetime]
         if not pending or pending[-1].done():
             pending.append(asyncio.ensure_future(pool.execute(queries.EXPORT_PROGRESS, export_id, dict(last))))
 
+    heartbeat = asyncio.ensure_future(_beat(pool, export_id))
     try:
-        result = await run_export(
-            pool, settings, export_id, settings.research_export_dir / str(export_id), now=now(), progress=progress
-        )
+        result = await run_export(pool, settings, export_id, directory, now=now(), progress=progress)
         await asyncio.gather(*pending)
         await finish(pool, result, settings.upscale_research_key_epoch)
     except ExportRefused as exc:
         await asyncio.gather(*pending, return_exceptions=True)
         await fail(pool, export_id, str(exc))
+    except asyncio.CancelledError:
+        await asyncio.shield(pool.execute(queries.RELEASE_EXPORT, export_id))
+        raise
     except Exception:
         await asyncio.gather(*pending, return_exceptions=True)
         log.exception("research export %s failed", export_id)
         await fail(pool, export_id, "the export failed on the server; the error was logged")
+    finally:
+        heartbeat.cancel()
     return export_id

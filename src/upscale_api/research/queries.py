@@ -185,6 +185,51 @@ SELECT $1, r.id, r.city_id, $3, $4, $5, $6, $7 FROM residents r WHERE r.id = $2
 ON CONFLICT (study_id, resident_id) DO NOTHING
 """
 
+# Residents waiting for studies $1 (codes): enrolled in one of a recruiting study's campaigns,
+# research consent current, not assigned yet. In the order they became eligible (the later
+# of enrolment and consent), which is the order their places in the blocks are given in.
+WAITING_PARTICIPANTS = """
+SELECT s.id AS study_id, r.id AS resident_id,
+       CASE s.stratify_by WHEN 'none' THEN 'all'
+                          WHEN 'city' THEN c.code
+                          ELSE c.code || '/' || coalesce(d.code, 'none') END AS stratum
+FROM studies s
+JOIN study_campaigns sc ON sc.study_id = s.id
+JOIN enrolments e ON e.campaign_id = sc.campaign_id AND e.left_at IS NULL
+JOIN current_consents cc ON cc.resident_id = e.resident_id AND cc.purpose = 'research'
+JOIN residents r ON r.id = e.resident_id
+JOIN cities c ON c.id = r.city_id
+LEFT JOIN districts d ON d.id = r.district_id
+WHERE s.code = ANY($1::text[]) AND s.recruiting
+  AND NOT EXISTS (SELECT 1 FROM study_assignments x WHERE x.study_id = s.id AND x.resident_id = r.id)
+GROUP BY s.id, r.id, c.code, d.code
+ORDER BY s.id, min(greatest(e.enrolled_at, cc.decided_at)), r.id
+"""
+
+# Take $3 places in each stratum at once; returns the first place taken.
+TAKE_POSITIONS = """
+INSERT INTO study_strata AS t (study_id, stratum, assigned)
+SELECT * FROM unnest($1::int[], $2::text[], $3::int[])
+ON CONFLICT (study_id, stratum) DO UPDATE SET assigned = t.assigned + excluded.assigned
+RETURNING study_id, stratum, assigned
+"""
+
+ASSIGN_MANY = """
+INSERT INTO study_assignments (study_id, resident_id, city_id, arm_id, stratum, position, probability, assigned_at)
+SELECT u.study_id, r.id, r.city_id, u.arm_id, u.stratum, u.position, u.probability, $7
+FROM unnest($1::int[], $2::bigint[], $3::int[], $4::text[], $5::int[], $6::float8[])
+    AS u(study_id, resident_id, arm_id, stratum, position, probability)
+JOIN residents r ON r.id = u.resident_id
+ON CONFLICT (study_id, resident_id) DO NOTHING
+"""
+
+STUDY_ARMS = """
+SELECT s.id, s.seed, s.randomisation, s.definition,
+       (SELECT jsonb_agg(jsonb_build_object('id', a.id, 'code', a.code, 'ratio', a.ratio) ORDER BY a.code)
+        FROM study_arms a WHERE a.study_id = s.id) AS arms
+FROM studies s WHERE s.id = ANY($1::int[])
+"""
+
 ASSIGNED_STUDIES = """
 SELECT s.id, s.code FROM study_assignments a JOIN studies s ON s.id = a.study_id
 WHERE a.resident_id = $1 ORDER BY s.id
@@ -344,13 +389,20 @@ VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'running' THEN now() END)
 RETURNING requested_at
 """
 
-# The oldest queued export, taken by one worker (others skip it).
+# The oldest queued export, or a running one whose worker stopped beating for $1
+# seconds (it died), taken by one worker (others skip it).
 CLAIM_EXPORT = """
-UPDATE research_exports SET status = 'running', started_at = now()
-WHERE id = (SELECT id FROM research_exports WHERE status = 'queued'
+UPDATE research_exports SET status = 'running', started_at = now(), heartbeat_at = now(), attempts = attempts + 1
+WHERE id = (SELECT id FROM research_exports
+            WHERE status = 'queued' OR (status = 'running' AND heartbeat_at < now() - make_interval(secs => $1))
             ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-RETURNING id
+RETURNING id, attempts
 """
+
+EXPORT_HEARTBEAT = "UPDATE research_exports SET heartbeat_at = now() WHERE id = $1 AND status = 'running'"
+
+# A worker stopping (SIGTERM) puts its export back at once instead of waiting for the heartbeat to lapse.
+RELEASE_EXPORT = "UPDATE research_exports SET status = 'queued', attempts = attempts - 1 WHERE id = $1"
 
 EXPORT_PROGRESS = "UPDATE research_exports SET progress = $2 WHERE id = $1"
 

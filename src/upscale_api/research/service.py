@@ -2,7 +2,9 @@
 
 Assignment. A resident is assigned to a study when they are enrolled in one of
 its campaigns and hold current research consent, at whichever came later
-(:func:`assign` is called by enrolment and by granting consent). The arm
+(:func:`assign` is called by enrolment and by granting consent); residents
+already eligible when a study is applied are assigned then, in the order they
+became eligible (:func:`assign_waiting`). The arm
 follows from the study's recorded seed: with ``blocks`` (the default), permuted
 blocks per stratum (``stratify_by``: none, city or district), each holding
 ``block_multiplier`` x the sum of the ratios, shuffled by a generator seeded
@@ -25,6 +27,7 @@ import hashlib
 import hmac
 import random
 import uuid
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -104,6 +107,18 @@ def simple_arm(seed: str, resident_id: int, arms: list[tuple[str, int]]) -> tupl
     return code, ratio / total
 
 
+def _arm(study: Record, stratum: str, position: int, resident_id: int) -> tuple[int, float]:
+    """The arm id and its probability for the participant at ``position`` of ``stratum``."""
+    arms = [(a["code"], a["ratio"]) for a in study["arms"]]
+    arm_ids = {a["code"]: a["id"] for a in study["arms"]}
+    if study["randomisation"] == "simple":
+        arm, probability = simple_arm(study["seed"], resident_id, arms)
+    else:
+        multiplier = int(study["definition"].get("block_multiplier", 2))
+        arm, probability = block_arm(study["seed"], stratum, position, arms, multiplier)
+    return arm_ids[arm], probability
+
+
 async def assign(conn: Connection, resident_id: int, now: datetime) -> list[str]:
     """Assign the resident to every study they should be in now and are not; returns the study codes.
 
@@ -112,20 +127,41 @@ async def assign(conn: Connection, resident_id: int, now: datetime) -> list[str]
     """
     assigned = []
     for study in await conn.fetch(queries.PENDING_ASSIGNMENTS, resident_id):
-        arms = [(a["code"], a["ratio"]) for a in study["arms"]]
-        arm_ids = {a["code"]: a["id"] for a in study["arms"]}
         position = await conn.fetchval(queries.NEXT_POSITION, study["id"], study["stratum"])
-        if study["randomisation"] == "simple":
-            arm, probability = simple_arm(study["seed"], resident_id, arms)
-        else:
-            multiplier = int(study["definition"].get("block_multiplier", 2))
-            arm, probability = block_arm(study["seed"], study["stratum"], position, arms, multiplier)
+        arm_id, probability = _arm(study, study["stratum"], position, resident_id)
         status = await conn.execute(
-            queries.ASSIGN, study["id"], resident_id, arm_ids[arm], study["stratum"], position, probability, now
+            queries.ASSIGN, study["id"], resident_id, arm_id, study["stratum"], position, probability, now
         )
         if rows_affected(status):
             assigned.append(study["code"])
     return assigned
+
+
+async def assign_waiting(conn: Connection, studies: list[str], now: datetime) -> int:
+    """Assign everyone already eligible for ``studies`` (codes): residents who enrolled and
+    consented before the study was added to their campaign. Returns how many were assigned.
+
+    Inside the caller's transaction (applying the studies). Places in each stratum go in
+    the order residents became eligible; the strata rows stay locked until commit, so
+    enrolments at the same moment take the places after these.
+    """
+    waiting = await conn.fetch(queries.WAITING_PARTICIPANTS, studies)
+    if not waiting:
+        return 0
+    counts = Counter((w["study_id"], w["stratum"]) for w in waiting)
+    taken = await conn.fetch(
+        queries.TAKE_POSITIONS, [k[0] for k in counts], [k[1] for k in counts], list(counts.values())
+    )
+    next_place = {(t["study_id"], t["stratum"]): t["assigned"] - counts[t["study_id"], t["stratum"]] for t in taken}
+    rules = {row["id"]: row for row in await conn.fetch(queries.STUDY_ARMS, list({k[0] for k in counts}))}
+    rows = []
+    for w in waiting:
+        place = next_place[w["study_id"], w["stratum"]]
+        next_place[w["study_id"], w["stratum"]] = place + 1
+        arm_id, probability = _arm(rules[w["study_id"]], w["stratum"], place, w["resident_id"])
+        rows.append((w["study_id"], w["resident_id"], arm_id, w["stratum"], place, probability))
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    return rows_affected(await conn.execute(queries.ASSIGN_MANY, *columns, now))
 
 
 async def withdraw(conn: Connection, resident_id: int, settings: Settings, reason: WithdrawalReason) -> int:

@@ -9,12 +9,14 @@ and recruiting may change; each decision and answer records what applied.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
 
 from upscale_api.db import Connection, rows_affected
 from upscale_api.research import queries
+from upscale_api.research.service import assign_waiting
 from upscale_api.research.structs import Study, SurveyFile
 
 Source = Literal["file", "demo"]
@@ -101,4 +103,5 @@ async def apply_studies(
     await conn.execute(queries.UPSERT_ARMS, rows)
     await conn.execute(queries.UPSERT_WAVES, rows)
     await conn.execute(queries.RETIRE_WAVES, rows, codes)
+    await assign_waiting(conn, codes, datetime.now(UTC))
     return changed, []
