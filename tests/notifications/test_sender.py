@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from firebase_admin import exceptions, messaging
 
 from tests.fakes.fcm import FakeFCM
 from upscale_api import db
@@ -263,3 +265,16 @@ async def test_a_sender_killed_mid_batch_never_sends_twice(pool: db.Pool, app: A
     reason = await pool.fetchval("SELECT outcome FROM notification_attempts WHERE notification_id = $1", notification)
     assert reason == "SENDER_STOPPED"
     assert fcm.received == []
+
+
+def test_a_timeout_before_the_request_left_is_retried_and_one_after_is_not() -> None:
+    row = {"notification_id": 1, "installation_id": "fid-1", "attempts": 1}
+    not_sent = exceptions.DeadlineExceededError("timed out", cause=httpx.ConnectTimeout("connect"))
+    maybe_sent = exceptions.DeadlineExceededError("timed out", cause=httpx.ReadTimeout("read"))
+    now = datetime.now(UTC)
+
+    retried = sender._result(row, messaging.SendResponse(None, not_sent), now)
+    given_up = sender._result(row, messaging.SendResponse(None, maybe_sent), now)
+
+    assert (retried.status, retried.outcome) == ("pending", "NOT_SENT") and retried.next_attempt_at is not None
+    assert (given_up.status, given_up.outcome) == ("failed", "DeadlineExceededError")

@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import firebase_admin
+import httpx
 from firebase_admin import exceptions as firebase_exceptions
 from firebase_admin import messaging
 
@@ -183,12 +184,16 @@ def _result(row: Any, response: Any, now: datetime) -> Result:
     if code == "INVALID_ARGUMENT":
         # Our payloads are built here and known valid: the token itself is bad.
         return Result(*key, "failed", "INVALID_TOKEN", None, None, detail)
-    if code in ("QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL") and row["attempts"] < MAX_ATTEMPTS:
+    if code in ("QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL", "NOT_SENT") and row["attempts"] < MAX_ATTEMPTS:
         wait = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** (row["attempts"] - 1))
         wait = max(wait * random.uniform(0.5, 1.5), _retry_after(exc))  # noqa: S311 (jitter)
         return Result(*key, "pending", code, None, now + timedelta(seconds=wait), detail)
     return Result(*key, "failed", code, None, None, detail)
 
+
+# Timeouts before a connection carried the request: nothing reached FCM, so it is safe to retry.
+# A timeout after sending (a read timeout: DeadlineExceededError) is not: FCM may have it.
+NOT_SENT = (httpx.ConnectTimeout, httpx.PoolTimeout)
 
 # The FCM error contract as firebase-admin maps it, most specific class first.
 _CODES: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str], ...] = (
@@ -204,6 +209,8 @@ _CODES: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str], ...] = 
 def _code(exc: Exception | None) -> str:
     if exc is None:
         return "UNKNOWN"
+    if isinstance(getattr(exc, "cause", None), NOT_SENT):
+        return "NOT_SENT"
     return next((code for kinds, code in _CODES if isinstance(exc, kinds)), type(exc).__name__)
 
 

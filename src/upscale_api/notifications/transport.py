@@ -220,6 +220,10 @@ class DirectSender:
         elif self._url.startswith("https://"):
             builder = builder.http2(True)
         self._client: Client = builder.build()
+        # A request waits for one of the connections here, not inside the client: the SDK's
+        # timeout then runs only while it is on the wire, so a busy sender's queue never times
+        # out a message that was not sent (which could not safely be sent again).
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def send_each(self, messages: list[messaging.Message], dry_run: bool = False) -> messaging.BatchResponse:
         """``send_each_async``'s contract: at most 500 messages, one response each, in order."""
@@ -283,8 +287,9 @@ class DirectSender:
     async def _post(self, body: bytes) -> tuple[int, HeaderMap, bytes]:
         request = self._client.post(self._url).headers(self._authorization).body_bytes(body).timeout(self._timeout)
         try:
-            response = await request.build().send()
-            content = await response.bytes()
+            async with self._in_flight:
+                response = await request.build().send()
+                content = await response.bytes()
         except pyreqwest_errors.PyreqwestError as error:
             raise _httpx_error(error, self._url) from error
         return response.status, response.headers, bytes(content)
