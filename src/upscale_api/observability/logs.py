@@ -99,6 +99,7 @@ def logging_config(settings: Settings) -> StructLoggingConfig:
         loggers={
             # Each of these repeats what our own lines say, or speaks once per job run.
             "apscheduler": {"level": "WARNING", "propagate": True},
+            "httpx": {"level": "WARNING", "propagate": True},  # a line per request, URLs included
             "pgserver": {"level": "WARNING", "propagate": True},
             "uvicorn.access": {"level": "WARNING", "propagate": True},
             "litestar": {"level": settings.upscale_log_level, "propagate": True},
