@@ -194,3 +194,11 @@ async def test_account_deletion_can_list_a_participant_in_every_study(
     assert sorted((r["code"], r["pseudonym"], r["key_epoch"], r["reason"]) for r in rows) == sorted(
         (s.code, research.pseudonym(key, s.code, resident_id), 1, "account-deleted") for s in studies
     )
+
+
+def test_ages_fall_in_ten_year_bands_with_open_ends() -> None:
+    years = pd.Series([2010, 2007, 2006, 1997, 1947, 1946, None], dtype="Int64")
+
+    bands = exports.age_bands(years, 2026)
+
+    assert list(bands) == ["under-20", "under-20", "20-29", "20-29", "70-79", "80-plus", "not-given"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import io
 import json
 import logging
 import shutil
@@ -83,74 +84,89 @@ class ExportResult:
 # --- Generalising and the gate ---------------------------------------------------------
 
 
-def age_band(birth_year: int | None, year: int) -> str:
-    """``under-20``, ``20-29`` ... ``70-79``, ``80-plus``; ``not-given`` without a birth year."""
-    if birth_year is None:
-        return "not-given"
-    age = year - birth_year
-    if age < 20:
-        return "under-20"
-    if age >= 80:
-        return "80-plus"
-    low = age // 10 * 10
-    return f"{low}-{low + 9}"
+CANDIDATE_TYPES = {
+    "arm": "category",
+    "time_zone": "category",
+    "city": "category",
+    "district": "category",
+    "gender": "category",
+    "birth_year": "Int64",
+    "resident_id": "int64",
+    "probability": "float64",
+}
 
 
-def iso_week(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
+def read_candidates(csv: bytes) -> Any:
+    """The candidates as ``COPY`` wrote them (CSV with a header) in a pandas DataFrame: one
+    category per city, district, arm, time zone and gender, so a million participants fit in
+    tens of MiB."""
+    import pandas as pd
+
+    return pd.read_csv(io.BytesIO(csv), dtype=CANDIDATE_TYPES, parse_dates=["assigned_on"], keep_default_na=False,
+                       na_values={"birth_year": [""]})  # fmt: skip
 
 
-def anonymise(candidates: list[Record], study: Study, key: bytes, first_day: date, today: date) -> tuple[Any, Gate]:
-    """The released participants (a pandas DataFrame) and what the gate did; raises :class:`ExportRefused`."""
+def age_bands(birth_years: Any, year: int) -> Any:
+    """Ten-year age bands of a column of birth years (nullable integers), as a categorical column:
+    ``under-20``, ``20-29`` ... ``70-79``, ``80-plus``; ``not-given`` without a birth year."""
+    import pandas as pd
+
+    ages = year - birth_years
+    bands = pd.Series("not-given", index=birth_years.index, dtype=object)
+    known = ages.notna()
+    low = (ages[known] // 10 * 10).astype(int)
+    bands[known] = low.astype(str) + "-" + (low + 9).astype(str)
+    bands[known & (ages < 20)] = "under-20"
+    bands[known & (ages >= 80)] = "80-plus"
+    return bands.astype("category")
+
+
+def anonymise(frame: Any, study: Study, key: bytes, first_day: date, today: date) -> tuple[Any, Gate]:
+    """The released participants (a pandas DataFrame) and what the gate did; raises :class:`ExportRefused`.
+
+    ``frame``: the candidates from :func:`read_candidates`.
+    """
     import pandas as pd
     from pycanon import anonymity
 
     rules = study.export
-    frame = pd.DataFrame(
-        [dict(r) for r in candidates],
-        columns=[
-            "resident_id",
-            "arm",
-            "probability",
-            "assigned_on",
-            "time_zone",
-            "city",
-            "district",
-            "birth_year",
-            "gender",
-        ],
-    )
-    frame["pseudonym"] = [pseudonym(key, study.code, int(r)) for r in frame["resident_id"]]
-    frame["assignment_probability"] = frame["probability"].astype(float)
-    frame["assigned_study_day"] = [(d - first_day).days for d in frame["assigned_on"]]
-    frame["assigned_iso_week"] = [iso_week(d) for d in frame["assigned_on"]]
-    frame["district"] = frame["district"].fillna("none")
-    sizes = frame.groupby(["city", "district"])["resident_id"].transform("size")
+    frame["pseudonym"] = [pseudonym(key, study.code, r) for r in frame["resident_id"].tolist()]
+    frame["assignment_probability"] = frame["probability"]
+    assigned = pd.to_datetime(frame["assigned_on"])  # parse_dates leaves an empty column as text
+    frame["assigned_study_day"] = (assigned - pd.Timestamp(first_day)).dt.days
+    calendar = assigned.dt.isocalendar()
+    frame["assigned_iso_week"] = (
+        calendar["year"].astype(str) + "-W" + calendar["week"].astype(str).str.zfill(2)
+    ).astype("category")
+    frame["assigned_on"] = assigned.dt.date
+    sizes = frame.groupby(["city", "district"], observed=True)["resident_id"].transform("size")
     small = (sizes < rules.district_min_participants) & (frame["district"] != "none")
     merged = int(frame.loc[small, ["city", "district"]].drop_duplicates().shape[0])
+    if "other" not in frame["district"].cat.categories:
+        frame["district"] = frame["district"].cat.add_categories(["other"])
     frame.loc[small, "district"] = "other"
-    frame["age_band"] = [age_band(None if pd.isna(y) else int(y), today.year) for y in frame["birth_year"]]
-    frame["gender"] = frame["gender"].fillna("not-given")
+    frame["district"] = frame["district"].cat.remove_unused_categories()
+    frame["age_band"] = age_bands(frame["birth_year"], today.year)
 
     exported = {v.name for v in chosen("participants", rules.columns.get("participants"), rules.time_of_day)}
     qis = [q for q in rules.quasi_identifiers if q in exported]
     below = pd.Series(False, index=frame.index)
     if qis and len(frame):
-        below = frame.groupby(qis)["resident_id"].transform("size") < rules.k
+        below = frame.groupby(qis, observed=True)["resident_id"].transform("size") < rules.k
     suppressed = int(below.sum())
     if len(frame) and suppressed / len(frame) > rules.max_suppressed_share:
         raise ExportRefused(_refusal(frame, below, qis, rules))
-    released = frame[~below].reset_index(drop=True)
+    # In pseudonym order: the rows' order says nothing of when anyone registered or joined.
+    released = frame[~below].sort_values("pseudonym").reset_index(drop=True)
     k_reached: int | None = None
     if len(released):
-        k_reached = int(anonymity.k_anonymity(released, qis)) if qis else len(released)
+        k_reached = int(anonymity.k_anonymity(released[qis].astype(str), qis)) if qis else len(released)
         assert k_reached >= rules.k or not qis, "the gate released a group smaller than k"
     return released, Gate(qis, len(frame), suppressed, k_reached, merged)
 
 
 def _refusal(frame: Any, below: Any, qis: list[str], rules: ExportRules) -> str:
-    groups = frame[below].groupby(qis).ngroups
+    groups = frame[below].groupby(qis, observed=True).ngroups
     distinct = ", ".join(f"{q} {frame[q].nunique()}" for q in qis)
     return (
         f"k-anonymity not reached: {int(below.sum())} of {len(frame)} consenting participants "
@@ -262,20 +278,23 @@ async def run_export(
     """
     key, epoch = settings.research_key(), settings.upscale_research_key_epoch
     _prepare(directory)
+    # Each microdata table turns into Parquet in a thread as soon as its CSV is written,
+    # while PostgreSQL goes on with the next table and the aggregates.
+    conversions: dict[str, asyncio.Future[int]] = {}
     async with pool.acquire() as conn:
         job = await conn.fetchrow(queries.EXPORT_JOB, export_id)
         assert job is not None, export_id
         study = msgspec.convert(job["definition"], Study)
         try:
             async with conn.transaction(isolation="repeatable_read"):
-                result = await _read_and_write(conn, job, study, key, directory, now, progress)
-        except ExportRefused:
+                result = await _read_and_write(conn, job, study, key, directory, now, progress, conversions)
+        except BaseException:
+            await asyncio.gather(*conversions.values(), return_exceptions=True)
             _empty(directory)
             raise
     rows = result.rows
     for table in MICRODATA:
-        variables = chosen(table, study.export.columns.get(table), study.export.time_of_day)
-        rows[table] = await asyncio.to_thread(to_parquet, directory / f"{table}.csv", variables)
+        rows[table] = await conversions[table]
         if progress is not None:
             progress(table, rows[table])
     _finish(result, job, study, epoch, now)
@@ -283,28 +302,40 @@ async def run_export(
 
 
 async def _read_and_write(
-    conn: Connection, job: Record, study: Study, key: bytes, directory: Path, now: datetime, progress: Progress | None
+    conn: Connection,
+    job: Record,
+    study: Study,
+    key: bytes,
+    directory: Path,
+    now: datetime,
+    progress: Progress | None,
+    conversions: dict[str, asyncio.Future[int]],
 ) -> ExportResult:
     rules = study.export
+
+    def convert(table: str, variables: list[Variable]) -> None:
+        conversions[table] = asyncio.ensure_future(asyncio.to_thread(to_parquet, directory / f"{table}.csv", variables))
+
     frame = await conn.fetchrow(queries.STUDY_FRAME, job["study_id"])
     assert frame is not None
     first_day: date = frame["first_day"] or now.date()
     last_day: date = frame["last_day"] or now.date()
-    candidates = await conn.fetch(queries.CANDIDATES, job["study_id"])
-    released, gate = anonymise(candidates, study, key, first_day, now.date())
+    candidates = io.BytesIO()
+    await conn.copy_from_query(queries.CANDIDATES, job["study_id"], output=candidates, format="csv", header=True)
+    released, gate = anonymise(read_candidates(candidates.getvalue()), study, key, first_day, now.date())
+    del candidates
 
-    await conn.execute(queries.CREATE_RELEASED)
-    await conn.copy_records_to_table(
-        "export_participants",
-        records=list(
-            released[["resident_id", "pseudonym", "arm", "assigned_on", "time_zone"]].itertuples(index=False, name=None)
-        ),
-    )
-    await conn.execute(queries.ANALYZE_RELEASED)
-    rows: dict[str, int] = {}
     participants = chosen("participants", rules.columns.get("participants"), rules.time_of_day)
     names = [v.name for v in participants]
-    _write_csv(directory / "participants.csv", names, released[names].values.tolist())
+    await asyncio.to_thread(released[names].to_csv, directory / "participants.csv", index=False, lineterminator="\n")
+    convert("participants", participants)
+    columns = ["resident_id", "pseudonym", "arm", "assigned_on", "time_zone"]
+    released_csv = await asyncio.to_thread(released[columns].to_csv, index=False, header=False, lineterminator="\n")
+    await conn.execute(queries.CREATE_RELEASED)
+    await conn.copy_to_table("export_participants", source=io.BytesIO(released_csv.encode()), format="csv")
+    del released_csv
+    await conn.execute(queries.ANALYZE_RELEASED)
+    rows: dict[str, int] = {}
     rows["participants"] = len(released)
     if progress is not None:
         progress("participants", len(released))
@@ -323,6 +354,7 @@ async def _read_and_write(
         finally:
             sink.file.close()
         rows[table] = max(sink.lines, 0)
+        convert(table, variables)
 
     suppressed_cells = await _aggregates(conn, directory, job["study_id"], first_day, last_day, rules.min_cell, now)
     withdrawals = await conn.fetch(queries.UNLISTED_WITHDRAWALS, job["study_id"])
