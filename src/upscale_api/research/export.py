@@ -130,15 +130,19 @@ def anonymise(frame: Any, study: Study, key: bytes, first_day: date, today: date
     from pycanon import anonymity
 
     rules = study.export
-    frame["pseudonym"] = [pseudonym(key, study.code, r) for r in frame["resident_id"].tolist()]
+    frame["pseudonym"] = pd.array(
+        [pseudonym(key, study.code, r) for r in frame["resident_id"].tolist()], dtype="string[pyarrow]"
+    )
     frame["assignment_probability"] = frame["probability"]
-    assigned = pd.to_datetime(frame["assigned_on"])  # parse_dates leaves an empty column as text
+    assigned = frame["assigned_on"] = pd.to_datetime(frame["assigned_on"])  # an empty column is read as text
     frame["assigned_study_day"] = (assigned - pd.Timestamp(first_day)).dt.days
     calendar = assigned.dt.isocalendar()
     frame["assigned_iso_week"] = (
-        calendar["year"].astype(str) + "-W" + calendar["week"].astype(str).str.zfill(2)
-    ).astype("category")
-    frame["assigned_on"] = assigned.dt.date
+        (calendar["year"] * 100 + calendar["week"])
+        .map(lambda week: f"{week // 100}-W{week % 100:02d}")
+        .astype("category")
+    )
+    del calendar
     sizes = frame.groupby(["city", "district"], observed=True)["resident_id"].transform("size")
     small = (sizes < rules.district_min_participants) & (frame["district"] != "none")
     merged = int(frame.loc[small, ["city", "district"]].drop_duplicates().shape[0])
@@ -157,12 +161,15 @@ def anonymise(frame: Any, study: Study, key: bytes, first_day: date, today: date
     if len(frame) and suppressed / len(frame) > rules.max_suppressed_share:
         raise ExportRefused(_refusal(frame, below, qis, rules))
     # In pseudonym order: the rows' order says nothing of when anyone registered or joined.
-    released = frame[~below].sort_values("pseudonym").reset_index(drop=True)
+    released = frame[~below].sort_values("pseudonym", ignore_index=True)
+    del frame
     k_reached: int | None = None
     if len(released):
-        k_reached = int(anonymity.k_anonymity(released[qis].astype(str), qis)) if qis else len(released)
+        # pycanon on each quasi-identifier's category codes: the same groups as the values, in a few MiB.
+        codes = released[qis].apply(lambda column: column.cat.codes if column.dtype == "category" else column)
+        k_reached = int(anonymity.k_anonymity(codes, qis)) if qis else len(released)
         assert k_reached >= rules.k or not qis, "the gate released a group smaller than k"
-    return released, Gate(qis, len(frame), suppressed, k_reached, merged)
+    return released, Gate(qis, suppressed + len(released), suppressed, k_reached, merged)
 
 
 def _refusal(frame: Any, below: Any, qis: list[str], rules: ExportRules) -> str:
@@ -327,18 +334,19 @@ async def _read_and_write(
 
     participants = chosen("participants", rules.columns.get("participants"), rules.time_of_day)
     names = [v.name for v in participants]
-    await asyncio.to_thread(released[names].to_csv, directory / "participants.csv", index=False, lineterminator="\n")
+    as_csv = {"index": False, "lineterminator": "\n", "date_format": "%Y-%m-%d"}
+    await asyncio.to_thread(released[names].to_csv, directory / "participants.csv", **as_csv)
     convert("participants", participants)
     columns = ["resident_id", "pseudonym", "arm", "assigned_on", "time_zone"]
-    released_csv = await asyncio.to_thread(released[columns].to_csv, index=False, header=False, lineterminator="\n")
+    released_csv = await asyncio.to_thread(released[columns].to_csv, header=False, **as_csv)
+    rows: dict[str, int] = {"participants": len(released)}
+    del released  # the microdata and aggregates below read the temporary table
     await conn.execute(queries.CREATE_RELEASED)
     await conn.copy_to_table("export_participants", source=io.BytesIO(released_csv.encode()), format="csv")
     del released_csv
     await conn.execute(queries.ANALYZE_RELEASED)
-    rows: dict[str, int] = {}
-    rows["participants"] = len(released)
     if progress is not None:
-        progress("participants", len(released))
+        progress("participants", rows["participants"])
 
     arguments: dict[str, tuple[Any, ...]] = {
         "actions": (first_day, last_day),
