@@ -2,6 +2,9 @@
 -- participation (teams_and_badges.sql judges the teams, standings.sql the collective goals). A
 -- participant meets one while the best window's value reaches a target above zero; challenges_met
 -- keeps when they first did, and loses the row when the value falls back (an action deleted).
+-- A challenge some arm of the campaign's study names is judged only for the participants whose arm
+-- gets it (restricted, hidden: the same two definitions in CHALLENGES and REBUILD_CHALLENGES), as the
+-- campaign views show it only to them; for the others a stored success falls back.
 --
 -- Every statement that judges rules (here, in history.sql and in reads.sql) begins with the same
 -- two definitions, copied into each (and counted into COLLECTIVE, standings.sql);
@@ -32,7 +35,7 @@
 -- 1,300 participants). A member who now meets a team rule's member rule, or no longer does, moves
 -- their team's count by one. New successes go to news. $1: now.
 WITH rules AS (
-    SELECT ch.id, ch.campaign_id, ch.rule ->> 'kind' = 'team_participation' AS for_team,
+    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' = 'team_participation' AS for_team,
            CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
     FROM challenges ch
     WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
@@ -42,6 +45,25 @@ WITH rules AS (
            coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
            r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
     FROM rules
+), restricted AS MATERIALIZED (
+    -- the challenges some arm of their campaign's study names (controlled_challenges), which only the
+    -- arms naming them get; a campaign in no study has none, and pays a lookup of study_campaigns
+    SELECT rules.id AS challenge_id, rules.campaign_id, rules.code, sc.study_id,
+           (SELECT arm.id FROM study_arms arm WHERE arm.study_id = sc.study_id AND arm.control) AS control_arm_id
+    FROM rules
+    JOIN study_campaigns sc ON sc.campaign_id = rules.campaign_id
+    JOIN studies st ON st.id = sc.study_id
+    WHERE rules.code = ANY (st.controlled_challenges)
+), hidden AS MATERIALIZED (
+    -- the participants whose arm does not get one of those, as HIDDEN_CHALLENGES (research/queries.py)
+    -- finds the arm: the one assigned while research consent is current, else the control arm
+    SELECT x.challenge_id, m.resident_id
+    FROM restricted x
+    JOIN dirty_members m ON m.campaign_id = x.campaign_id
+    LEFT JOIN study_assignments a ON a.study_id = x.study_id AND a.resident_id = m.resident_id
+        AND EXISTS (SELECT FROM current_consents cc WHERE cc.resident_id = m.resident_id AND cc.purpose = 'research')
+    JOIN study_arms arm ON arm.id = coalesce(a.arm_id, x.control_arm_id)
+    WHERE x.code <> ALL (arm.challenges)
 ), counted AS MATERIALIZED (
     SELECT rules.id AS challenge_id, x.action_type_id
     FROM rules
@@ -103,6 +125,8 @@ WITH rules AS (
                                 ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
                                            * (s.r ->> 'share')::numeric, 6) END AS target) t
     WHERE b.value >= t.target AND t.target > 0
+      -- a challenge the participant's arm does not get is not judged for them: a success stored falls back
+      AND NOT EXISTS (SELECT FROM hidden h WHERE h.challenge_id = s.id AND h.resident_id = e.resident_id)
 ), was AS MATERIALIZED (
     SELECT p.challenge_id, p.resident_id, s.for_team, e.team_id
     FROM dirty_members e
@@ -151,7 +175,7 @@ WHERE NOT r.for_team
 -- rules, so the 11M rows are never written out (33 s with them, 29 s without). The stored successes
 -- are joined by hash. $1: now.
 WITH rules AS (
-    SELECT ch.id, ch.campaign_id, ch.rule ->> 'kind' = 'team_participation' AS for_team,
+    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' = 'team_participation' AS for_team,
            CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
     FROM challenges ch
     WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
@@ -161,6 +185,25 @@ WITH rules AS (
            coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
            r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
     FROM rules
+), restricted AS MATERIALIZED (
+    -- the challenges some arm of their campaign's study names (controlled_challenges), which only the
+    -- arms naming them get; a campaign in no study has none, and pays a lookup of study_campaigns
+    SELECT rules.id AS challenge_id, rules.campaign_id, rules.code, sc.study_id,
+           (SELECT arm.id FROM study_arms arm WHERE arm.study_id = sc.study_id AND arm.control) AS control_arm_id
+    FROM rules
+    JOIN study_campaigns sc ON sc.campaign_id = rules.campaign_id
+    JOIN studies st ON st.id = sc.study_id
+    WHERE rules.code = ANY (st.controlled_challenges)
+), hidden AS MATERIALIZED (
+    -- the participants whose arm does not get one of those, as HIDDEN_CHALLENGES (research/queries.py)
+    -- finds the arm: the one assigned while research consent is current, else the control arm
+    SELECT x.challenge_id, m.resident_id
+    FROM restricted x
+    JOIN dirty_members m ON m.campaign_id = x.campaign_id
+    LEFT JOIN study_assignments a ON a.study_id = x.study_id AND a.resident_id = m.resident_id
+        AND EXISTS (SELECT FROM current_consents cc WHERE cc.resident_id = m.resident_id AND cc.purpose = 'research')
+    JOIN study_arms arm ON arm.id = coalesce(a.arm_id, x.control_arm_id)
+    WHERE x.code <> ALL (arm.challenges)
 ), counted AS MATERIALIZED (
     SELECT rules.id AS challenge_id, x.action_type_id
     FROM rules
@@ -205,6 +248,8 @@ WITH rules AS (
                                 ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
                                            * (s.r ->> 'share')::numeric, 6) END AS target) t
     WHERE b.value >= t.target AND t.target > 0
+      -- a challenge the participant's arm does not get is not judged for them: a success stored falls back
+      AND NOT EXISTS (SELECT FROM hidden h WHERE h.challenge_id = s.id AND h.resident_id = e.resident_id)
 ), was AS MATERIALIZED (
     SELECT p.challenge_id, p.resident_id, s.for_team, e.team_id
     FROM dirty_members e
