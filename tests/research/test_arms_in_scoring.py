@@ -79,7 +79,9 @@ async def _told_of(resident: Resident) -> list[str]:
 async def test_only_the_arm_that_gets_a_challenge_meets_it_earns_its_badge_and_is_told(
     make_resident: MakeResident, make_campaign: MakeCampaign, make_study: MakeStudy, pool: db.Pool, score: Score
 ) -> None:
-    campaign = await make_campaign(cities=["kranj"], team=[], question=[], challenge=CHALLENGES, nudge=NUDGES, badge=BADGES)
+    campaign = await make_campaign(
+        cities=["kranj"], team=[], question=[], challenge=CHALLENGES, nudge=NUDGES, badge=BADGES
+    )
     study = await make_study(campaign.code, block_multiplier=1)  # blocks of two: one of each arm
     participants = [await make_resident() for _ in range(2)]
     for resident in participants:
