@@ -123,7 +123,7 @@ async def test_a_stopped_worker_puts_its_export_back_in_the_queue_at_once(
         # Hold the export in the middle of its reads, so that the stop comes while it runs.
         await blocker.execute("LOCK TABLE study_campaigns IN ACCESS EXCLUSIVE MODE")
         job = asyncio.ensure_future(exports.run_queued(pool, settings, lambda: datetime.now(UTC)))
-        while await pool.fetchval(status, export_id) != "running":
+        while await pool.fetchval(status, export_id) != "running":  # noqa: ASYNC110  (polls the database)
             await asyncio.sleep(0.005)
         await asyncio.sleep(0.05)
 
