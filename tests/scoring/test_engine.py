@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import msgspec
 import pytest
 
 from tests.factories import settings_for_tests
@@ -20,7 +21,11 @@ from upscale_api import db
 from upscale_api.actions.service import Policy, log_actions
 from upscale_api.actions.structs import ActionIn
 from upscale_api.catalogue.service import Snapshot
-from upscale_api.demo.seed import DEMO_CAMPAIGN
+from upscale_api.consents import service as consents
+from upscale_api.consents.structs import ConsentDecisionIn, ConsentsIn
+from upscale_api.demo.seed import DEMO_CAMPAIGN, DEMO_STUDY
+from upscale_api.research.store import apply_studies
+from upscale_api.research.structs import Study
 from upscale_api.scoring import service as scoring
 from upscale_api.worker import Worker
 
@@ -263,6 +268,66 @@ async def test_random_changes_scored_tick_by_tick_equal_a_full_recomputation(
     incremental = await _derived(pool)
     await scoring.rebuild(pool, now)
     assert await _derived(pool) == incremental
+
+
+async def test_ticks_equal_a_full_recomputation_where_a_study_decides_challenges(
+    demo: tuple[db.Pool, Snapshot],
+) -> None:
+    """The demo study's reminder arm also gets ten-days and half-the-team: participants of the control
+    arm and residents outside the study lose those successes once their campaign is scored again,
+    both by the statement a tick runs and by a rebuild's; a participant who withdraws research
+    consent loses them at the next tick and gets them back with consent, and the ticks end where a
+    full recomputation does."""
+    pool, _ = demo
+    now = datetime.now(UTC)
+    await scoring.tick(pool, now)
+    everyone = set(await _successes(pool))
+    stored = await pool.fetchval("SELECT definition FROM studies WHERE code = $1", DEMO_STUDY)
+    study = msgspec.convert(stored, Study)
+    arms = [a if a.control else msgspec.structs.replace(a, challenges=["ten-days", "half-the-team"]) for a in study.arm]
+    async with pool.acquire() as conn, conn.transaction():
+        assert (await apply_studies(conn, [("kranj", msgspec.structs.replace(study, arm=arms))], "demo"))[1] == []
+
+    # What arms get changed: the campaign is scored again, in chunks as ticks are.
+    campaign_id = await pool.fetchval("SELECT id FROM campaigns WHERE code = $1", DEMO_CAMPAIGN)
+    await scoring.rescore(pool, now, campaign_id=campaign_id, chunk=57)
+    rescored = await _derived(pool)
+    await scoring.rebuild(pool, now)
+    assert await _derived(pool) == rescored
+
+    reminded = {
+        r["id"]
+        for r in await pool.fetch(
+            "SELECT a.resident_id AS id FROM study_assignments a JOIN study_arms arm ON arm.id = a.arm_id "
+            "JOIN current_consents cc ON cc.resident_id = a.resident_id AND cc.purpose = 'research' "
+            "WHERE arm.code = 'evening-reminder'"
+        )
+    }
+    kept = set(await _successes(pool))
+    assert kept == {(code, resident) for code, resident in everyone if resident in reminded}
+    assert kept and everyone - kept  # the reminder arm met some, the others had met some
+    code, withdrawing = sorted(kept)[0]
+    uid = await pool.fetchval("SELECT firebase_uid FROM residents WHERE id = $1", withdrawing)
+    version = await pool.fetchval("SELECT max(version) FROM consent_documents WHERE purpose = 'research'")
+    settings = settings_for_tests()
+    for granted in (False, True):
+        decision = ConsentsIn(decisions=[ConsentDecisionIn(purpose="research", version=version, granted=granted)])
+        await consents.decide(pool, settings, uid, decision, now)
+        assert (await scoring.tick(pool, now)) is not None
+        assert ((code, withdrawing) in await _successes(pool)) is granted
+        incremental = await _derived(pool)
+        await scoring.rebuild(pool, now)
+        assert await _derived(pool) == incremental
+
+
+async def _successes(pool: db.Pool) -> list[tuple[str, int]]:
+    """Who met the demo campaign's ten-days and half-the-team (its member rule)."""
+    rows = await pool.fetch(
+        "SELECT ch.code, p.resident_id FROM challenges_met p JOIN challenges ch ON ch.id = p.challenge_id "
+        "JOIN campaigns k ON k.id = ch.campaign_id WHERE k.code = $1 AND ch.code IN ('ten-days', 'half-the-team')",
+        DEMO_CAMPAIGN,
+    )
+    return [(r["code"], r["resident_id"]) for r in rows]
 
 
 async def test_the_worker_stores_the_history_once_per_cut_off(demo: tuple[db.Pool, Snapshot]) -> None:

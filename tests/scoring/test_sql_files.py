@@ -17,7 +17,7 @@ from upscale_api.scoring import queries
 SHARED = [
     (["CHALLENGES", "REBUILD_CHALLENGES", "HISTORY_CHALLENGES", "MY_CHALLENGES"], ["shaped", "counted"]),
     (["CHALLENGES", "COLLECTIVE"], ["counted"]),
-    (["CHALLENGES", "REBUILD_CHALLENGES"], ["rules", "met", "flipped", "gone", "stored"]),
+    (["CHALLENGES", "REBUILD_CHALLENGES"], ["rules", "restricted", "hidden", "met", "flipped", "gone", "stored"]),
     (["CHALLENGES", "MY_CHALLENGES"], ["windows"]),
     (["REBUILD_CHALLENGES", "HISTORY_CHALLENGES"], ["counted_days", "windows", "best"]),
     (["SCORES", "REBUILD_SCORES", "HISTORY_SCORES"], ["runs"]),

@@ -6,7 +6,8 @@ be the version in force; a new version asks again (``needs_decision``), and
 until it is granted the consent is not current. Every decision is appended to
 the history. Granting research consent assigns the resident to the studies of
 the campaigns they take part in; withdrawing it puts their pseudonym on each
-of their studies' withdrawal lists (:mod:`upscale_api.research.service`).
+of their studies' withdrawal lists (:mod:`upscale_api.research.service`); either
+way the next scoring tick judges their challenges by the arm they then have.
 Withdrawing the demographics consent erases the demographics given under it.
 """
 
@@ -126,8 +127,10 @@ async def _consequences(
         granted, was = change["granted"], change["was_current"]
         if change["purpose"] == "research" and granted and not was:
             await research.assign(conn, resident["id"], now)
+            await research.rejudge_challenges(conn, resident["id"])
         elif change["purpose"] == "research" and was and not granted:
             await research.withdraw(conn, resident["id"], settings, "consent-withdrawn")
+            await research.rejudge_challenges(conn, resident["id"])
         elif change["purpose"] == "demographics" and not granted:
             await conn.execute(queries.ERASE_DEMOGRAPHICS, resident["id"])
 

@@ -256,6 +256,15 @@ JOIN study_arms arm
 WHERE sc.campaign_id = $1
 """
 
+# Resident $1's current enrolments in campaigns whose study decides challenges, marked written: the
+# next scoring tick recomputes them and judges their challenges by the arm they have now.
+REJUDGE_CHALLENGES = """
+UPDATE enrolments e SET written_xid = pg_current_xact_id()
+FROM study_campaigns sc JOIN studies s ON s.id = sc.study_id
+WHERE e.resident_id = $1 AND e.left_at IS NULL AND e.campaign_id = sc.campaign_id
+  AND s.controlled_challenges <> '{}'
+"""
+
 # --- Surveys -----------------------------------------------------------------------
 
 # Waves of the studies resident $1 takes part in (assigned, research consent current),

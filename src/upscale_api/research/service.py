@@ -204,6 +204,16 @@ async def hidden_challenges(conn: Connection, campaign_id: int, resident_id: int
     return set(hidden or ())
 
 
+async def rejudge_challenges(conn: Connection, resident_id: int) -> None:
+    """Have the next scoring tick judge the resident's challenges again: their research consent
+    became current or stopped being so, which changes the arm whose challenges they get.
+
+    Inside the caller's transaction (the consent decision): it marks their enrolments in campaigns
+    whose study decides challenges as written, as leaving or joining does.
+    """
+    await conn.execute(queries.REJUDGE_CHALLENGES, resident_id)
+
+
 # --- Surveys ------------------------------------------------------------------------
 
 

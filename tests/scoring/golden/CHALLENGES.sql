@@ -1,5 +1,5 @@
 WITH rules AS (
-    SELECT ch.id, ch.campaign_id, ch.rule ->> 'kind' = 'team_participation' AS for_team,
+    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' = 'team_participation' AS for_team,
            CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
     FROM challenges ch
     WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
@@ -9,6 +9,33 @@ WITH rules AS (
            coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
            r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
     FROM rules
+), restricted AS MATERIALIZED (
+    -- the challenges some arm of their campaign's study names (controlled_challenges), which only the
+    -- arms naming them get; a campaign in no study has none, and pays a lookup of study_campaigns
+    SELECT rules.id AS challenge_id, rules.campaign_id, rules.code, sc.study_id,
+           (SELECT arm.id FROM study_arms arm WHERE arm.study_id = sc.study_id AND arm.control) AS control_arm_id
+    FROM rules
+    JOIN study_campaigns sc ON sc.campaign_id = rules.campaign_id
+    JOIN studies st ON st.id = sc.study_id
+    WHERE rules.code = ANY (st.controlled_challenges)
+), arms AS MATERIALIZED (
+    -- the arm of each participant of a campaign with such challenges, as HIDDEN_CHALLENGES
+    -- (research/queries.py) finds it: the one assigned while research consent is current, else the
+    -- control arm. Their assignment and consent are looked up by key, once per participant: a hash
+    -- of them would read the whole study's at every tick
+    SELECT m.campaign_id, m.resident_id,
+           coalesce((SELECT a.arm_id FROM study_assignments a
+                     JOIN current_consents cc ON cc.resident_id = a.resident_id AND cc.purpose = 'research'
+                     WHERE a.study_id = k.study_id AND a.resident_id = m.resident_id),
+                    k.control_arm_id) AS arm_id
+    FROM (SELECT DISTINCT campaign_id, study_id, control_arm_id FROM restricted) k
+    JOIN dirty_members m ON m.campaign_id = k.campaign_id
+), hidden AS MATERIALIZED (
+    -- the participants whose arm does not get one of those
+    SELECT x.challenge_id, p.resident_id
+    FROM arms p
+    JOIN study_arms arm ON arm.id = p.arm_id
+    JOIN restricted x ON x.campaign_id = p.campaign_id AND x.code <> ALL (arm.challenges)
 ), counted AS MATERIALIZED (
     SELECT rules.id AS challenge_id, x.action_type_id
     FROM rules
@@ -70,6 +97,9 @@ WITH rules AS (
                                 ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
                                            * (s.r ->> 'share')::numeric, 6) END AS target) t
     WHERE b.value >= t.target AND t.target > 0
+      -- a challenge the participant's arm does not get is not judged for them: a success stored falls back
+      -- (NOT IN: a hash of the few pairs hidden, which NOT EXISTS planned as a scan of them per pair met)
+      AND (s.id, e.resident_id) NOT IN (SELECT challenge_id, resident_id FROM hidden)
 ), was AS MATERIALIZED (
     SELECT p.challenge_id, p.resident_id, s.for_team, e.team_id
     FROM dirty_members e

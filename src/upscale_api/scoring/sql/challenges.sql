@@ -2,6 +2,9 @@
 -- participation (teams_and_badges.sql judges the teams, standings.sql the collective goals). A
 -- participant meets one while the best window's value reaches a target above zero; challenges_met
 -- keeps when they first did, and loses the row when the value falls back (an action deleted).
+-- A challenge some arm of the campaign's study names is judged only for the participants whose arm
+-- gets it (restricted; arms, looked up by key in a unit, joined in a rebuild; hidden), as the
+-- campaign views show it only to them; for the others a stored success falls back.
 --
 -- Every statement that judges rules (here, in history.sql and in reads.sql) begins with the same
 -- two definitions, copied into each (and counted into COLLECTIVE, standings.sql);
@@ -32,7 +35,7 @@
 -- 1,300 participants). A member who now meets a team rule's member rule, or no longer does, moves
 -- their team's count by one. New successes go to news. $1: now.
 WITH rules AS (
-    SELECT ch.id, ch.campaign_id, ch.rule ->> 'kind' = 'team_participation' AS for_team,
+    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' = 'team_participation' AS for_team,
            CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
     FROM challenges ch
     WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
@@ -42,6 +45,33 @@ WITH rules AS (
            coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
            r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
     FROM rules
+), restricted AS MATERIALIZED (
+    -- the challenges some arm of their campaign's study names (controlled_challenges), which only the
+    -- arms naming them get; a campaign in no study has none, and pays a lookup of study_campaigns
+    SELECT rules.id AS challenge_id, rules.campaign_id, rules.code, sc.study_id,
+           (SELECT arm.id FROM study_arms arm WHERE arm.study_id = sc.study_id AND arm.control) AS control_arm_id
+    FROM rules
+    JOIN study_campaigns sc ON sc.campaign_id = rules.campaign_id
+    JOIN studies st ON st.id = sc.study_id
+    WHERE rules.code = ANY (st.controlled_challenges)
+), arms AS MATERIALIZED (
+    -- the arm of each participant of a campaign with such challenges, as HIDDEN_CHALLENGES
+    -- (research/queries.py) finds it: the one assigned while research consent is current, else the
+    -- control arm. Their assignment and consent are looked up by key, once per participant: a hash
+    -- of them would read the whole study's at every tick
+    SELECT m.campaign_id, m.resident_id,
+           coalesce((SELECT a.arm_id FROM study_assignments a
+                     JOIN current_consents cc ON cc.resident_id = a.resident_id AND cc.purpose = 'research'
+                     WHERE a.study_id = k.study_id AND a.resident_id = m.resident_id),
+                    k.control_arm_id) AS arm_id
+    FROM (SELECT DISTINCT campaign_id, study_id, control_arm_id FROM restricted) k
+    JOIN dirty_members m ON m.campaign_id = k.campaign_id
+), hidden AS MATERIALIZED (
+    -- the participants whose arm does not get one of those
+    SELECT x.challenge_id, p.resident_id
+    FROM arms p
+    JOIN study_arms arm ON arm.id = p.arm_id
+    JOIN restricted x ON x.campaign_id = p.campaign_id AND x.code <> ALL (arm.challenges)
 ), counted AS MATERIALIZED (
     SELECT rules.id AS challenge_id, x.action_type_id
     FROM rules
@@ -103,6 +133,9 @@ WITH rules AS (
                                 ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
                                            * (s.r ->> 'share')::numeric, 6) END AS target) t
     WHERE b.value >= t.target AND t.target > 0
+      -- a challenge the participant's arm does not get is not judged for them: a success stored falls back
+      -- (NOT IN: a hash of the few pairs hidden, which NOT EXISTS planned as a scan of them per pair met)
+      AND (s.id, e.resident_id) NOT IN (SELECT challenge_id, resident_id FROM hidden)
 ), was AS MATERIALIZED (
     SELECT p.challenge_id, p.resident_id, s.for_team, e.team_id
     FROM dirty_members e
@@ -151,7 +184,7 @@ WHERE NOT r.for_team
 -- rules, so the 11M rows are never written out (33 s with them, 29 s without). The stored successes
 -- are joined by hash. $1: now.
 WITH rules AS (
-    SELECT ch.id, ch.campaign_id, ch.rule ->> 'kind' = 'team_participation' AS for_team,
+    SELECT ch.id, ch.campaign_id, ch.code, ch.rule ->> 'kind' = 'team_participation' AS for_team,
            CASE WHEN ch.rule ->> 'kind' = 'team_participation' THEN ch.rule -> 'member_rule' ELSE ch.rule END AS r
     FROM challenges ch
     WHERE ch.active AND ch.rule ->> 'kind' <> 'collective'
@@ -161,6 +194,30 @@ WITH rules AS (
            coalesce(r ->> 'window', CASE r ->> 'kind' WHEN 'personal' THEN 'week' ELSE 'campaign' END) AS win,
            r ->> 'kind' = 'quantity' AND r ->> 'measure' = 'co2e_kg' AS by_kg
     FROM rules
+), restricted AS MATERIALIZED (
+    -- the challenges some arm of their campaign's study names (controlled_challenges), which only the
+    -- arms naming them get; a campaign in no study has none, and pays a lookup of study_campaigns
+    SELECT rules.id AS challenge_id, rules.campaign_id, rules.code, sc.study_id,
+           (SELECT arm.id FROM study_arms arm WHERE arm.study_id = sc.study_id AND arm.control) AS control_arm_id
+    FROM rules
+    JOIN study_campaigns sc ON sc.campaign_id = rules.campaign_id
+    JOIN studies st ON st.id = sc.study_id
+    WHERE rules.code = ANY (st.controlled_challenges)
+), arms AS MATERIALIZED (
+    -- each participant's arm, found as CHALLENGES finds it, but by a join: with every participant
+    -- scored, reading the study's assignments and consents whole may be the cheaper plan
+    SELECT m.campaign_id, m.resident_id, coalesce(a.arm_id, k.control_arm_id) AS arm_id
+    FROM (SELECT DISTINCT campaign_id, study_id, control_arm_id FROM restricted) k
+    JOIN dirty_members m ON m.campaign_id = k.campaign_id
+    LEFT JOIN (study_assignments a
+               JOIN current_consents cc ON cc.resident_id = a.resident_id AND cc.purpose = 'research')
+        ON a.study_id = k.study_id AND a.resident_id = m.resident_id
+), hidden AS MATERIALIZED (
+    -- the participants whose arm does not get one of those
+    SELECT x.challenge_id, p.resident_id
+    FROM arms p
+    JOIN study_arms arm ON arm.id = p.arm_id
+    JOIN restricted x ON x.campaign_id = p.campaign_id AND x.code <> ALL (arm.challenges)
 ), counted AS MATERIALIZED (
     SELECT rules.id AS challenge_id, x.action_type_id
     FROM rules
@@ -205,6 +262,9 @@ WITH rules AS (
                                 ELSE round(coalesce((e.baseline ->> (s.r ->> 'question'))::numeric, 0)
                                            * (s.r ->> 'share')::numeric, 6) END AS target) t
     WHERE b.value >= t.target AND t.target > 0
+      -- a challenge the participant's arm does not get is not judged for them: a success stored falls back
+      -- (NOT IN: a hash of the few pairs hidden, which NOT EXISTS planned as a scan of them per pair met)
+      AND (s.id, e.resident_id) NOT IN (SELECT challenge_id, resident_id FROM hidden)
 ), was AS MATERIALIZED (
     SELECT p.challenge_id, p.resident_id, s.for_team, e.team_id
     FROM dirty_members e
