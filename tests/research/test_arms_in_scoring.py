@@ -258,9 +258,7 @@ async def test_a_team_rule_met_by_the_team_is_told_and_badged_only_to_the_member
     # "whole-team" asks every member: of the two it is for, both met it (the control members do not count)
     for member in arms["treated"]:
         assert await _whole_team(member, campaign) == (2, 2, True)
-        assert {b["code"]: b["earned"] for b in (await _mine(member, campaign))["badges"]} == {
-            "whole-team-badge": True
-        }
+        assert {b["code"]: b["earned"] for b in (await _mine(member, campaign))["badges"]} == {"whole-team-badge": True}
         assert await _told_of(member) == ["week-50", "whole-team", "whole-team-badge"]
     for member, told in zip(arms["control"], (["week-50"], []), strict=True):
         mine = await _mine(member, campaign)
