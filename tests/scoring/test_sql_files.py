@@ -22,7 +22,7 @@ SHARED = [
     (["REBUILD_CHALLENGES", "HISTORY_CHALLENGES"], ["counted_days", "windows", "best"]),
     (["SCORES", "REBUILD_SCORES", "HISTORY_SCORES"], ["runs"]),
     (["SCORES", "REBUILD_SCORES"], ["gone"]),
-    (["BADGES", "REBUILD_BADGES", "TEAM_BADGES"], ["rules"]),
+    (["BADGES", "REBUILD_BADGES", "TEAM_BADGES"], ["rules", "hidden"]),
 ]
 
 

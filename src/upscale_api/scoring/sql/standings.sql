@@ -193,18 +193,43 @@ SELECT campaign_id FROM goal_announcements ORDER BY reached_at LIMIT 1
 -- The next span of $2 resident ids of campaign $1's participants, from the first not told of every
 -- goal yet, get the news of each goal of theirs (the campaign's, their city's) and the badges for
 -- them, in one pass over the span; the goals move past it, or are done when no participant is left
--- after it.
+-- after it. A goal some arm of the campaign's study names (restricted) is only for the participants
+-- whose arm gets it, as in challenges.sql: the others (hidden) are passed over. A campaign in no study
+-- has none, and pays a lookup of study_campaigns; otherwise the span's assignments and consents are
+-- joined, as a rebuild finds arms.
 WITH goals AS (
     SELECT * FROM goal_announcements WHERE campaign_id = $1
 ), span AS (
     SELECT first - 1 AS low, first - 1 + $2 AS high
     FROM (SELECT min(s.resident_id) AS first FROM campaign_scores s
           WHERE s.campaign_id = $1 AND s.resident_id > (SELECT min(announced_through) FROM goals)) f
+), restricted AS MATERIALIZED (
+    -- the goals waiting that some arm of the campaign's study names (controlled_challenges)
+    SELECT ch.id AS challenge_id, ch.code, sc.study_id,
+           (SELECT arm.id FROM study_arms arm WHERE arm.study_id = sc.study_id AND arm.control) AS control_arm_id
+    FROM challenges ch
+    JOIN study_campaigns sc ON sc.campaign_id = ch.campaign_id
+    JOIN studies st ON st.id = sc.study_id
+    WHERE ch.id IN (SELECT challenge_id FROM goals) AND ch.code = ANY (st.controlled_challenges)
+), hidden AS MATERIALIZED (
+    -- the span's participants whose arm does not get one of those: the one assigned while research
+    -- consent is current, else the control arm (HIDDEN_CHALLENGES, research/queries.py)
+    SELECT x.challenge_id, s.resident_id
+    FROM restricted x
+    JOIN span ON true
+    JOIN campaign_scores s ON s.campaign_id = $1 AND s.resident_id > span.low AND s.resident_id <= span.high
+    LEFT JOIN (study_assignments a
+               JOIN current_consents cc ON cc.resident_id = a.resident_id AND cc.purpose = 'research')
+        ON a.study_id = x.study_id AND a.resident_id = s.resident_id
+    JOIN study_arms arm ON arm.id = coalesce(a.arm_id, x.control_arm_id)
+    WHERE x.code <> ALL (arm.challenges)
 ), concerned AS MATERIALIZED (
     SELECT g.challenge_id, s.resident_id, g.reached_at
     FROM span
     JOIN campaign_scores s ON s.campaign_id = $1 AND s.resident_id > span.low AND s.resident_id <= span.high
     JOIN goals g ON s.resident_id > g.announced_through AND (g.scope_id = 0 OR g.scope_id = s.city_id)
+    -- NOT IN: a hash of the pairs hidden
+    WHERE (g.challenge_id, s.resident_id) NOT IN (SELECT challenge_id, resident_id FROM hidden)
 ), earned AS (
     INSERT INTO earned_badges (badge_id, resident_id, earned_at)
     SELECT b.id, c.resident_id, c.reached_at
