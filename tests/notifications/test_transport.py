@@ -188,9 +188,10 @@ async def test_a_messaging_service_without_what_the_direct_sender_uses_falls_bac
 async def test_messages_waiting_for_a_connection_are_not_timed_out_before_they_are_sent(fcm: FakeFCM) -> None:
     # More messages than connections, each answer slow: the timeout counts from the moment a
     # message goes on the wire, so the ones queued behind the first hundred still arrive.
-    sender = DirectSender(_app(fcm.url, timeout_seconds=0.8))
-    fcm.delay_seconds = 0.5
-    count = transport.MAX_IN_FLIGHT * 2 + 50
+    sender = DirectSender(_app(fcm.url, timeout_seconds=2.5))
+    await sender.send_each([_note(f"fid-warm-{i}") for i in range(transport.MAX_IN_FLIGHT)])  # connections open
+    fcm.delay_seconds = 1.0
+    count = transport.MAX_IN_FLIGHT * 3 + 50  # the last wait three answers for a connection: 3 s > 2.5 s
 
     responses = (await sender.send_each([_note(f"fid-queued-{i}") for i in range(count)])).responses
 
