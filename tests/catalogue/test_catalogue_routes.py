@@ -19,6 +19,20 @@ async def test_the_pilot_cities_are_listed_with_districts(client: AsyncTestClien
     assert cities["kranj"]["climate_target"]["reduction_t_co2e"] == 113263
 
 
+async def test_the_city_list_answers_in_the_negotiated_language_the_same_on_every_request(
+    client: AsyncTestClient[Any],
+) -> None:
+    slovene = [await client.get("/v1/cities", headers={"Accept-Language": "sl"}) for _ in range(2)]
+    english = await client.get("/v1/cities", headers={"Accept-Language": "de, en;q=0.5"})
+
+    assert [r.headers["content-language"] for r in slovene] == ["sl", "sl"]
+    assert english.headers["content-language"] == "en"
+    assert slovene[0].content == slovene[1].content
+    assert slovene[0].headers["content-type"].startswith("application/json")
+    assert slovene[0].headers["cache-control"] == "public, max-age=60"
+    assert {c["code"] for c in english.json()} == {c["code"] for c in slovene[0].json()}
+
+
 async def test_action_types_follow_accept_language(client: AsyncTestClient[Any]) -> None:
     slovene = await client.get("/v1/cities/kranj/action-types", headers={"Accept-Language": "sl-SI, en;q=0.5"})
     english = await client.get("/v1/cities/kranj/action-types", headers={"Accept-Language": "en"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, PathParameter
 
@@ -48,14 +48,24 @@ class CatalogueController(Controller):
         operation_id="listCities",
         summary="Cities served, with their districts",
         response_description="Every city, its districts and climate target; `Content-Language` says the language",
+        media_type=MediaType.JSON,
+        opt={"documented_body": list[CityOut]},
     )
-    async def list_cities(
-        self, ctx: NamedDependency[Context], accept_language: AcceptLanguage
-    ) -> Response[list[CityOut]]:
+    async def list_cities(self, ctx: NamedDependency[Context], accept_language: AcceptLanguage) -> Response[bytes]:
         language = negotiate(accept_language)
         snapshot = await ctx.catalogue.current()
-        cities = [_city_out(city, language) for city in snapshot.cities.values()]
-        return Response(cities, headers={"Content-Language": language, "Cache-Control": "public, max-age=60"})
+        # Every app start asks for it: encoded once per catalogue revision and language, not per request.
+        key = f"cities:{language}"
+        body = snapshot.rendered.get(key)
+        if body is None:
+            body = snapshot.rendered[key] = msgspec.json.encode(
+                [_city_out(city, language) for city in snapshot.cities.values()]
+            )
+        return Response(
+            body,
+            media_type=MediaType.JSON,
+            headers={"Content-Language": language, "Cache-Control": "public, max-age=60"},
+        )
 
     @get(
         "/{city:str}/action-types",

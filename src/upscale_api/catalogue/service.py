@@ -86,6 +86,9 @@ class Snapshot:
     revision: int
     cities: dict[str, City] = field(default_factory=dict)
     action_types: dict[str, ActionType] = field(default_factory=dict)
+    rendered: dict[str, bytes] = field(default_factory=dict, compare=False)
+    """Answers encoded once from this revision (by route and language), filled by the routes: a
+    snapshot never changes, so neither do they."""
 
     def offered_in(self, city: City) -> list[ActionType]:
         return [t for t in self.action_types.values() if city.id in t.city_ids]
