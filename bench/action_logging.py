@@ -434,27 +434,8 @@ class Bench:
         plans = [Plan(group, self.kinds) for group in split(residents, n)]
         clients = [connect(self.args.client, base_url) for _ in range(n)]
 
-        def op_for(client: HttpConnection, plan: Plan) -> Op:
-            async def op() -> str | None:
-                resident, kind = plan.next()
-                body = msgspec.json.encode(
-                    {
-                        "id": str(uuid.uuid4()),
-                        "action_type": kind.type.code,
-                        "quantity": kind.quantity,
-                        "performed_at": datetime.now(UTC).isoformat(),
-                    }
-                )
-                try:
-                    status, answer = await client.request("POST", "/v1/me/actions", body, headers_for(resident))
-                except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                    return f"{type(exc).__name__}: {exc}"
-                return None if status == 201 else f"{status}: {answer[:300]!r}"
-
-            return op
-
         try:
-            ops = [op_for(client, plan) for client, plan in zip(clients, plans, strict=True)]
+            ops = [log_action_op(client, plan) for client, plan in zip(clients, plans, strict=True)]
             return await drive(label, ops, self.args.warmup, self.args.seconds, self.monitor, server_rss=True)
         finally:
             for client in clients:
@@ -563,6 +544,29 @@ def new_client(base_url: str) -> httpx.AsyncClient:
         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         timeout=httpx.Timeout(30.0),
     )
+
+
+def log_action_op(client: HttpConnection, plan: Plan) -> Op:
+    """One request of the mix: the plan's next resident logs its next action over ``client``;
+    the op returns None for 201, else what went wrong."""
+
+    async def op() -> str | None:
+        resident, kind = plan.next()
+        body = msgspec.json.encode(
+            {
+                "id": str(uuid.uuid4()),
+                "action_type": kind.type.code,
+                "quantity": kind.quantity,
+                "performed_at": datetime.now(UTC).isoformat(),
+            }
+        )
+        try:
+            status, answer = await client.request("POST", "/v1/me/actions", body, headers_for(resident))
+        except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None if status == 201 else f"{status}: {answer[:300]!r}"
+
+    return op
 
 
 def headers_for(resident: Resident) -> dict[str, str]:
@@ -836,18 +840,24 @@ def print_tables(results: list[Result], args: argparse.Namespace) -> None:
     print("\n".join(out), flush=True)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    def ints(text: str) -> list[int]:
-        values = [int(v) for v in text.split(",") if v.strip()]
-        if not values or min(values) < 1:
-            raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
-        return values
+def positive_ints(text: str) -> list[int]:
+    """An argparse type: a comma-separated list of positive integers (``1,16,64``)."""
+    values = [int(v) for v in text.split(",") if v.strip()]
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
+    return values
 
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each row (default 2)")
-    parser.add_argument("--clients", type=ints, default=[1, 16, 64], help="concurrency levels (default 1,16,64)")
-    parser.add_argument("--workers", type=ints, default=[1], help="uvicorn worker counts to run, e.g. 1,2 (default 1)")
+    parser.add_argument(
+        "--clients", type=positive_ints, default=[1, 16, 64], help="concurrency levels (default 1,16,64)"
+    )
+    parser.add_argument(
+        "--workers", type=positive_ints, default=[1], help="uvicorn worker counts to run, e.g. 1,2 (default 1)"
+    )
     parser.add_argument(
         "--residents", type=int, default=256, help="residents per row, shared out among its clients (default 256)"
     )

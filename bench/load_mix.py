@@ -70,6 +70,7 @@ from action_logging import (
     headers_for,
     kinds_for,
     log,
+    positive_ints,
     postmaster_of,
     split,
 )
@@ -414,17 +415,13 @@ def print_tables(
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    def ints(text: str) -> list[int]:
-        values = [int(v) for v in text.split(",") if v.strip()]
-        if not values or min(values) < 1:
-            raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
-        return values
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each row (default 2)")
-    parser.add_argument("--clients", type=ints, default=[16, 64, 256], help="concurrency levels (default 16,64,256)")
-    parser.add_argument("--workers", type=ints, default=[1, 2], help="API process counts (default 1,2)")
+    parser.add_argument(
+        "--clients", type=positive_ints, default=[16, 64, 256], help="concurrency levels (default 16,64,256)"
+    )
+    parser.add_argument("--workers", type=positive_ints, default=[1, 2], help="API process counts (default 1,2)")
     parser.add_argument("--residents", type=int, default=512, help="logging residents per row (default 512)")
     args = parser.parse_args(argv)
     args.client = "raw"  # Bench's floor row reads it

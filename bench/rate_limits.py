@@ -68,6 +68,7 @@ from action_logging import (
     drive,
     kinds_for,
     log,
+    positive_ints,
     postmaster_of,
     report_line,
     split,
@@ -515,16 +516,12 @@ def print_tables(
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    def ints(text: str) -> list[int]:
-        values = [int(v) for v in text.split(",") if v.strip()]
-        if not values or min(values) < 1:
-            raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
-        return values
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each row (default 2)")
-    parser.add_argument("--clients", type=ints, default=[1, 32], help="concurrency levels of part 1 (default 1,32)")
+    parser.add_argument(
+        "--clients", type=positive_ints, default=[1, 32], help="concurrency levels of part 1 (default 1,32)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="API processes of part 2 (default 2)")
     parser.add_argument("--flood", type=int, default=32, help="the flooding resident's connections (default 32)")
     parser.add_argument("--victims", type=int, default=64, help="residents the victim logs for (default 64)")

@@ -56,7 +56,9 @@ from action_logging import (
     headers_for,
     kinds_for,
     log,
+    log_action_op,
     new_client,
+    positive_ints,
     postmaster_of,
     report_line,
     split,
@@ -172,26 +174,6 @@ def _redeeming(client: HttpConnection, residents: list[Resident], reward: str) -
     return op
 
 
-def _logging(client: HttpConnection, plan: Plan) -> Op:
-    async def op() -> str | None:
-        resident, kind = plan.next()
-        body = msgspec.json.encode(
-            {
-                "id": str(uuid.uuid4()),
-                "action_type": kind.type.code,
-                "quantity": kind.quantity,
-                "performed_at": datetime.now(UTC).isoformat(),
-            }
-        )
-        try:
-            status, answer = await client.request("POST", "/v1/me/actions", body, headers_for(resident))
-        except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            return f"{type(exc).__name__}: {exc}"
-        return None if status == 201 else f"{status}: {answer[:300]!r}"
-
-    return op
-
-
 async def _row(label: str, n: int, ops_for: Any, base_url: str, args: argparse.Namespace, monitor: Monitor) -> Result:
     clients = [connect("raw", base_url) for _ in range(n)]
     try:
@@ -248,7 +230,12 @@ async def run(args: argparse.Namespace) -> int:
             plans = [Plan(group, kinds) for group in groups]
             results.append(
                 await _row(
-                    "log action", n, lambda i, c, plans=plans: _logging(c, plans[i]), server.base_url, args, monitor
+                    "log action",
+                    n,
+                    lambda i, c, plans=plans: log_action_op(c, plans[i]),
+                    server.base_url,
+                    args,
+                    monitor,
                 )
             )
             report_line(results[-1])
@@ -328,16 +315,12 @@ def print_tables(results: list[Result], args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    def ints(text: str) -> list[int]:
-        values = [int(v) for v in text.split(",") if v.strip()]
-        if not values or min(values) < 1:
-            raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
-        return values
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each row (default 2)")
-    parser.add_argument("--clients", type=ints, default=[1, 16, 64], help="concurrency levels (default 1,16,64)")
+    parser.add_argument(
+        "--clients", type=positive_ints, default=[1, 16, 64], help="concurrency levels (default 1,16,64)"
+    )
     parser.add_argument("--residents", type=int, default=256, help="residents redeeming, and as many logging")
     args = parser.parse_args(argv)
     if args.residents < max(args.clients):
