@@ -182,7 +182,7 @@ async def test_account_deletion_can_list_a_participant_in_every_study(
     settings = settings_for_tests()
 
     async with pool.acquire() as conn, conn.transaction():
-        listed = await research.withdraw_everywhere(conn, resident_id, settings)
+        listed = await research.withdraw_everywhere(conn, [resident_id], settings)
 
     rows = await pool.fetch(
         "SELECT s.code, w.pseudonym, w.key_epoch, w.reason FROM study_withdrawals w JOIN studies s ON s.id = w.study_id "

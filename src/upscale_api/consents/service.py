@@ -129,7 +129,7 @@ async def _consequences(
             await research.assign(conn, resident["id"], now)
             await research.rejudge_challenges(conn, resident["id"])
         elif change["purpose"] == "research" and was and not granted:
-            await research.withdraw(conn, resident["id"], settings, "consent-withdrawn")
+            await research.withdraw(conn, [resident["id"]], settings, "consent-withdrawn")
             await research.rejudge_challenges(conn, resident["id"])
         elif change["purpose"] == "demographics" and not granted:
             await conn.execute(queries.ERASE_DEMOGRAPHICS, resident["id"])

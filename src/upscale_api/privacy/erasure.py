@@ -131,8 +131,7 @@ async def erase(conn: Connection, erasure: Erasure) -> None:
     """Apply every table's treatment to ``erasure``, in the caller's transaction, after listing each
     person's pseudonym on the withdrawal list of every study they take part in (so that researchers
     delete them from what they exported before)."""
-    for resident_id in erasure.resident_ids:
-        await research.withdraw_everywhere(conn, resident_id, erasure.settings)
+    await research.withdraw_everywhere(conn, erasure.resident_ids, erasure.settings)
     for table in TABLES:
         if table.statement is not None:
             await conn.execute(table.statement, *erasure.parameters(table.takes))

@@ -231,8 +231,8 @@ FROM studies s WHERE s.id = ANY($1::int[])
 """
 
 ASSIGNED_STUDIES = """
-SELECT s.id, s.code FROM study_assignments a JOIN studies s ON s.id = a.study_id
-WHERE a.resident_id = $1 ORDER BY s.id
+SELECT a.resident_id, s.id, s.code FROM study_assignments a JOIN studies s ON s.id = a.study_id
+WHERE a.resident_id = ANY($1::bigint[]) ORDER BY a.resident_id, s.id
 """
 
 # A pseudonym already listed and withdrawn again (after consenting again) is listed again.

@@ -164,33 +164,33 @@ async def assign_waiting(conn: Connection, studies: list[str], now: datetime) ->
     return rows_affected(await conn.execute(queries.ASSIGN_MANY, *columns, now))
 
 
-async def withdraw(conn: Connection, resident_id: int, settings: Settings, reason: WithdrawalReason) -> int:
-    """Put the resident's pseudonym on the withdrawal list of every study they were assigned to.
+async def withdraw(conn: Connection, resident_ids: list[int], settings: Settings, reason: WithdrawalReason) -> int:
+    """Put each resident's pseudonym on the withdrawal list of every study they were assigned to.
 
-    Inside the caller's transaction; returns how many studies. The pseudonym is made
-    with the current key (``UPSCALE_RESEARCH_KEY``), so it matches exports of this key epoch.
+    Inside the caller's transaction; returns how many (resident, study) entries. The pseudonym
+    is made with the current key (``UPSCALE_RESEARCH_KEY``), so it matches exports of this key epoch.
     """
-    studies = await conn.fetch(queries.ASSIGNED_STUDIES, resident_id)
-    if not studies:
+    assigned = await conn.fetch(queries.ASSIGNED_STUDIES, resident_ids)
+    if not assigned:
         return 0
     key, epoch = settings.research_key(), settings.upscale_research_key_epoch
     await conn.execute(
         queries.ADD_WITHDRAWALS,
-        [s["id"] for s in studies],
-        [pseudonym(key, s["code"], resident_id) for s in studies],
-        [epoch] * len(studies),
-        [reason] * len(studies),
+        [a["id"] for a in assigned],
+        [pseudonym(key, a["code"], a["resident_id"]) for a in assigned],
+        [epoch] * len(assigned),
+        [reason] * len(assigned),
     )
-    return len(studies)
+    return len(assigned)
 
 
-async def withdraw_everywhere(conn: Connection, resident_id: int, settings: Settings) -> int:
-    """For account deletion: list the resident's pseudonym on every study's withdrawal list.
+async def withdraw_everywhere(conn: Connection, resident_ids: list[int], settings: Settings) -> int:
+    """For account deletion: list each resident's pseudonym on every study's withdrawal list.
 
-    Call it inside the deletion's transaction, before the resident's rows go; the
-    withdrawal rows hold no resident id, so they outlive the account. Returns how many studies.
+    Call it inside the deletion's transaction, before the residents' rows go; the withdrawal
+    rows hold no resident id, so they outlive the accounts. Returns how many entries.
     """
-    return await withdraw(conn, resident_id, settings, "account-deleted")
+    return await withdraw(conn, resident_ids, settings, "account-deleted")
 
 
 async def answers_of(conn: Connection, resident_id: int) -> list[Record]:
